@@ -1,0 +1,76 @@
+"""The `genlab` command: a thin click layer over the library.
+
+Every mistake a user can make ends here as one `genlab: error: ...` line and a non-zero exit;
+Ctrl-C exits 130 with nothing half-written.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from genlab import __version__
+from genlab.errors import GenlabError
+
+
+class GenlabGroup(click.Group):
+    """A click group that reports errors in one line instead of usage text or tracebacks."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args=args, prog_name=prog_name or "genlab", complete_var=complete_var,
+                              standalone_mode=False, **extra)
+        except GenlabError as e:
+            _fail(str(e), e.exit_code)
+        except click.exceptions.Abort:
+            _fail("interrupted", 130)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except click.ClickException as e:
+            _fail(_one_line(e.format_message()), e.exit_code)
+        except BrokenPipeError:
+            sys.stderr.close()  # output went to a closed pipe (e.g. `| head`): not an error
+            sys.exit(0)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"genlab: error: {message}" if code != 130 else f"genlab: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(cls=GenlabGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="genlab")
+def cli() -> None:
+    """Train Markov chains on novels, run local models, and compare them.
+
+    \b
+    Quick start (from the repository root):
+      genlab train-markov corpora/novel.txt
+      genlab generate --backend markov:novel --prompt "“Well,” said"
+
+    Run 'genlab COMMAND --help' for the options of each command.
+    """
+
+
+def _register() -> None:
+    from genlab.cli.corpus import corpus
+    from genlab.cli.generate import generate
+    from genlab.cli.markov import train_markov
+
+    for command in (train_markov, generate, corpus):
+        cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    cli.main()

@@ -1,0 +1,46 @@
+"""`genlab generate`: stream text from any backend."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from genlab.cli.options import sampling_from, sampling_options
+
+
+@click.command()
+@click.option("--backend", "-b", required=True, metavar="NAME",
+              help="Which model: markov:NAME_OR_PATH (a chain from 'genlab train-markov').")
+@click.option("--prompt", "-p", default="", help="Text to continue. [default: start a new paragraph]")
+@click.option("-n", "--samples", type=click.IntRange(min=1), default=1, show_default=True,
+              help="How many independent samples (seeds SEED, SEED+1, ... when --seed is given).")
+@sampling_options
+def generate(backend: str, prompt: str, samples: int, **kwargs) -> None:
+    """Generate text, streaming it to stdout as it is produced.
+
+    The prompt is printed first, then its continuation.
+
+    \b
+    Examples:
+      genlab generate --backend markov:novel
+      genlab generate --backend markov:novel --prompt "“Well,” said" --temperature 0.9 --seed 7
+    """
+    from genlab.generator import load_backend
+
+    sampling = sampling_from(kwargs)
+    model = load_backend(backend)
+    out = sys.stdout
+    for i in range(samples):
+        s = sampling if sampling.seed is None else sampling.merged(seed=sampling.seed + i)
+        if i:
+            out.write("\n\n")
+        out.write(prompt)
+        out.flush()
+        try:
+            for piece in model.stream(prompt, s):
+                out.write(piece)
+                out.flush()
+        finally:
+            out.write("\n")
+            out.flush()

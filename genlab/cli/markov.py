@@ -1,0 +1,55 @@
+"""`genlab train-markov`: train a Markov chain and say how to use it."""
+
+from __future__ import annotations
+
+import shlex
+import time
+from pathlib import Path
+
+import click
+
+from genlab.markov.model import MAX_ORDER, UNITS
+
+
+@click.command(name="train-markov")
+@click.argument("corpora", nargs=-1, required=True, metavar="CORPUS[:WEIGHT]...")
+@click.option("--order", "-k", type=int, default=3, show_default=True,
+              help=f"Tokens of context, 1 to {MAX_ORDER}.")
+@click.option("--unit", type=click.Choice(UNITS), default="word", show_default=True,
+              help="Chain over words (with punctuation and quotes as tokens) or characters.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to save the model. [default: models/NAME.markov, NAME from the corpus]")
+@click.option("--encoding", help="Text encoding of the corpora. [default: UTF-8]")
+def train_markov(corpora: tuple[str, ...], order: int, unit: str, output: Path | None, encoding: str | None) -> None:
+    """Train an n-gram Markov chain on one or more text files.
+
+    Each CORPUS is a UTF-8 text file with paragraphs separated by blank lines;
+    append :WEIGHT to count one corpus more (or less) than the others.
+
+    \b
+    Examples:
+      genlab train-markov corpora/novel.txt
+      genlab train-markov corpora/novel.txt --order 2 --unit char
+      genlab train-markov corpora/novel.txt corpora/pride-and-prejudice.txt:2.0 -o models/mix.markov
+    """
+    from genlab.corpus import parse_corpus_spec
+    from genlab.markov.model import check_order, train
+    from genlab.markov.store import MODELS_DIR, SUFFIX, default_name, save
+    from genlab.progress import progress
+
+    check_order(order)
+    specs = [parse_corpus_spec(c) for c in corpora]
+    total = sum(p.stat().st_size for p, _ in specs if p.is_file())
+    started = time.perf_counter()
+    with progress(total, "training") as advance:
+        model = train(specs, order=order, unit=unit, encoding=encoding, progress=advance)
+    name = "+".join(p.stem for p, _ in specs)
+    path = output or MODELS_DIR / f"{default_name(name, order, unit)}{SUFFIX}"
+    save(model, path)
+    seconds = time.perf_counter() - started
+    backend = path.stem if path.parent == MODELS_DIR and path.suffix == SUFFIX else str(path)
+    click.echo(f"trained an order-{order} {unit} chain on {len(model.text_ids):,} tokens "
+               f"({len(model.vocab):,} distinct) in {seconds:.1f} s")
+    click.echo(f"saved {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    click.echo("generate with:")
+    click.echo(f"  genlab generate --backend {shlex.quote('markov:' + backend)}")

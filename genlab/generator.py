@@ -1,0 +1,85 @@
+"""The one interface every text model in genlab implements, and backend-name resolution.
+
+The CLI, chat, perplexity and compare only talk to `Generator`, so a Markov chain trained a
+minute ago and a llama.cpp model are interchangeable everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator, Protocol, Sequence, TypedDict, runtime_checkable
+
+from genlab.errors import GenlabError
+from genlab.sampling import Sampling
+
+
+class Message(TypedDict):
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class Score:
+    """What a model thinks of a text, with every count needed to normalise it."""
+
+    nats: float  # -sum of ln p over every byte of the scored text
+    tokens: int  # in the backend's own units
+    bytes: int  # UTF-8 bytes of the scored text
+    words: int  # whitespace-separated words
+    oov: int = 0
+
+    @property
+    def bits_per_byte(self) -> float:
+        return self.nats / self.bytes / math.log(2) if self.bytes else math.nan
+
+    @property
+    def byte_perplexity(self) -> float:
+        return math.exp(self.nats / self.bytes) if self.bytes else math.nan
+
+    @property
+    def word_perplexity(self) -> float:
+        return math.exp(self.nats / self.words) if self.words else math.nan
+
+    @property
+    def token_perplexity(self) -> float:
+        return math.exp(self.nats / self.tokens) if self.tokens else math.nan
+
+
+@runtime_checkable
+class Generator(Protocol):
+    name: str
+    context_length: int | None  # None: unbounded (a Markov chain)
+
+    def stream(self, prompt: str, sampling: Sampling) -> Iterator[str]: ...
+
+    def chat(self, messages: Sequence[Message], sampling: Sampling) -> Iterator[str]: ...
+
+    def score(self, text: str) -> Score: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def info(self) -> dict[str, object]: ...
+
+
+def generate(generator: Generator, prompt: str, sampling: Sampling) -> str:
+    """The whole continuation as one string (for callers that do not stream)."""
+    return "".join(generator.stream(prompt, sampling))
+
+
+BACKEND_KINDS = ("markov",)
+
+
+def load_backend(name: str) -> Generator:
+    """Turn a backend name such as "markov:novel" into a ready Generator."""
+    kind, sep, rest = name.partition(":")
+    if sep and kind == "markov":
+        if not rest:
+            raise GenlabError("markov backend needs a model name or path: markov:NAME_OR_PATH")
+        from genlab.markov.generator import MarkovGenerator
+        from genlab.markov.store import find_model
+
+        return MarkovGenerator.load(find_model(rest))
+    raise GenlabError(
+        f"unknown backend {name!r}: use markov:NAME_OR_PATH (a model from 'genlab train-markov')"
+    )

@@ -1,0 +1,285 @@
+"""MarkovGenerator: a trained chain behind the common Generator interface.
+
+Each step looks up the longest known context (backing off when the state is unseen, so
+generation never fails), removes continuations that would unbalance quotes, runs the shared
+sampler chain, and emits the token's text as soon as it is chosen.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from genlab.errors import GenlabError
+from genlab.generator import Message, Score
+from genlab.markov import tokenize as tok
+from genlab.markov.model import MarkovModel, quote_roles
+from genlab.markov.overlap import RunIndex, too_much_overlap
+from genlab.markov.quotes import KINDS, MAX_DEPTH, QuoteTracker, kind_number
+from genlab.sampling import PURE, Sampling, apply_chain, draw
+
+SENTENCE_END = frozenset({".", "!", "?", "…", "...", "?!", "!?"})
+SENTENCE_LIMIT = 400  # units; a walk that never ends a sentence is given up
+
+
+class MarkovGenerator:
+    def __init__(self, model: MarkovModel, name: str | None = None, path: Path | None = None):
+        self.model = model
+        self.path = path
+        self.name = name or f"markov:{path.stem if path else 'model'}"
+        self.context_length: int | None = None
+        vocab = model.vocab
+        self._roles = quote_roles(vocab)
+        self._para = model.paragraph_id
+        self._special = self._roles[:, 0] != 0
+        self._special[self._para] = True
+        self._openers: dict[int, int] = {}
+        self._closers: dict[int, int] = {}
+        for i, (kind, direction) in enumerate(self._roles):
+            if kind:
+                (self._openers if direction > 0 else self._closers).setdefault(int(kind), i)
+        self._openable = [k for k in self._openers if k in self._closers]
+        self._is_end = np.array([t in SENTENCE_END for t in vocab])
+        self._is_word = np.array([any(c.isalnum() for c in t) for t in vocab])
+        self._runs: tuple[dict[str, int] | None, RunIndex] | None = None
+
+    @classmethod
+    def load(cls, path: str | Path) -> "MarkovGenerator":
+        from genlab.markov.store import load
+
+        path = Path(path)
+        return cls(load(path), path=path)
+
+    # --- the Generator interface ---------------------------------------------------------------
+
+    def stream(self, prompt: str, sampling: Sampling) -> Iterator[str]:
+        """Continue `prompt`; the prompt's last units are the starting state."""
+        units = self.model.tokens_of(prompt) if prompt.strip() else []
+        history = [self._para] + self.model.encode(units)
+        yield from self._emit(history, units, sampling, prompt_ends_in_space=prompt[-1:].isspace())
+
+    def chat(self, messages: Sequence[Message], sampling: Sampling) -> Iterator[str]:
+        """Answer with a fresh paragraph; a chain has no notion of turns, so it starts one."""
+        if not any(m.get("role") == "user" for m in messages):
+            raise GenlabError("chat needs at least one user message")
+        yield from self._emit([self._para], [], sampling, prompt_ends_in_space=False)
+
+    def score(self, text: str) -> Score:
+        raise GenlabError("scoring text with a Markov chain needs Kneser-Ney smoothing, not built yet")
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.model.tokens_of(text))
+
+    def info(self) -> dict[str, object]:
+        data = {"name": self.name, "path": str(self.path) if self.path else None}
+        data.update(self.model.info())
+        return data
+
+    # --- walking the chain ---------------------------------------------------------------------
+
+    def tokens(self, history: list[int], sampling: Sampling, rng: np.random.Generator | None = None,
+               tracker: QuoteTracker | None = None) -> Iterator[int]:
+        """Token ids continuing `history` (which this extends in place), quotes kept balanced.
+
+        Stops after sampling.max_tokens ids; quotations still open by then are closed within
+        that budget.
+        """
+        rng = rng if rng is not None else np.random.default_rng(sampling.seed)
+        tracker = tracker if tracker is not None else self.track(history)
+        budget = sampling.max_tokens
+        reopen: int | None = None
+        for produced in range(budget):
+            remaining = budget - produced
+            if reopen is not None:
+                t, reopen = reopen, None  # continued quotation: same mark, stack unchanged
+            elif remaining <= len(tracker.stack):
+                t = self._closers[tracker.stack[-1]]  # out of budget: close what is open
+                tracker.feed_role(*map(int, self._roles[t]))
+            else:
+                t = self._sample(history, sampling, rng, tracker, tight=remaining <= len(tracker.stack) + 1)
+                if t == self._para and tracker.stack:
+                    reopen = self._openers[tracker.stack[-1]]
+                else:
+                    tracker.feed_role(*map(int, self._roles[t]))
+            history.append(t)
+            yield t
+
+    def track(self, history: Sequence[int]) -> QuoteTracker:
+        """The quote state after `history` (the prompt), by the same rules as generation."""
+        tracker = QuoteTracker()
+        for t in history:
+            if t < 0:
+                continue
+            if t == self._para:
+                if len(tracker.stack) > 1:
+                    tracker.stack.clear()
+                continue
+            kind, direction = self._roles[t]
+            if kind and direction > 0 and kind in tracker.stack:
+                continue  # a reopening mark of a continued quotation
+            tracker.feed_role(int(kind), int(direction))
+        return tracker
+
+    def _sample(self, history: list[int], s: Sampling, rng: np.random.Generator,
+                tracker: QuoteTracker, tight: bool) -> int:
+        counts = self.model.counts
+        depth, lo, hi = counts.context(history)
+        while True:
+            ids, cnt = counts.continuations(depth, lo, hi)
+            if self._special[ids].any():
+                ok = self._allowed(ids, tracker, tight)
+                ids, cnt = ids[ok], cnt[ok]
+            if len(ids):
+                break
+            depth -= 1  # every continuation was ruled out: back off one step
+            depth, lo, hi = counts.context(history[len(history) - depth:] if depth else [])
+        if len(ids) == 1:
+            return int(ids[0])
+        if s is PURE or (s.temperature == 1.0 and s.top_k == 0 and s.top_p >= 1.0 and s.min_p == 0.0
+                         and s.repeat_penalty == 1.0):
+            return int(ids[draw(rng, cnt)])
+        logp = np.log(cnt.astype(np.float64))
+        logp -= np.log(cnt.sum(dtype=np.float64))
+        chosen = apply_chain(logp, ids, s, history[-s.repeat_last_n:] if s.repeat_last_n else ())
+        if isinstance(chosen, int):
+            return int(ids[chosen])
+        keep, probs = chosen
+        return int(ids[keep[draw(rng, probs)]])
+
+    def _allowed(self, ids: np.ndarray, tracker: QuoteTracker, tight: bool) -> np.ndarray:
+        kinds, dirs = self._roles[ids, 0], self._roles[ids, 1]
+        stack = tracker.stack
+        ok = kinds == 0
+        if stack:
+            ok |= (dirs < 0) & (kinds == stack[-1])
+        if not tight and len(stack) < MAX_DEPTH:
+            ok |= (dirs > 0) & np.isin(kinds, self._openable) & ~np.isin(kinds, stack)
+        para_ok = not stack or (self.model.continues_quotes and len(stack) == 1 and not tight)
+        if not para_ok:
+            ok &= ids != self._para
+        return ok
+
+    # --- text out ------------------------------------------------------------------------------
+
+    def _emit(self, history: list[int], prompt_units: list[str], sampling: Sampling,
+              prompt_ends_in_space: bool) -> Iterator[str]:
+        vocab = self.model.vocab
+        piece = self._piece_maker(prompt_units)
+        stops = sampling.stop
+        hold = max((len(x) for x in stops), default=1) - 1
+        pending = ""
+        first = True
+        for t in self.tokens(history, sampling):
+            text = piece(vocab[t])
+            if first:
+                if prompt_ends_in_space or not prompt_units:
+                    text = text.lstrip(" ")
+                first = False
+            if not stops:
+                if text:
+                    yield text
+                continue
+            pending += text
+            cut = min((i for i in (pending.find(x) for x in stops) if i >= 0), default=-1)
+            if cut >= 0:
+                if pending[:cut]:
+                    yield pending[:cut]
+                return
+            if len(pending) > hold:
+                yield pending[: len(pending) - hold]
+                pending = pending[len(pending) - hold:]
+        if pending:
+            yield pending
+
+    def _piece_maker(self, prompt_units: list[str]):
+        if self.model.unit == "char":
+            return lambda t: "\n\n" if t == tok.PARAGRAPH else tok.surface(t)
+        detok = tok.Detokenizer()
+        for u in prompt_units:
+            detok.piece(u)
+        return detok.piece
+
+    # --- markovify-style sentences -------------------------------------------------------------
+
+    def make_sentence(self, start: str | None = None, *, tries: int = 10, min_words: int | None = None,
+                      max_words: int | None = None, max_overlap_ratio: float = 0.7,
+                      max_overlap_total: int = 15, test_output: bool = True,
+                      sampling: Sampling = PURE, rng: np.random.Generator | None = None) -> str | None:
+        """One sentence, or None when `tries` attempts all fail the tests.
+
+        Like markovify's: an attempt fails when it is shorter than min_words or longer than
+        max_words, or (test_output) copies a run of more than
+        min(max_overlap_total, round(max_overlap_ratio * words)) words of the training text.
+        Unlike markovify, quoted sentences are kept, and quotes come out balanced.
+        """
+        rng = rng if rng is not None else np.random.default_rng(sampling.seed)
+        start_units = self.model.tokens_of(start) if start else []
+        for _ in range(tries):
+            units = self._sentence_units(start_units, sampling, rng)
+            if units is None:
+                continue
+            words = self._words(units)
+            if min_words is not None and len(words) < min_words:
+                continue
+            if max_words is not None and len(words) > max_words:
+                continue
+            if test_output and self._copies_too_much(words, max_overlap_ratio, max_overlap_total):
+                continue
+            return self.model.detokenize(units)
+        return None
+
+    def _sentence_units(self, start_units: list[str], sampling: Sampling,
+                        rng: np.random.Generator) -> list[str] | None:
+        history = [self._para] + self.model.encode(start_units)
+        tracker = self.track(history)
+        out = list(start_units)
+        walk = sampling if sampling.max_tokens >= SENTENCE_LIMIT else sampling.merged(max_tokens=SENTENCE_LIMIT)
+        vocab = self.model.vocab
+        chars = self.model.unit == "char"
+        for t in self.tokens(history, walk, rng, tracker):
+            if chars and (t == self._para or vocab[t] == " ") and self._ends_sentence(out):
+                break  # a character chain's "." ends a sentence only before a space ("Mr.")
+            if t == self._para:
+                break
+            out.append(vocab[t])
+            if self._is_end[t] and not chars:
+                break
+        else:
+            return None
+        if len(out) == len(start_units):
+            return None
+        return out + [vocab[self._closers[k]] for k in reversed(tracker.stack)]
+
+    def _ends_sentence(self, units: list[str]) -> bool:
+        i = len(units) - 1
+        while i >= 0 and tok.quote_role(units[i]) is not None and tok.quote_role(units[i])[1] < 0:
+            i -= 1
+        return i >= 0 and units[i] in SENTENCE_END
+
+    def _words(self, units: list[str]) -> list[int]:
+        index, _ = self._run_index()
+        if index is None:
+            return [self.model.index[u] for u in units if u in self.model.index and self._is_word[self.model.index[u]]]
+        words = [w for w in tok.tokenize(self.model.detokenize(units)) if any(c.isalnum() for c in w)]
+        return [index.get(w, -1) for w in words]
+
+    def _copies_too_much(self, words: list[int], ratio: float, total: int) -> bool:
+        _, runs = self._run_index()
+        return too_much_overlap(runs, words, ratio, total)
+
+    def _run_index(self) -> tuple[dict[str, int] | None, RunIndex]:
+        """Word-by-word view of the training text (built once, on first use)."""
+        if self._runs is None:
+            m = self.model
+            if m.unit == "word":
+                ids = m.text_ids.astype(np.int64)
+                self._runs = (None, RunIndex(ids[self._is_word[ids]]))
+            else:
+                text = m.detokenize([m.vocab[i] for i in m.text_ids])
+                words = [w for w in tok.tokenize(text) if any(c.isalnum() for c in w)]
+                index: dict[str, int] = {}
+                ids = np.fromiter((index.setdefault(w, len(index)) for w in words), dtype=np.int64)
+                self._runs = (index, RunIndex(ids))
+        return self._runs

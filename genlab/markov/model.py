@@ -1,0 +1,223 @@
+"""A trained Markov chain: vocabulary, n-gram counts, the training text as ids, provenance.
+
+Training is: read each corpus, tokenize paragraph by paragraph into integer ids, then count
+every n-gram with numpy sorts (see ngrams.py). The ids of the training text are kept because
+the anti-plagiarism guard and novelty metrics need to know what the corpus actually says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from genlab import __version__
+from genlab.errors import GenlabError
+from genlab.markov import tokenize as tok
+from genlab.markov.ngrams import NgramCounts
+
+UNITS = ("word", "char")
+MAX_ORDER = 8
+TOKENIZER = {"word": "genlab-word-1", "char": "genlab-char-1"}
+
+
+@dataclass
+class MarkovModel:
+    order: int
+    unit: str
+    vocab: list[str]
+    counts: NgramCounts
+    text_ids: np.ndarray  # every document's token ids back to back (paragraph mark first)
+    doc_starts: np.ndarray
+    corpora: list[dict] = field(default_factory=list)  # name, path, sha256, weight, tokens
+    continues_quotes: bool = False  # does the corpus continue quotations across paragraphs?
+    version: str = __version__
+
+    def __post_init__(self) -> None:
+        self.index = {t: i for i, t in enumerate(self.vocab)}
+
+    @property
+    def paragraph_id(self) -> int:
+        return self.index[tok.PARAGRAPH]
+
+    def encode(self, tokens: Iterable[str]) -> list[int]:
+        """Token ids; -1 for tokens the model never saw."""
+        get = self.index.get
+        return [get(t, -1) for t in tokens]
+
+    def tokens_of(self, text: str) -> list[str]:
+        """Split text into this model's units (words or characters)."""
+        return text_units(text, self.unit)
+
+    def detokenize(self, tokens: Sequence[str]) -> str:
+        if self.unit == "char":
+            return "".join("\n\n" if t == tok.PARAGRAPH else tok.surface(t) for t in tokens)
+        return tok.detokenize(tokens)
+
+    def info(self) -> dict[str, object]:
+        return {
+            "kind": "markov",
+            "unit": self.unit,
+            "order": self.order,
+            "vocabulary": len(self.vocab),
+            "ngrams": self.counts.sizes,
+            "training_tokens": int(len(self.text_ids)),
+            "corpora": self.corpora,
+            "continues_quotes": self.continues_quotes,
+            "tokenizer": TOKENIZER[self.unit],
+            "genlab_version": self.version,
+        }
+
+
+def check_order(order: int) -> None:
+    if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= MAX_ORDER:
+        raise GenlabError(f"order must be a whole number from 1 to {MAX_ORDER}, got {order!r}")
+
+
+def check_unit(unit: str) -> None:
+    if unit not in UNITS:
+        raise GenlabError(f"unit must be one of {', '.join(UNITS)}, got {unit!r}")
+
+
+# --- turning text into units -------------------------------------------------------------------
+
+
+def char_units(tokens: Iterable[str]) -> list[str]:
+    """Characters of the detokenized text, keeping quote tokens and paragraph marks whole.
+
+    Keeping "opening quote" and "closing quote" as distinct units lets a character chain
+    balance its quotes exactly like a word chain does.
+    """
+    out: list[str] = []
+    detok = tok.Detokenizer()
+    for t in tokens:
+        piece = detok.piece(t)
+        if t == tok.PARAGRAPH:
+            out.append(t)
+        elif tok.quote_role(t) is not None:
+            surface = tok.surface(t)
+            out.extend(piece[: len(piece) - len(surface)])
+            out.append(t)
+        else:
+            out.extend(piece)
+    return out
+
+
+def text_units(text: str, unit: str) -> list[str]:
+    tokens = tok.tokenize(text)
+    return char_units(tokens) if unit == "char" else tokens
+
+
+# --- training ----------------------------------------------------------------------------------
+
+Progress = Callable[[int], None]  # called with the number of characters just processed
+
+
+def train(corpora: Sequence[tuple[str | Path, float]], order: int = 3, unit: str = "word",
+          encoding: str | None = None, progress: Progress | None = None,
+          texts: Sequence[str] | None = None) -> MarkovModel:
+    """Train a chain on (path, weight) corpora. `texts`, if given, replaces reading the files."""
+    from genlab.corpus import read_corpus, sha256_file
+
+    check_order(order)
+    check_unit(unit)
+    if not corpora:
+        raise GenlabError("no corpus given")
+    index: dict[str, int] = {tok.PARAGRAPH: 0}
+    docs: list[np.ndarray] = []
+    provenance: list[dict] = []
+    for n, (path, weight) in enumerate(corpora):
+        text = texts[n] if texts is not None else read_corpus(path, encoding)
+        ids = _encode_text(text, unit, index, progress)
+        if len(ids) <= 1:
+            raise GenlabError(f"{path}: no text to learn from")
+        docs.append(ids)
+        provenance.append({
+            "name": Path(path).stem,
+            "path": str(path),
+            "sha256": sha256_file(path) if texts is None else None,
+            "weight": float(weight),
+            "tokens": int(len(ids) - 1),
+        })
+    vocab = list(index)
+    lengths = np.array([len(d) for d in docs], dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+    seq = np.concatenate(docs)
+    weights = None
+    if any(c["weight"] != 1.0 for c in provenance):
+        weights = np.repeat(np.array([c["weight"] for c in provenance]), lengths)
+    counts = NgramCounts.build(seq, starts, order, len(vocab), weights)
+    id_dtype = np.uint16 if len(vocab) <= 1 << 16 else np.uint32
+    model = MarkovModel(order, unit, vocab, counts, seq.astype(id_dtype), starts, provenance)
+    model.continues_quotes = continues_quotations(model)
+    return model
+
+
+_CHUNK_PARAGRAPHS = 2000
+
+
+def _encode_text(text: str, unit: str, index: dict[str, int], progress: Progress | None) -> np.ndarray:
+    """Token ids of one document, paragraph mark first and between paragraphs."""
+    paragraphs = tok.split_paragraphs(text)
+    parts: list[np.ndarray] = [np.zeros(1, dtype=np.uint32)]  # leading paragraph mark (id 0)
+    for start in range(0, len(paragraphs), _CHUNK_PARAGRAPHS):
+        chunk = paragraphs[start:start + _CHUNK_PARAGRAPHS]
+        tokens: list[str] = []
+        for p in chunk:
+            tokens.extend(tok.tokenize_paragraph(p))
+            tokens.append(tok.PARAGRAPH)
+        if unit == "char":
+            tokens = char_units(tokens)
+        for t in dict.fromkeys(tokens):
+            if t not in index:
+                index[t] = len(index)
+        parts.append(np.fromiter(map(index.__getitem__, tokens), dtype=np.uint32, count=len(tokens)))
+        if progress:
+            progress(sum(len(p) + 2 for p in chunk))
+    return np.concatenate(parts)
+
+
+def continues_quotations(model: MarkovModel) -> bool:
+    """Does the corpus continue a quotation into the next paragraph (reopening it there)?
+
+    The classic convention: a speech running over paragraphs leaves each paragraph but the
+    last unclosed, and opens the next with the same quote mark. Only then may generated
+    paragraphs end inside a quotation.
+    """
+    from genlab.markov.quotes import QuoteTracker
+
+    roles = quote_roles(model.vocab)
+    para = model.paragraph_id
+    ids = model.text_ids.astype(np.int64)
+    interesting = np.flatnonzero((roles[ids, 0] != 0) | (ids == para))
+    continued = opened = 0
+    tracker = QuoteTracker()
+    pending = False
+    for pos in interesting:
+        t = int(ids[pos])
+        if t == para:
+            pending = bool(tracker.stack)
+            tracker.stack.clear()
+            continue
+        kind, direction = int(roles[t, 0]), int(roles[t, 1])
+        if pending and direction > 0 and pos > 0 and ids[pos - 1] == para:
+            continued += 1
+        if direction > 0:
+            opened += 1
+        pending = False
+        tracker.feed_role(kind, direction)
+    return continued >= 3 and continued >= 0.002 * max(opened, 1)
+
+
+def quote_roles(vocab: Sequence[str]) -> np.ndarray:
+    """(kind number, +1 open / -1 close / 0) for every token of a vocabulary."""
+    from genlab.markov.quotes import kind_number
+
+    roles = np.zeros((len(vocab), 2), dtype=np.int8)
+    for i, t in enumerate(vocab):
+        role = tok.quote_role(t)
+        if role is not None:
+            roles[i] = (kind_number(role[0]), role[1])
+    return roles

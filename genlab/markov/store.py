@@ -1,0 +1,177 @@
+"""Markov model files: one zip of plain numpy arrays plus JSON metadata. Never pickle.
+
+Written atomically (temp file in the same folder, then rename), so an interrupted save never
+leaves half a model. Loading checks the format name and version before trusting anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from genlab.errors import GenlabError
+from genlab.markov.model import MAX_ORDER, UNITS, MarkovModel
+from genlab.markov.ngrams import NgramCounts
+
+FORMAT = "genlab-markov"
+FORMAT_VERSION = 1
+SUFFIX = ".markov"
+MODELS_DIR = Path("models")
+
+
+def save(model: MarkovModel, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    blob = "\n".join(model.vocab).encode("utf-8", "surrogatepass")
+    c = model.counts
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "genlab_version": model.version,
+        "order": model.order,
+        "unit": model.unit,
+        "bits": c.bits,
+        "vocab_size": len(model.vocab),
+        "corpora": model.corpora,
+        "continues_quotes": model.continues_quotes,
+        "tokenizer": model.info()["tokenizer"],
+        "reindexed": [d for d, r in enumerate(c.reindex) if r is not None],
+    }
+    arrays: dict[str, np.ndarray] = {
+        "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+        "vocab": np.frombuffer(blob, dtype=np.uint8),
+        "text_ids": model.text_ids,
+        "doc_starts": model.doc_starts.astype(np.int64),
+    }
+    for d in range(model.order + 1):
+        arrays[f"keys{d}"] = c.keys[d]
+        arrays[f"counts{d}"] = _compact_counts(c.counts[d])
+        if c.reindex[d] is not None:
+            arrays[f"reindex{d}"] = c.reindex[d]
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _compact_counts(counts: np.ndarray) -> np.ndarray:
+    if counts.dtype.kind == "f" and not np.all(counts == np.round(counts)):
+        return counts.astype(np.float64)
+    top = counts.max(initial=0)
+    return counts.astype(np.uint16 if top < 1 << 16 else np.uint32 if top < 1 << 32 else np.uint64)
+
+
+def load(path: str | Path) -> MarkovModel:
+    path = Path(path)
+    if not path.exists():
+        raise GenlabError(f"{path}: no such model file")
+    if path.is_dir():
+        raise GenlabError(f"{path} is a directory, not a model file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "meta" not in z.files:
+                raise GenlabError(f"{path} is not a genlab Markov model")
+            meta = _read_meta(z["meta"], path)
+            arrays = {k: z[k] for k in z.files if k != "meta"}
+    except GenlabError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as e:
+        if not zipfile.is_zipfile(path):
+            raise GenlabError(f"{path} is not a genlab Markov model (unrecognised file format)") from None
+        raise GenlabError(f"{path} is truncated or corrupt ({type(e).__name__})") from None
+    return _assemble(meta, arrays, path)
+
+
+def _read_meta(raw: np.ndarray, path: Path) -> dict:
+    try:
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise GenlabError(f"{path} is corrupt (unreadable metadata)") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise GenlabError(f"{path} is not a genlab Markov model")
+    version = meta.get("format_version")
+    if not isinstance(version, int):
+        raise GenlabError(f"{path} is corrupt (no format version)")
+    if version > FORMAT_VERSION:
+        raise GenlabError(
+            f"{path} was written by a newer genlab ({meta.get('genlab_version', '?')}, model format {version}); "
+            f"this genlab reads format {FORMAT_VERSION}: upgrade genlab to use it"
+        )
+    return meta
+
+
+def _assemble(meta: dict, a: dict[str, np.ndarray], path: Path) -> MarkovModel:
+    def corrupt(why: str) -> GenlabError:
+        return GenlabError(f"{path} is corrupt ({why})")
+
+    try:
+        order, unit, bits = int(meta["order"]), meta["unit"], int(meta["bits"])
+        if not 1 <= order <= MAX_ORDER or unit not in UNITS:
+            raise corrupt("bad order or unit")
+        vocab = a["vocab"].tobytes().decode("utf-8", "surrogatepass").split("\n")
+        if len(vocab) != meta["vocab_size"] or not 1 <= bits <= 32 or len(vocab) > 1 << bits:
+            raise corrupt("vocabulary does not match its header")
+        keys, counts, reindex = [], [], []
+        for d in range(order + 1):
+            k, c = a[f"keys{d}"], a[f"counts{d}"]
+            if k.dtype != np.uint64 or len(k) != len(c) or (len(k) > 1 and not np.all(k[1:] > k[:-1])):
+                raise corrupt(f"count table {d} is damaged")
+            keys.append(k)
+            counts.append(c)
+            reindex.append(a.get(f"reindex{d}"))
+        if len(keys[0]) and int(keys[0][-1]) >= len(vocab):
+            raise corrupt("token ids out of range")
+        text_ids, starts = a["text_ids"], a["doc_starts"]
+        if len(text_ids) and int(text_ids.max()) >= len(vocab):
+            raise corrupt("training text ids out of range")
+    except KeyError as e:
+        raise corrupt(f"missing {e.args[0]}") from None
+    except (ValueError, TypeError, UnicodeDecodeError) as e:
+        raise corrupt(type(e).__name__) from None
+    model = MarkovModel(order, unit, vocab, NgramCounts(order, bits, keys, counts, reindex),
+                        text_ids, starts, meta.get("corpora", []), bool(meta.get("continues_quotes")),
+                        meta.get("genlab_version", "?"))
+    return model
+
+
+def default_name(corpus_stem: str, order: int, unit: str) -> str:
+    """novel (word, order 3), novel-o2, novel-char-o5: the name `markov:NAME` finds."""
+    parts = [corpus_stem]
+    if unit != "word":
+        parts.append(unit)
+    if order != 3 or unit != "word":
+        parts.append(f"o{order}")
+    return "-".join(parts)
+
+
+def user_models_dir() -> Path:
+    base = os.environ.get("GENLAB_HOME")
+    if base:
+        return Path(base) / "models"
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "genlab" / "models"
+
+
+def find_model(name_or_path: str) -> Path:
+    """A path as given, else ./models/NAME.markov, else the user's models folder."""
+    direct = Path(name_or_path).expanduser()
+    if direct.is_file():
+        return direct
+    candidates = [MODELS_DIR / f"{name_or_path}{SUFFIX}", user_models_dir() / f"{name_or_path}{SUFFIX}"]
+    for c in candidates:
+        if c.is_file():
+            return c
+    if direct.is_dir():
+        raise GenlabError(f"{direct} is a directory, not a model file")
+    known = sorted({p.stem for d in (MODELS_DIR, user_models_dir()) if d.is_dir() for p in d.glob(f"*{SUFFIX}")})
+    hint = f" (known: {', '.join(known)})" if known else " (train one with 'genlab train-markov CORPUS')"
+    raise GenlabError(f"no Markov model named {name_or_path!r}{hint}")
