@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from http.client import HTTPException
 from pathlib import Path
+from typing import Iterator
 
 from genlab import __version__
 from genlab.errors import GenlabError
@@ -29,6 +30,7 @@ __all__ = [
     "corpus_name",
     "fetch_gutenberg",
     "gutenberg_title",
+    "iter_corpus",
     "parse_corpus_spec",
     "parse_source",
     "read_corpus",
@@ -94,26 +96,28 @@ def _utf16_or_32_bom(data: bytes) -> str | None:
 def read_corpus(path: str | os.PathLike[str], encoding: str | None = None) -> str:
     """Read a text file for training and return its text.
 
-    The file is read once, decoded strictly (UTF-8 unless ``encoding`` names another
-    codec), a leading byte-order mark is dropped and CRLF / lone CR line endings become
-    LF.  Missing files, directories, empty files, binary files, undecodable bytes,
-    unknown encodings and unreadable files raise :class:`GenlabError`.
+    Decoded strictly (UTF-8 unless ``encoding`` names another codec), a leading byte-order
+    mark dropped, CRLF / lone CR line endings made LF. Missing files, directories, empty
+    files, binary files, undecodable bytes, unknown encodings and unreadable files raise
+    :class:`GenlabError`.
+    """
+    return "".join(iter_corpus(path, encoding))
+
+
+def iter_corpus(path: str | os.PathLike[str], encoding: str | None = None, chunk_bytes: int = 1 << 20,
+                digest: "hashlib._Hash | None" = None) -> Iterator[str]:
+    """The text of a corpus file in pieces, with read_corpus's checks, in bounded memory.
+
+    Training on a 50 MB corpus should not need the whole text (and every paragraph of it)
+    in memory at once. Pieces are cut anywhere; `digest`, if given, sees every byte.
     """
     name = os.fspath(path)
     p = Path(path)
-
-    if encoding is not None:
-        try:
-            info = codecs.lookup(encoding)
-        except LookupError:
-            raise GenlabError(f"unknown encoding {encoding!r} (try utf-8, latin-1 or cp1252)") from None
-        if not getattr(info, "_is_text_encoding", True):
-            raise GenlabError(f"{encoding!r} is not a text encoding (try utf-8, latin-1 or cp1252)")
-
+    codec = _check_encoding(encoding)
     if p.is_dir():
         raise GenlabError(f"{name} is a directory, not a text file")
     try:
-        data = p.read_bytes()
+        fh = p.open("rb")
     except FileNotFoundError:
         raise GenlabError(f"{name}: no such file") from None
     except IsADirectoryError:
@@ -122,44 +126,85 @@ def read_corpus(path: str | os.PathLike[str], encoding: str | None = None) -> st
         raise GenlabError(f"cannot read {name}: permission denied") from None
     except OSError as exc:
         raise GenlabError(f"cannot read {name}: {exc.strerror or exc}") from None
-
-    if not data:
-        raise GenlabError(f"{name} is empty")
-
-    if encoding is None:
-        wide = _utf16_or_32_bom(data)
-        if wide is not None:
-            raise GenlabError(f"{name} looks like {wide.upper()} text, not UTF-8 (use --encoding {wide})")
-        if _looks_binary_bytes(data):
-            raise GenlabError(f"{name} looks like a binary file, not text")
-        codec = "utf-8"
-    else:
-        codec = encoding
-
-    try:
-        text = data.decode(codec, "strict")
-    except UnicodeDecodeError as exc:
-        bad = exc.object[exc.start]
-        if encoding is None:
-            raise GenlabError(
-                f"{name} is not UTF-8: invalid byte 0x{bad:02X} at offset {exc.start} "
-                f"(use --encoding latin-1 if that is its encoding)"
-            ) from None
-        raise GenlabError(
-            f"{name} is not valid {encoding}: invalid byte 0x{bad:02X} at offset {exc.start}"
-        ) from None
-    except LookupError:  # e.g. a codec that only works on str, not bytes
-        raise GenlabError(f"{encoding!r} is not a text encoding (try utf-8, latin-1 or cp1252)") from None
-    del data
-
-    if text.startswith(_BOM):
-        text = text[1:]
-    if _looks_binary_text(text):
-        raise GenlabError(f"{name} looks like a binary file, not text")
-    text = _normalise_newlines(text)
-    if not text or text.isspace():
+    with fh:
+        try:
+            decoder = codecs.getincrementaldecoder(codec)("strict")
+        except LookupError:
+            raise GenlabError(f"{encoding!r} is not a text encoding (try utf-8, latin-1 or cp1252)") from None
+        offset = 0
+        first = True
+        bom_checked = False
+        saw_text = False
+        carry_cr = False
+        while True:
+            try:
+                data = fh.read(chunk_bytes)
+            except OSError as exc:
+                raise GenlabError(f"cannot read {name}: {exc.strerror or exc}") from None
+            final = not data
+            if first:
+                first = False
+                if not data:
+                    raise GenlabError(f"{name} is empty")
+                if encoding is None:
+                    wide = _utf16_or_32_bom(data)
+                    if wide is not None:
+                        raise GenlabError(f"{name} looks like {wide.upper()} text, not UTF-8 (use --encoding {wide})")
+                    if _looks_binary_bytes(data):
+                        raise GenlabError(f"{name} looks like a binary file, not text")
+            elif encoding is None and b"\x00" in data:
+                raise GenlabError(f"{name} looks like a binary file, not text")
+            if digest is not None:
+                digest.update(data)
+            try:
+                text = decoder.decode(data, final)
+            except UnicodeDecodeError as exc:
+                held = len(exc.object) - len(data)  # bytes the decoder kept from the last piece
+                where = offset - held + exc.start
+                bad = exc.object[exc.start]
+                if encoding is None:
+                    raise GenlabError(
+                        f"{name} is not UTF-8: invalid byte 0x{bad:02X} at offset {where} "
+                        f"(use --encoding latin-1 if that is its encoding)"
+                    ) from None
+                raise GenlabError(f"{name} is not valid {encoding}: invalid byte 0x{bad:02X} at offset {where}") from None
+            except LookupError:
+                raise GenlabError(f"{encoding!r} is not a text encoding (try utf-8, latin-1 or cp1252)") from None
+            offset += len(data)
+            if not bom_checked and text:
+                bom_checked = True
+                if text.startswith(_BOM):
+                    text = text[1:]
+                if _looks_binary_text(text):
+                    raise GenlabError(f"{name} looks like a binary file, not text")
+            elif "\x00" in text:
+                raise GenlabError(f"{name} looks like a binary file, not text")
+            if carry_cr:
+                text = "\r" + text
+            carry_cr = text.endswith("\r") and not final  # a CRLF may be split between pieces
+            if carry_cr:
+                text = text[:-1]
+            text = _normalise_newlines(text)
+            if not saw_text and text and not text.isspace():
+                saw_text = True
+            if text:
+                yield text
+            if final:
+                break
+    if not saw_text:
         raise GenlabError(f"{name} contains only whitespace")
-    return text
+
+
+def _check_encoding(encoding: str | None) -> str:
+    if encoding is None:
+        return "utf-8"
+    try:
+        info = codecs.lookup(encoding)
+    except LookupError:
+        raise GenlabError(f"unknown encoding {encoding!r} (try utf-8, latin-1 or cp1252)") from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise GenlabError(f"{encoding!r} is not a text encoding (try utf-8, latin-1 or cp1252)")
+    return encoding
 
 
 def parse_corpus_spec(spec: str) -> tuple[Path, float]:

@@ -8,6 +8,7 @@ so "temperature 1.2, top_k 40" is comparable across backends.
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Iterable, Mapping
 
@@ -165,7 +166,7 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
-def draw(rng: np.random.Generator, probs: np.ndarray) -> int:
+def draw(rng: "random.Random | np.random.Generator", probs: np.ndarray) -> int:
     """Index drawn from `probs` with one uniform number (reproducible under a seed)."""
     c = np.cumsum(probs)
     return min(int(np.searchsorted(c, rng.random() * c[-1], side="right")), len(c) - 1)

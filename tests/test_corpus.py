@@ -209,10 +209,10 @@ def test_read_corpus_permission_error(tmp_path: Path, monkeypatch: pytest.Monkey
     p = tmp_path / "secret.txt"
     p.write_text("hello")
 
-    def denied(self: Path) -> bytes:
+    def denied(self: Path, *args: object, **kwargs: object) -> bytes:
         raise PermissionError(13, "Permission denied", str(self))
 
-    monkeypatch.setattr(Path, "read_bytes", denied)
+    monkeypatch.setattr(Path, "open", denied)
     with pytest.raises(GenlabError, match=r"cannot read .*secret\.txt: permission denied"):
         read_corpus(p)
 

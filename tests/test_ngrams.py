@@ -19,11 +19,11 @@ def brute_force(docs, order):
     return tables
 
 
-def build(docs, order, vocab_size, weights=None):
+def build(docs, order, vocab_size, weights=None, block=7):
     seq = np.concatenate([np.asarray(d, dtype=np.uint32) for d in docs])
     starts = np.cumsum([0] + [len(d) for d in docs[:-1]])
-    w = None if weights is None else np.repeat(weights, [len(d) for d in docs]).astype(float)
-    return NgramCounts.build(seq, np.asarray(starts), order, vocab_size, w)
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    return NgramCounts.build(seq, np.asarray(starts), order, vocab_size, w, block=block)
 
 
 def as_counter(table, depth, history_by_context):

@@ -7,6 +7,9 @@ sampler chain, and emits the token's text as soon as it is chosen.
 
 from __future__ import annotations
 
+import random
+from bisect import bisect_right
+from itertools import accumulate
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -22,6 +25,7 @@ from genlab.sampling import PURE, Sampling, apply_chain, draw
 
 SENTENCE_END = frozenset({".", "!", "?", "…", "...", "?!", "!?"})
 SENTENCE_LIMIT = 400  # units; a walk that never ends a sentence is given up
+CACHE_LIMIT = 1 << 18  # memoised states before the cache starts afresh
 
 
 class MarkovGenerator:
@@ -41,9 +45,12 @@ class MarkovGenerator:
             if kind:
                 (self._openers if direction > 0 else self._closers).setdefault(int(kind), i)
         self._openable = [k for k in self._openers if k in self._closers]
-        self._is_end = np.array([t in SENTENCE_END for t in vocab])
+        self._role_of = [(int(k), int(d)) for k, d in self._roles]
+        self._is_end = [t in SENTENCE_END for t in vocab]
         self._is_word = np.array([any(c.isalnum() for c in t) for t in vocab])
         self._runs: tuple[dict[str, int] | None, RunIndex] | None = None
+        self._cache: dict[tuple, tuple[np.ndarray, np.ndarray, list[int], list[float]]] = {}
+        self._special_cum: list[np.ndarray] | None = None
 
     @classmethod
     def load(cls, path: str | Path) -> "MarkovGenerator":
@@ -79,14 +86,14 @@ class MarkovGenerator:
 
     # --- walking the chain ---------------------------------------------------------------------
 
-    def tokens(self, history: list[int], sampling: Sampling, rng: np.random.Generator | None = None,
+    def tokens(self, history: list[int], sampling: Sampling, rng: random.Random | None = None,
                tracker: QuoteTracker | None = None) -> Iterator[int]:
         """Token ids continuing `history` (which this extends in place), quotes kept balanced.
 
         Stops after sampling.max_tokens ids; quotations still open by then are closed within
         that budget.
         """
-        rng = rng if rng is not None else np.random.default_rng(sampling.seed)
+        rng = rng if rng is not None else random.Random(sampling.seed)
         tracker = tracker if tracker is not None else self.track(history)
         budget = sampling.max_tokens
         reopen: int | None = None
@@ -96,13 +103,13 @@ class MarkovGenerator:
                 t, reopen = reopen, None  # continued quotation: same mark, stack unchanged
             elif remaining <= len(tracker.stack):
                 t = self._closers[tracker.stack[-1]]  # out of budget: close what is open
-                tracker.feed_role(*map(int, self._roles[t]))
+                tracker.feed_role(*self._role_of[t])
             else:
                 t = self._sample(history, sampling, rng, tracker, tight=remaining <= len(tracker.stack) + 1)
                 if t == self._para and tracker.stack:
                     reopen = self._openers[tracker.stack[-1]]
                 else:
-                    tracker.feed_role(*map(int, self._roles[t]))
+                    tracker.feed_role(*self._role_of[t])
             history.append(t)
             yield t
 
@@ -122,31 +129,66 @@ class MarkovGenerator:
             tracker.feed_role(int(kind), int(direction))
         return tracker
 
-    def _sample(self, history: list[int], s: Sampling, rng: np.random.Generator,
+    def _sample(self, history: list[int], s: Sampling, rng: random.Random,
                 tracker: QuoteTracker, tight: bool) -> int:
-        counts = self.model.counts
-        depth, lo, hi = counts.context(history)
-        while True:
-            ids, cnt = counts.continuations(depth, lo, hi)
-            if self._special[ids].any():
-                ok = self._allowed(ids, tracker, tight)
-                ids, cnt = ids[ok], cnt[ok]
-            if len(ids):
-                break
-            depth -= 1  # every continuation was ruled out: back off one step
-            depth, lo, hi = counts.context(history[len(history) - depth:] if depth else [])
-        if len(ids) == 1:
-            return int(ids[0])
+        id_list, cumulative, depth, lo, hi, ok = self._candidates(history, tracker, tight)
+        if len(id_list) == 1:
+            return id_list[0]
         if s is PURE or (s.temperature == 1.0 and s.top_k == 0 and s.top_p >= 1.0 and s.min_p == 0.0
                          and s.repeat_penalty == 1.0):
-            return int(ids[draw(rng, cnt)])
+            return id_list[bisect_right(cumulative, rng.random() * cumulative[-1])]
+        ids, cnt = self.model.counts.continuations(depth, lo, hi)
+        if ok is not None:
+            ids, cnt = ids[ok], cnt[ok]
         logp = np.log(cnt.astype(np.float64))
         logp -= np.log(cnt.sum(dtype=np.float64))
         chosen = apply_chain(logp, ids, s, history[-s.repeat_last_n:] if s.repeat_last_n else ())
         if isinstance(chosen, int):
-            return int(ids[chosen])
+            return id_list[chosen]
         keep, probs = chosen
-        return int(ids[keep[draw(rng, probs)]])
+        return id_list[int(keep[draw(rng, probs)])]
+
+    def _candidates(self, history: list[int], tracker: QuoteTracker, tight: bool):
+        """Allowed continuations of the current state, memoised: chains revisit states a lot.
+
+        Returns (ids, cumulative counts, depth, lo, hi, allowed-mask or None).
+        """
+        key = (tuple(history[-self.model.order:]), tuple(tracker.stack), tight)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        counts = self.model.counts
+        depth, lo, hi = counts.context(history)
+        while True:
+            ok = None
+            if not self._has_special(depth, lo, hi):
+                break
+            ids, _ = counts.continuations(depth, lo, hi)
+            ok = self._allowed(ids, tracker, tight)
+            if ok.any():
+                break
+            depth -= 1  # every continuation was ruled out: back off one step
+            depth, lo, hi = counts.context(history[len(history) - depth:] if depth else [])
+        id_list = (counts.keys[depth][lo:hi] & np.uint64(counts.mask)).tolist()
+        cnt = counts.counts[depth][lo:hi].tolist()
+        if ok is not None:
+            keep = ok.tolist()
+            id_list = [i for i, k in zip(id_list, keep) if k]
+            cnt = [c for c, k in zip(cnt, keep) if k]
+        entry = (id_list, list(accumulate(cnt)), depth, lo, hi, ok)
+        if len(self._cache) >= CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[key] = entry
+        return entry
+
+    def _has_special(self, depth: int, lo: int, hi: int) -> bool:
+        """Can a quote mark or paragraph break follow this context? (two array reads)"""
+        if self._special_cum is None:
+            mask = np.uint64(self.model.counts.mask)
+            self._special_cum = [np.concatenate(([0], np.cumsum(self._special[(k & mask).astype(np.int64)])))
+                                 for k in self.model.counts.keys]
+        cum = self._special_cum[depth]
+        return bool(cum[hi] - cum[lo])
 
     def _allowed(self, ids: np.ndarray, tracker: QuoteTracker, tight: bool) -> np.ndarray:
         kinds, dirs = self._roles[ids, 0], self._roles[ids, 1]
@@ -206,7 +248,7 @@ class MarkovGenerator:
     def make_sentence(self, start: str | None = None, *, tries: int = 10, min_words: int | None = None,
                       max_words: int | None = None, max_overlap_ratio: float = 0.7,
                       max_overlap_total: int = 15, test_output: bool = True,
-                      sampling: Sampling = PURE, rng: np.random.Generator | None = None) -> str | None:
+                      sampling: Sampling = PURE, rng: random.Random | None = None) -> str | None:
         """One sentence, or None when `tries` attempts all fail the tests.
 
         Like markovify's: an attempt fails when it is shorter than min_words or longer than
@@ -214,8 +256,10 @@ class MarkovGenerator:
         min(max_overlap_total, round(max_overlap_ratio * words)) words of the training text.
         Unlike markovify, quoted sentences are kept, and quotes come out balanced.
         """
-        rng = rng if rng is not None else np.random.default_rng(sampling.seed)
+        rng = rng if rng is not None else random.Random(sampling.seed)
         start_units = self.model.tokens_of(start) if start else []
+        if sampling.max_tokens < SENTENCE_LIMIT:
+            sampling = sampling.merged(max_tokens=SENTENCE_LIMIT)
         for _ in range(tries):
             units = self._sentence_units(start_units, sampling, rng)
             if units is None:
@@ -235,10 +279,9 @@ class MarkovGenerator:
         history = [self._para] + self.model.encode(start_units)
         tracker = self.track(history)
         out = list(start_units)
-        walk = sampling if sampling.max_tokens >= SENTENCE_LIMIT else sampling.merged(max_tokens=SENTENCE_LIMIT)
         vocab = self.model.vocab
         chars = self.model.unit == "char"
-        for t in self.tokens(history, walk, rng, tracker):
+        for t in self.tokens(history, sampling, rng, tracker):
             if chars and (t == self._para or vocab[t] == " ") and self._ends_sentence(out):
                 break  # a character chain's "." ends a sentence only before a space ("Mr.")
             if t == self._para:

@@ -7,6 +7,7 @@ the anti-plagiarism guard and novelty metrics need to know what the corpus actua
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -119,64 +120,90 @@ def train(corpora: Sequence[tuple[str | Path, float]], order: int = 3, unit: str
           encoding: str | None = None, progress: Progress | None = None,
           texts: Sequence[str] | None = None) -> MarkovModel:
     """Train a chain on (path, weight) corpora. `texts`, if given, replaces reading the files."""
-    from genlab.corpus import read_corpus, sha256_file
+    from genlab.corpus import iter_corpus
 
     check_order(order)
     check_unit(unit)
     if not corpora:
         raise GenlabError("no corpus given")
     index: dict[str, int] = {tok.PARAGRAPH: 0}
-    docs: list[np.ndarray] = []
+    docs: list[list[np.ndarray]] = []
     provenance: list[dict] = []
     for n, (path, weight) in enumerate(corpora):
-        text = texts[n] if texts is not None else read_corpus(path, encoding)
-        ids = _encode_text(text, unit, index, progress)
-        if len(ids) <= 1:
+        digest = hashlib.sha256()
+        pieces = [texts[n]] if texts is not None else iter_corpus(path, encoding, digest=digest)
+        parts = _encode_pieces(pieces, unit, index, progress)
+        tokens = sum(len(p) for p in parts) - 1
+        if tokens < 1:
             raise GenlabError(f"{path}: no text to learn from")
-        docs.append(ids)
+        docs.append(parts)
         provenance.append({
             "name": Path(path).stem,
             "path": str(path),
-            "sha256": sha256_file(path) if texts is None else None,
+            "sha256": digest.hexdigest() if texts is None else None,
             "weight": float(weight),
-            "tokens": int(len(ids) - 1),
+            "tokens": int(tokens),
         })
     vocab = list(index)
-    lengths = np.array([len(d) for d in docs], dtype=np.int64)
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
-    seq = np.concatenate(docs)
+    seq, starts = _concatenate(docs, np.uint16 if len(vocab) <= 1 << 16 else np.uint32)
     weights = None
     if any(c["weight"] != 1.0 for c in provenance):
-        weights = np.repeat(np.array([c["weight"] for c in provenance]), lengths)
+        weights = np.array([c["weight"] for c in provenance])
     counts = NgramCounts.build(seq, starts, order, len(vocab), weights)
-    id_dtype = np.uint16 if len(vocab) <= 1 << 16 else np.uint32
-    model = MarkovModel(order, unit, vocab, counts, seq.astype(id_dtype), starts, provenance)
+    model = MarkovModel(order, unit, vocab, counts, seq, starts, provenance)
     model.continues_quotes = continues_quotations(model)
     return model
 
 
-_CHUNK_PARAGRAPHS = 2000
+def _concatenate(docs: list[list[np.ndarray]], dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    """One compact id array for all documents, freeing the pieces as it goes."""
+    lengths = [sum(len(p) for p in parts) for parts in docs]
+    seq = np.empty(sum(lengths), dtype=dtype)
+    at = 0
+    for parts in docs:
+        while parts:
+            piece = parts.pop(0)
+            seq[at:at + len(piece)] = piece
+            at += len(piece)
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+    return seq, starts
 
 
-def _encode_text(text: str, unit: str, index: dict[str, int], progress: Progress | None) -> np.ndarray:
-    """Token ids of one document, paragraph mark first and between paragraphs."""
-    paragraphs = tok.split_paragraphs(text)
+def _encode_pieces(pieces: Iterable[str], unit: str, index: dict[str, int],
+                   progress: Progress | None) -> list[np.ndarray]:
+    """Token ids of one document (paragraph mark first and between paragraphs), in parts.
+
+    Text arrives in arbitrary pieces; only whole paragraphs (up to the last blank line
+    seen) are tokenized, the rest waits for the next piece.
+    """
     parts: list[np.ndarray] = [np.zeros(1, dtype=np.uint32)]  # leading paragraph mark (id 0)
-    for start in range(0, len(paragraphs), _CHUNK_PARAGRAPHS):
-        chunk = paragraphs[start:start + _CHUNK_PARAGRAPHS]
-        tokens: list[str] = []
-        for p in chunk:
-            tokens.extend(tok.tokenize_paragraph(p))
-            tokens.append(tok.PARAGRAPH)
-        if unit == "char":
-            tokens = char_units(tokens)
-        for t in dict.fromkeys(tokens):
-            if t not in index:
-                index[t] = len(index)
-        parts.append(np.fromiter(map(index.__getitem__, tokens), dtype=np.uint32, count=len(tokens)))
+    carry = ""
+    for piece in pieces:
+        text = carry + piece
+        cut = text.rfind("\n\n")
+        if cut < 0:
+            carry = text
+            continue
+        carry = text[cut:]
+        parts.append(_encode_block(text[:cut], unit, index))
         if progress:
-            progress(sum(len(p) + 2 for p in chunk))
-    return np.concatenate(parts)
+            progress(len(piece))
+    if carry.strip():
+        parts.append(_encode_block(carry, unit, index))
+    return [p for p in parts if len(p)]
+
+
+def _encode_block(text: str, unit: str, index: dict[str, int]) -> np.ndarray:
+    tokens: list[str] = []
+    for p in tok.split_paragraphs(text):
+        tokens.extend(tok.tokenize_paragraph(p))
+        tokens.append(tok.PARAGRAPH)
+    if unit == "char":
+        tokens = char_units(tokens)
+    for t in dict.fromkeys(tokens):
+        if t not in index:
+            index[t] = len(index)
+    return np.fromiter(map(index.__getitem__, tokens), dtype=np.uint32, count=len(tokens))
 
 
 def continues_quotations(model: MarkovModel) -> bool:
@@ -190,13 +217,13 @@ def continues_quotations(model: MarkovModel) -> bool:
 
     roles = quote_roles(model.vocab)
     para = model.paragraph_id
-    ids = model.text_ids.astype(np.int64)
+    ids = model.text_ids
     interesting = np.flatnonzero((roles[ids, 0] != 0) | (ids == para))
     continued = opened = 0
     tracker = QuoteTracker()
     pending = False
     for pos in interesting:
-        t = int(ids[pos])
+        t = int(ids[pos])  # a Python loop, but only over quote marks and paragraph breaks
         if t == para:
             pending = bool(tracker.stack)
             tracker.stack.clear()

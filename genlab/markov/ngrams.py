@@ -44,6 +44,52 @@ def weighted_counts(keys: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, 
     return keys[uniq_idx], sums
 
 
+def _count_block(seq: np.ndarray, doc_starts: np.ndarray, depth: int, bits: int, a: int, b: int,
+                 weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct keys of depth `depth` for target positions a..b-1, with counts."""
+    a = max(a, depth)
+    if a >= b:
+        return np.zeros(0, dtype=U64), np.zeros(0, dtype=np.uint32)
+    key = seq[a:b].astype(U64)
+    for j in range(1, depth + 1):  # nearest context token in the highest bits
+        key |= seq[a - j:b - j].astype(U64) << U64(bits * (depth - j + 1))
+    # targets too close to their document's start have no context of this depth
+    valid = np.ones(b - a, dtype=bool)
+    for start in doc_starts[(doc_starts < b) & (doc_starts + max(depth, 1) > a)]:
+        valid[max(start - a, 0):min(start + max(depth, 1) - a, b - a)] = False
+    if not valid.all():
+        key = key[valid]
+    if weights is None:
+        key.sort()
+        u, c = count_sorted(key)
+        return u, c.astype(np.uint32)
+    doc = np.searchsorted(doc_starts, np.arange(a, b), side="right") - 1
+    return weighted_counts(key, weights[doc][valid])
+
+
+def _merge(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Combine per-block tables (each sorted, distinct) into one."""
+    parts = [p for p in parts if len(p[0])] or parts[:1]
+    if len(parts) == 1:
+        return parts[0]
+    keys = np.concatenate([p[0] for p in parts])
+    counts = np.concatenate([p[1] for p in parts])
+    if counts.dtype != np.float64:
+        counts = counts.astype(np.uint64)
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    counts = counts[order]
+    del order
+    starts = np.empty(len(keys), dtype=bool)
+    starts[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=starts[1:])
+    idx = np.flatnonzero(starts)
+    summed = np.add.reduceat(counts, idx)
+    if summed.dtype != np.float64 and summed.max(initial=0) < 1 << 32:
+        summed = summed.astype(np.uint32)
+    return keys[idx], summed
+
+
 @dataclass
 class NgramCounts:
     """Count tables for context depths 0..order."""
@@ -53,6 +99,7 @@ class NgramCounts:
     keys: list[np.ndarray]  # keys[d]: sorted uint64, code_d << bits | next
     counts: list[np.ndarray]  # counts[d]: aligned with keys[d]
     reindex: list[np.ndarray | None]  # reindex[d]: sorted raw codes when depth d was renumbered
+    _slices: list | None = None  # built on first query
 
     @property
     def mask(self) -> int:
@@ -62,30 +109,46 @@ class NgramCounts:
 
     @classmethod
     def build(cls, seq: np.ndarray, doc_starts: np.ndarray, order: int, vocab_size: int,
-              weights: np.ndarray | None = None) -> "NgramCounts":
+              weights: np.ndarray | None = None, block: int = 1 << 21) -> "NgramCounts":
         """Count every (context, next) pair of `seq`, never across a document start.
 
         `seq` is all documents' token ids back to back; `doc_starts` their start offsets.
         The first token of each document is context only (callers put a paragraph mark there).
-        `weights`, if given, is a per-position weight (for weighted corpora).
+        `weights`, if given, is one weight per document (for weighted corpora).
         """
+        bits = bits_for(vocab_size)
+        if bits * (order + 1) > 64:  # long contexts over a big vocabulary: renumber
+            return cls._build_renumbered(seq, doc_starts, order, vocab_size, weights)
+        keys, counts = [], []
+        for d in range(order + 1):
+            parts = [_count_block(seq, doc_starts, d, bits, a, min(a + block, len(seq)), weights)
+                     for a in range(0, len(seq), block)]
+            k, c = _merge(parts)
+            keys.append(k)
+            counts.append(c)
+        return cls(order, bits, keys, counts, [None] * (order + 1))
+
+    @classmethod
+    def _build_renumbered(cls, seq: np.ndarray, doc_starts: np.ndarray, order: int, vocab_size: int,
+                          weights: np.ndarray | None) -> "NgramCounts":
+        """Whole-array build for layouts that renumber contexts (needs N-sized code arrays)."""
         n = len(seq)
         bits = bits_for(vocab_size)
         s = seq.astype(U64)
-        # distance of each position from the start of its document
         lengths = np.diff(np.append(doc_starts, n))
         offset = np.arange(n, dtype=np.int64) - np.repeat(doc_starts, lengths)
+        position_weights = None if weights is None else np.repeat(weights, lengths)
         keys, counts, reindex = [], [], [None]
 
         def table(code: np.ndarray | None, depth: int) -> None:
             valid = offset >= max(depth, 1)
             nxt = s[valid]
             k = nxt if code is None else (code[valid] << U64(bits)) | nxt
-            if weights is None:
+            if position_weights is None:
                 k.sort()
                 u, c = count_sorted(k)
             else:
-                u, c = weighted_counts(k, weights[valid])
+                u, c = weighted_counts(k, position_weights[valid])
             keys.append(u)
             counts.append(c)
 
@@ -95,8 +158,6 @@ class NgramCounts:
         for d in range(1, order + 1):
             m = max(n - d, 0)
             code[d:] = (code[d:] << U64(bits)) | s[:m] if d > 1 else s[:m]
-            if d == 1:
-                code[:1] = 0
             limit <<= bits
             if limit << bits > _TWO64:  # the table key would not fit: renumber densely
                 valid = offset >= d
@@ -118,28 +179,48 @@ class NgramCounts:
 
         Token ids < 0 (unknown words) end the context. Depth 0 (no context) always exists.
         """
+        top = min(self.order, len(history))
+        if top:
+            found = self._lookup(history, top)
+            if found is not None:  # the usual case while walking: the whole state is known
+                return found
         best = (0, 0, len(self.keys[0]))
-        code = 0
+        for d in range(1, top + 1):
+            found = self._lookup(history, d)
+            if found is None:
+                break
+            best = found
+        return best
+
+    def _lookup(self, history: list[int], depth: int) -> tuple[int, int, int] | None:
         bits = self.bits
-        for d in range(1, min(self.order, len(history)) + 1):
+        code = 0
+        for d in range(1, depth + 1):
             tok = history[-d]
             if tok < 0:
-                break
+                return None
             code = (code << bits) | tok
             table = self.reindex[d]
             if table is not None:
-                j = int(np.searchsorted(table, U64(code)))
+                j = int(table.searchsorted(U64(code)))
                 if j == len(table) or int(table[j]) != code:
-                    break
+                    return None
                 code = j
-            keys = self.keys[d]
-            lo = int(np.searchsorted(keys, U64(code << bits)))
-            end = (code + 1) << bits
-            hi = len(keys) if end >= _TWO64 else int(np.searchsorted(keys, U64(end)))
-            if lo == hi:
-                break
-            best = (d, lo, hi)
-        return best
+        contexts, starts = self.slices(depth)
+        j = int(contexts.searchsorted(U64(code)))
+        if j == len(contexts) or int(contexts[j]) != code:
+            return None
+        return depth, int(starts[j]), int(starts[j + 1])
+
+    def slices(self, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct contexts of a depth (sorted) and where each one's slice of keys starts."""
+        if self._slices is None:
+            self._slices = [None] * (self.order + 1)
+        if self._slices[depth] is None:
+            ctx, _ = count_sorted(self.keys[depth] >> U64(self.bits))
+            starts = np.searchsorted(self.keys[depth] >> U64(self.bits), ctx)
+            self._slices[depth] = (ctx, np.append(starts, len(self.keys[depth])))
+        return self._slices[depth]
 
     def continuations(self, depth: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
         """Next-token ids and their counts for a context slice."""

@@ -7,6 +7,7 @@ leaves half a model. Loading checks the format name and version before trusting 
 from __future__ import annotations
 
 import json
+import lzma
 import os
 import tempfile
 import zipfile
@@ -16,7 +17,7 @@ import numpy as np
 
 from genlab.errors import GenlabError
 from genlab.markov.model import MAX_ORDER, UNITS, MarkovModel
-from genlab.markov.ngrams import NgramCounts
+from genlab.markov.ngrams import NgramCounts, count_sorted
 
 FORMAT = "genlab-markov"
 FORMAT_VERSION = 1
@@ -42,26 +43,48 @@ def save(model: MarkovModel, path: str | Path) -> Path:
         "tokenizer": model.info()["tokenizer"],
         "reindexed": [d for d, r in enumerate(c.reindex) if r is not None],
     }
+    meta["text_dtype"] = model.text_ids.dtype.str
+    meta["text_length"] = int(len(model.text_ids))
     arrays: dict[str, np.ndarray] = {
         "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
         "vocab": np.frombuffer(blob, dtype=np.uint8),
-        "text_ids": model.text_ids,
+        "text": np.frombuffer(lzma.compress(model.text_ids.tobytes(), **_LZMA), dtype=np.uint8),
         "doc_starts": model.doc_starts.astype(np.int64),
     }
     for d in range(model.order + 1):
-        arrays[f"keys{d}"] = c.keys[d]
+        contexts, runs, nexts = _split_keys(c.keys[d], c.bits)
+        arrays[f"contexts{d}"] = np.diff(contexts, prepend=np.uint64(0))
+        arrays[f"runs{d}"] = runs
+        arrays[f"next{d}"] = nexts
         arrays[f"counts{d}"] = _compact_counts(c.counts[d])
         if c.reindex[d] is not None:
             arrays[f"reindex{d}"] = c.reindex[d]
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
+        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+            for name, array in arrays.items():  # the .npz layout np.load reads, deflated quickly
+                with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+# The training text: LZMA2 with a dictionary large enough to see repeated passages.
+_LZMA = {"format": lzma.FORMAT_RAW, "filters": [{"id": lzma.FILTER_LZMA2, "preset": 1, "dict_size": 8 << 20}]}
+
+
+def _split_keys(keys: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct contexts, continuations per context, next ids): half the bytes of the keys."""
+    contexts, runs = count_sorted(keys >> np.uint64(bits))
+    nexts = keys & np.uint64((1 << bits) - 1)
+    return contexts, runs.astype(np.uint32), nexts.astype(np.uint16 if bits <= 16 else np.uint32)
+
+
+def _join_keys(contexts: np.ndarray, runs: np.ndarray, nexts: np.ndarray, bits: int) -> np.ndarray:
+    return (np.repeat(contexts, runs.astype(np.int64)) << np.uint64(bits)) | nexts.astype(np.uint64)
 
 
 def _compact_counts(counts: np.ndarray) -> np.ndarray:
@@ -121,24 +144,31 @@ def _assemble(meta: dict, a: dict[str, np.ndarray], path: Path) -> MarkovModel:
         vocab = a["vocab"].tobytes().decode("utf-8", "surrogatepass").split("\n")
         if len(vocab) != meta["vocab_size"] or not 1 <= bits <= 32 or len(vocab) > 1 << bits:
             raise corrupt("vocabulary does not match its header")
-        keys, counts, reindex = [], [], []
+        keys, counts, reindex, slices = [], [], [], []
         for d in range(order + 1):
-            k, c = a[f"keys{d}"], a[f"counts{d}"]
-            if k.dtype != np.uint64 or len(k) != len(c) or (len(k) > 1 and not np.all(k[1:] > k[:-1])):
+            deltas, runs, nexts, c = a[f"contexts{d}"], a[f"runs{d}"], a[f"next{d}"], a[f"counts{d}"]
+            if deltas.dtype != np.uint64 or len(deltas) != len(runs) or int(runs.sum()) != len(nexts) \
+                    or len(nexts) != len(c):
                 raise corrupt(f"count table {d} is damaged")
+            contexts = np.cumsum(deltas, dtype=np.uint64)
+            k = _join_keys(contexts, runs, nexts, bits)
+            if len(k) > 1 and not np.all(k[1:] > k[:-1]):
+                raise corrupt(f"count table {d} is out of order")
             keys.append(k)
             counts.append(c)
             reindex.append(a.get(f"reindex{d}"))
+            slices.append((contexts, np.concatenate(([0], np.cumsum(runs, dtype=np.int64)))))
         if len(keys[0]) and int(keys[0][-1]) >= len(vocab):
             raise corrupt("token ids out of range")
-        text_ids, starts = a["text_ids"], a["doc_starts"]
-        if len(text_ids) and int(text_ids.max()) >= len(vocab):
-            raise corrupt("training text ids out of range")
+        raw = lzma.decompress(a["text"].tobytes(), **_LZMA)
+        text_ids, starts = np.frombuffer(raw, dtype=np.dtype(meta["text_dtype"])), a["doc_starts"]
+        if len(text_ids) != meta["text_length"] or (len(text_ids) and int(text_ids.max()) >= len(vocab)):
+            raise corrupt("training text does not match its header")
     except KeyError as e:
         raise corrupt(f"missing {e.args[0]}") from None
-    except (ValueError, TypeError, UnicodeDecodeError) as e:
+    except (ValueError, TypeError, UnicodeDecodeError, lzma.LZMAError) as e:
         raise corrupt(type(e).__name__) from None
-    model = MarkovModel(order, unit, vocab, NgramCounts(order, bits, keys, counts, reindex),
+    model = MarkovModel(order, unit, vocab, NgramCounts(order, bits, keys, counts, reindex, slices),
                         text_ids, starts, meta.get("corpora", []), bool(meta.get("continues_quotes")),
                         meta.get("genlab_version", "?"))
     return model
