@@ -26,6 +26,7 @@ from genlab.sampling import PURE, Sampling, apply_chain, draw
 SENTENCE_END = frozenset({".", "!", "?", "…", "...", "?!", "!?"})
 SENTENCE_LIMIT = 400  # units; a walk that never ends a sentence is given up
 CACHE_LIMIT = 1 << 18  # memoised states before the cache starts afresh
+QUOTE_LIMIT = 2000  # units a quotation may stay open before it is closed regardless
 
 
 class MarkovGenerator:
@@ -44,8 +45,8 @@ class MarkovGenerator:
         for i, (kind, direction) in enumerate(self._roles):
             if kind:
                 (self._openers if direction > 0 else self._closers).setdefault(int(kind), i)
-        self._openable = [k for k in self._openers if k in self._closers]
         self._role_of = [(int(k), int(d)) for k, d in self._roles]
+        self._patience = model.quote_span or QUOTE_LIMIT
         self._is_end = [t in SENTENCE_END for t in vocab]
         self._is_word = np.array([any(c.isalnum() for c in t) for t in vocab])
         self._runs: tuple[dict[str, int] | None, RunIndex] | None = None
@@ -96,21 +97,52 @@ class MarkovGenerator:
         rng = rng if rng is not None else random.Random(sampling.seed)
         tracker = tracker if tracker is not None else self.track(history)
         budget = sampling.max_tokens
-        reopen: int | None = None
-        for produced in range(budget):
+        queue: list[int] = []  # tokens already decided: closing marks, a break, a reopening
+        open_for = 0  # tokens since the outermost quotation opened
+        produced = steps = 0
+        while produced < budget and steps < 4 * budget + 64:
+            steps += 1
             remaining = budget - produced
-            if reopen is not None:
-                t, reopen = reopen, None  # continued quotation: same mark, stack unchanged
-            elif remaining <= len(tracker.stack):
-                t = self._closers[tracker.stack[-1]]  # out of budget: close what is open
+            stack = tracker.stack
+            open_for = open_for + 1 if stack else 0
+            if queue:
+                t = queue.pop(0)
+                if not (queue == [] and self._role_of[t][1] > 0 and stack):
+                    tracker.feed_role(*self._role_of[t])  # (a reopening mark leaves the stack as is)
+            elif remaining <= len(stack) or open_for > QUOTE_LIMIT:
+                t = self._closers[stack[-1]]  # out of budget (or patience): close it
                 tracker.feed_role(*self._role_of[t])
             else:
-                t = self._sample(history, sampling, rng, tracker, tight=remaining <= len(tracker.stack) + 1)
-                if t == self._para and tracker.stack:
-                    reopen = self._openers[tracker.stack[-1]]
+                tight = remaining <= len(stack) + 2
+                t = self._sample(history, sampling, rng, tracker, tight)
+                kind, direction = self._role_of[t]
+                if t == self._para and stack:
+                    if len(stack) == 1 and rng.random() < self.model.continue_rate:
+                        queue = [self._openers[stack[-1]]]  # continued quotation: reopen, stack kept
+                        open_for = 0
+                    else:  # close what is open, then end the paragraph
+                        queue = [self._closers[k] for k in reversed(stack[:-1])] + [self._para]
+                        t = self._closers[stack[-1]]
+                        tracker.feed_role(*self._role_of[t])
+                elif direction < 0 and not stack or direction > 0 and (
+                        tight or kind in stack or len(stack) >= MAX_DEPTH or kind not in self._closers):
+                    # A mark that would unbalance the text is absorbed: the chain's state moves
+                    # on as the book did after it, but the mark is not written. (Forbidding it
+                    # instead can trap the walk: "Horror! ... Horror! ..." whose only exit in
+                    # the book is a closing quote.)
+                    history.append(t)
+                    continue
                 else:
+                    if direction < 0 and kind != stack[-1]:
+                        # closing another mark than the one open (the context came from a
+                        # differently quoted passage): close the one that is open
+                        t = self._closers[stack[-1]]
                     tracker.feed_role(*self._role_of[t])
+                    if self._is_end[t] and tracker.stack and open_for > self._patience:
+                        # longer than the book's quotations usually run: close at this full stop
+                        queue = [self._closers[k] for k in reversed(tracker.stack)]
             history.append(t)
+            produced += 1
             yield t
 
     def track(self, history: Sequence[int]) -> QuoteTracker:
@@ -149,26 +181,28 @@ class MarkovGenerator:
         return id_list[int(keep[draw(rng, probs)])]
 
     def _candidates(self, history: list[int], tracker: QuoteTracker, tight: bool):
-        """Allowed continuations of the current state, memoised: chains revisit states a lot.
+        """Continuations of the current state, memoised: chains revisit states a lot.
 
-        Returns (ids, cumulative counts, depth, lo, hi, allowed-mask or None).
+        Returns (ids, cumulative counts, depth, lo, hi, allowed-mask or None). The only
+        thing ever ruled out is a paragraph break while a quotation must still be closed
+        within a nearly spent budget.
         """
-        key = (tuple(history[-self.model.order:]), tuple(tracker.stack), tight)
+        closing = tight and bool(tracker.stack)
+        key = (tuple(history[-self.model.order:]), closing)
         hit = self._cache.get(key)
         if hit is not None:
             return hit
         counts = self.model.counts
         depth, lo, hi = counts.context(history)
-        while True:
-            ok = None
-            if not self._has_special(depth, lo, hi):
-                break
+        ok = None
+        while closing and self._has_special(depth, lo, hi):
             ids, _ = counts.continuations(depth, lo, hi)
-            ok = self._allowed(ids, tracker, tight)
+            ok = ids != self._para
             if ok.any():
                 break
-            depth -= 1  # every continuation was ruled out: back off one step
+            depth -= 1  # only a paragraph break follows: back off one step
             depth, lo, hi = counts.context(history[len(history) - depth:] if depth else [])
+            ok = None
         id_list = (counts.keys[depth][lo:hi] & np.uint64(counts.mask)).tolist()
         cnt = counts.counts[depth][lo:hi].tolist()
         if ok is not None:
@@ -189,19 +223,6 @@ class MarkovGenerator:
                                  for k in self.model.counts.keys]
         cum = self._special_cum[depth]
         return bool(cum[hi] - cum[lo])
-
-    def _allowed(self, ids: np.ndarray, tracker: QuoteTracker, tight: bool) -> np.ndarray:
-        kinds, dirs = self._roles[ids, 0], self._roles[ids, 1]
-        stack = tracker.stack
-        ok = kinds == 0
-        if stack:
-            ok |= (dirs < 0) & (kinds == stack[-1])
-        if not tight and len(stack) < MAX_DEPTH:
-            ok |= (dirs > 0) & np.isin(kinds, self._openable) & ~np.isin(kinds, stack)
-        para_ok = not stack or (self.model.continues_quotes and len(stack) == 1 and not tight)
-        if not para_ok:
-            ok &= ids != self._para
-        return ok
 
     # --- text out ------------------------------------------------------------------------------
 
@@ -317,12 +338,12 @@ class MarkovGenerator:
         if self._runs is None:
             m = self.model
             if m.unit == "word":
-                ids = m.text_ids.astype(np.int64)
+                ids = m.text_ids
                 self._runs = (None, RunIndex(ids[self._is_word[ids]]))
             else:
                 text = m.detokenize([m.vocab[i] for i in m.text_ids])
                 words = [w for w in tok.tokenize(text) if any(c.isalnum() for c in w)]
                 index: dict[str, int] = {}
-                ids = np.fromiter((index.setdefault(w, len(index)) for w in words), dtype=np.int64)
+                ids = np.fromiter((index.setdefault(w, len(index)) for w in words), dtype=np.uint32)
                 self._runs = (index, RunIndex(ids))
         return self._runs

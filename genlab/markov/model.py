@@ -33,7 +33,8 @@ class MarkovModel:
     text_ids: np.ndarray  # every document's token ids back to back (paragraph mark first)
     doc_starts: np.ndarray
     corpora: list[dict] = field(default_factory=list)  # name, path, sha256, weight, tokens
-    continues_quotes: bool = False  # does the corpus continue quotations across paragraphs?
+    continue_rate: float = 0.0  # how often a quoted paragraph runs on into the next (see below)
+    quote_span: int = 0  # how long a quotation usually runs (see quote_statistics)
     version: str = __version__
 
     def __post_init__(self) -> None:
@@ -66,7 +67,8 @@ class MarkovModel:
             "ngrams": self.counts.sizes,
             "training_tokens": int(len(self.text_ids)),
             "corpora": self.corpora,
-            "continues_quotes": self.continues_quotes,
+            "continue_rate": self.continue_rate,
+            "quote_span": self.quote_span,
             "tokenizer": TOKENIZER[self.unit],
             "genlab_version": self.version,
         }
@@ -151,7 +153,7 @@ def train(corpora: Sequence[tuple[str | Path, float]], order: int = 3, unit: str
         weights = np.array([c["weight"] for c in provenance])
     counts = NgramCounts.build(seq, starts, order, len(vocab), weights)
     model = MarkovModel(order, unit, vocab, counts, seq, starts, provenance)
-    model.continues_quotes = continues_quotations(model)
+    model.continue_rate, model.quote_span = quote_statistics(model)
     return model
 
 
@@ -206,12 +208,15 @@ def _encode_block(text: str, unit: str, index: dict[str, int]) -> np.ndarray:
     return np.fromiter(map(index.__getitem__, tokens), dtype=np.uint32, count=len(tokens))
 
 
-def continues_quotations(model: MarkovModel) -> bool:
-    """Does the corpus continue a quotation into the next paragraph (reopening it there)?
+def quote_statistics(model: MarkovModel) -> tuple[float, int]:
+    """(continue rate, quotation span) of the corpus, which generation imitates.
 
-    The classic convention: a speech running over paragraphs leaves each paragraph but the
-    last unclosed, and opens the next with the same quote mark. Only then may generated
-    paragraphs end inside a quotation.
+    Continue rate: of the paragraphs that open a quotation, the share that carry one into the
+    next paragraph (leaving it unclosed and reopening it with the same mark there: the classic
+    convention for a speech over several paragraphs). Span: the 90th percentile of how many
+    tokens a quotation runs inside one paragraph. A chain cannot remember that it is inside a
+    quotation, so generation continues one at a paragraph break only this often, and closes
+    one that has run longer than the span at the next sentence end.
     """
     from genlab.markov.quotes import QuoteTracker
 
@@ -219,23 +224,33 @@ def continues_quotations(model: MarkovModel) -> bool:
     para = model.paragraph_id
     ids = model.text_ids
     interesting = np.flatnonzero((roles[ids, 0] != 0) | (ids == para))
-    continued = opened = 0
+    continued = quoted = 0
+    spans: list[int] = []
     tracker = QuoteTracker()
-    pending = False
-    for pos in interesting:
-        t = int(ids[pos])  # a Python loop, but only over quote marks and paragraph breaks
+    pending: list[int] = []
+    opened_here = False
+    opened_at = 0
+    for pos in interesting.tolist():  # a Python loop, but only over quote marks and breaks
+        t = int(ids[pos])
         if t == para:
-            pending = bool(tracker.stack)
+            pending = list(tracker.stack)
+            quoted += opened_here
+            opened_here = False
             tracker.stack.clear()
             continue
         kind, direction = int(roles[t, 0]), int(roles[t, 1])
-        if pending and direction > 0 and pos > 0 and ids[pos - 1] == para:
+        if pending and direction > 0 and ids[pos - 1] == para and kind == pending[-1]:
             continued += 1
-        if direction > 0:
-            opened += 1
-        pending = False
+        pending = []
+        if direction > 0 and not tracker.stack:
+            opened_at = pos
+        opened_here = opened_here or direction > 0
         tracker.feed_role(kind, direction)
-    return continued >= 3 and continued >= 0.002 * max(opened, 1)
+        if direction < 0 and not tracker.stack:
+            spans.append(pos - opened_at)
+    rate = continued / quoted if quoted else 0.0
+    span = int(np.percentile(spans, 90)) if spans else 0
+    return rate, span
 
 
 def quote_roles(vocab: Sequence[str]) -> np.ndarray:

@@ -39,7 +39,8 @@ def save(model: MarkovModel, path: str | Path) -> Path:
         "bits": c.bits,
         "vocab_size": len(model.vocab),
         "corpora": model.corpora,
-        "continues_quotes": model.continues_quotes,
+        "continue_rate": model.continue_rate,
+        "quote_span": model.quote_span,
         "tokenizer": model.info()["tokenizer"],
         "reindexed": [d for d, r in enumerate(c.reindex) if r is not None],
     }
@@ -72,8 +73,8 @@ def save(model: MarkovModel, path: str | Path) -> Path:
     return path
 
 
-# The training text: LZMA2 with a dictionary large enough to see repeated passages.
-_LZMA = {"format": lzma.FORMAT_RAW, "filters": [{"id": lzma.FILTER_LZMA2, "preset": 1, "dict_size": 8 << 20}]}
+# The training text: LZMA2 with xz -3's 4 MiB dictionary (about 30 MB to compress), fast preset.
+_LZMA = {"format": lzma.FORMAT_RAW, "filters": [{"id": lzma.FILTER_LZMA2, "preset": 1, "dict_size": 4 << 20}]}
 
 
 def _split_keys(keys: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -169,8 +170,8 @@ def _assemble(meta: dict, a: dict[str, np.ndarray], path: Path) -> MarkovModel:
     except (ValueError, TypeError, UnicodeDecodeError, lzma.LZMAError) as e:
         raise corrupt(type(e).__name__) from None
     model = MarkovModel(order, unit, vocab, NgramCounts(order, bits, keys, counts, reindex, slices),
-                        text_ids, starts, meta.get("corpora", []), bool(meta.get("continues_quotes")),
-                        meta.get("genlab_version", "?"))
+                        text_ids, starts, meta.get("corpora", []), float(meta.get("continue_rate", 0.0)),
+                        int(meta.get("quote_span", 0)), meta.get("genlab_version", "?"))
     return model
 
 
