@@ -25,8 +25,15 @@ from genlab.sampling import PURE, Sampling, apply_chain, draw
 
 SENTENCE_END = frozenset({".", "!", "?", "…", "...", "?!", "!?"})
 SENTENCE_LIMIT = 400  # units; a walk that never ends a sentence is given up
-CACHE_LIMIT = 1 << 18  # memoised states before the cache starts afresh
+CACHE_LIMIT = 1 << 15  # memoised states before the cache starts afresh
+WIDE = 64  # states with more continuations are sampled from arrays, not memoised as lists
 QUOTE_LIMIT = 2000  # units a quotation may stay open before it is closed regardless
+
+
+def _is_pure(s: Sampling) -> bool:
+    """Sampling that leaves the chain's own distribution as it is (a fast path)."""
+    return s is PURE or (s.temperature == 1.0 and s.top_k == 0 and s.top_p >= 1.0 and s.min_p == 0.0
+                         and s.repeat_penalty == 1.0)
 
 
 class MarkovGenerator:
@@ -52,6 +59,8 @@ class MarkovGenerator:
         self._runs: tuple[dict[str, int] | None, RunIndex] | None = None
         self._cache: dict[tuple, tuple[np.ndarray, np.ndarray, list[int], list[float]]] = {}
         self._special_cum: list[np.ndarray] | None = None
+        self._cum: list[np.ndarray | None] | None = None
+        self._uniform = random.random
 
     @classmethod
     def load(cls, path: str | Path) -> "MarkovGenerator":
@@ -97,6 +106,10 @@ class MarkovGenerator:
         rng = rng if rng is not None else random.Random(sampling.seed)
         tracker = tracker if tracker is not None else self.track(history)
         budget = sampling.max_tokens
+        pure = _is_pure(sampling)
+        cached = self._cache.get
+        order = self.model.order
+        uniform = self._uniform = rng.random
         queue: list[int] = []  # tokens already decided: closing marks, a break, a reopening
         open_for = 0  # tokens since the outermost quotation opened
         produced = steps = 0
@@ -114,7 +127,19 @@ class MarkovGenerator:
                 tracker.feed_role(*self._role_of[t])
             else:
                 tight = remaining <= len(stack) + 2
-                t = self._sample(history, sampling, rng, tracker, tight)
+                entry = cached((tuple(history[-order:]), tight and bool(stack)))
+                if entry is None:
+                    entry = self._candidates(history, tracker, tight)
+                id_list = entry[0]
+                if id_list is None:  # a state with many continuations: not held as lists
+                    t = self._draw_wide(entry) if pure else self._sample(history, sampling, rng, entry)
+                elif len(id_list) == 1:
+                    t = id_list[0]
+                elif pure:
+                    cumulative = entry[1]
+                    t = id_list[bisect_right(cumulative, uniform() * cumulative[-1])]
+                else:
+                    t = self._sample(history, sampling, rng, entry)
                 kind, direction = self._role_of[t]
                 if t == self._para and stack:
                     if len(stack) == 1 and rng.random() < self.model.continue_rate:
@@ -161,14 +186,9 @@ class MarkovGenerator:
             tracker.feed_role(int(kind), int(direction))
         return tracker
 
-    def _sample(self, history: list[int], s: Sampling, rng: random.Random,
-                tracker: QuoteTracker, tight: bool) -> int:
-        id_list, cumulative, depth, lo, hi, ok = self._candidates(history, tracker, tight)
-        if len(id_list) == 1:
-            return id_list[0]
-        if s is PURE or (s.temperature == 1.0 and s.top_k == 0 and s.top_p >= 1.0 and s.min_p == 0.0
-                         and s.repeat_penalty == 1.0):
-            return id_list[bisect_right(cumulative, rng.random() * cumulative[-1])]
+    def _sample(self, history: list[int], s: Sampling, rng: random.Random, entry: tuple) -> int:
+        """Run the shared sampler chain over a state's continuations."""
+        _, _, depth, lo, hi, ok = entry
         ids, cnt = self.model.counts.continuations(depth, lo, hi)
         if ok is not None:
             ids, cnt = ids[ok], cnt[ok]
@@ -176,9 +196,22 @@ class MarkovGenerator:
         logp -= np.log(cnt.sum(dtype=np.float64))
         chosen = apply_chain(logp, ids, s, history[-s.repeat_last_n:] if s.repeat_last_n else ())
         if isinstance(chosen, int):
-            return id_list[chosen]
+            return int(ids[chosen])
         keep, probs = chosen
-        return id_list[int(keep[draw(rng, probs)])]
+        return int(ids[keep[draw(rng, probs)]])
+
+    def _draw_wide(self, entry: tuple) -> int:
+        """Draw from a state with many continuations by one search in cumulative counts."""
+        _, _, depth, lo, hi, _ = entry
+        if self._cum is None:
+            self._cum = [None] * (self.model.order + 1)
+        cum = self._cum[depth]
+        if cum is None:
+            cum = self._cum[depth] = np.cumsum(self.model.counts.counts[depth], dtype=np.float64)
+        base = float(cum[lo - 1]) if lo else 0.0
+        r = base + self._uniform() * (float(cum[hi - 1]) - base)
+        j = min(int(cum.searchsorted(r, side="right")), hi - 1)
+        return int(self.model.counts.keys[depth][j] & np.uint64(self.model.counts.mask))
 
     def _candidates(self, history: list[int], tracker: QuoteTracker, tight: bool):
         """Continuations of the current state, memoised: chains revisit states a lot.
@@ -203,13 +236,16 @@ class MarkovGenerator:
             depth -= 1  # only a paragraph break follows: back off one step
             depth, lo, hi = counts.context(history[len(history) - depth:] if depth else [])
             ok = None
-        id_list = (counts.keys[depth][lo:hi] & np.uint64(counts.mask)).tolist()
-        cnt = counts.counts[depth][lo:hi].tolist()
-        if ok is not None:
-            keep = ok.tolist()
-            id_list = [i for i, k in zip(id_list, keep) if k]
-            cnt = [c for c, k in zip(cnt, keep) if k]
-        entry = (id_list, list(accumulate(cnt)), depth, lo, hi, ok)
+        if hi - lo > WIDE and ok is None:
+            entry = (None, None, depth, lo, hi, None)  # sampled from arrays (see _draw_wide)
+        else:
+            id_list = (counts.keys[depth][lo:hi] & np.uint64(counts.mask)).tolist()
+            cnt = counts.counts[depth][lo:hi].tolist()
+            if ok is not None:
+                keep = ok.tolist()
+                id_list = [i for i, k in zip(id_list, keep) if k]
+                cnt = [c for c, k in zip(cnt, keep) if k]
+            entry = (id_list, list(accumulate(cnt)), depth, lo, hi, ok)
         if len(self._cache) >= CACHE_LIMIT:
             self._cache.clear()
         self._cache[key] = entry

@@ -7,6 +7,7 @@ the anti-plagiarism guard and novelty metrics need to know what the corpus actua
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,7 +155,17 @@ def train(corpora: Sequence[tuple[str | Path, float]], order: int = 3, unit: str
     counts = NgramCounts.build(seq, starts, order, len(vocab), weights)
     model = MarkovModel(order, unit, vocab, counts, seq, starts, provenance)
     model.continue_rate, model.quote_span = quote_statistics(model)
+    _release_freed_memory()
     return model
+
+
+def _release_freed_memory() -> None:
+    """Hand the tokenizer's freed working memory back to the system (glibc keeps it otherwise,
+    and a long chat or a big generation run would then start from a needlessly high mark)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _concatenate(docs: list[list[np.ndarray]], dtype: type) -> tuple[np.ndarray, np.ndarray]:
@@ -205,7 +216,8 @@ def _encode_block(text: str, unit: str, index: dict[str, int]) -> np.ndarray:
     for t in dict.fromkeys(tokens):
         if t not in index:
             index[t] = len(index)
-    return np.fromiter(map(index.__getitem__, tokens), dtype=np.uint32, count=len(tokens))
+    ids = np.fromiter(map(index.__getitem__, tokens), dtype=np.uint32, count=len(tokens))
+    return ids.astype(np.uint16) if len(index) <= 1 << 16 else ids  # half the memory while training
 
 
 def quote_statistics(model: MarkovModel) -> tuple[float, int]:

@@ -67,27 +67,28 @@ def _count_block(seq: np.ndarray, doc_starts: np.ndarray, depth: int, bits: int,
     return weighted_counts(key, weights[doc][valid])
 
 
-def _merge(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """Combine per-block tables (each sorted, distinct) into one."""
-    parts = [p for p in parts if len(p[0])] or parts[:1]
-    if len(parts) == 1:
-        return parts[0]
-    keys = np.concatenate([p[0] for p in parts])
-    counts = np.concatenate([p[1] for p in parts])
-    if counts.dtype != np.float64:
-        counts = counts.astype(np.uint64)
-    order = np.argsort(keys, kind="stable")
-    keys = keys[order]
-    counts = counts[order]
-    del order
-    starts = np.empty(len(keys), dtype=bool)
-    starts[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=starts[1:])
-    idx = np.flatnonzero(starts)
-    summed = np.add.reduceat(counts, idx)
-    if summed.dtype != np.float64 and summed.max(initial=0) < 1 << 32:
-        summed = summed.astype(np.uint32)
-    return keys[idx], summed
+def _merge(table: tuple[np.ndarray, np.ndarray], part: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Add one block's table (sorted, distinct keys) into the running one, in place of a re-sort.
+
+    Memory stays near the size of the final table: blocks are merged as they are counted.
+    """
+    keys, counts = table
+    new_keys, new_counts = part
+    if len(new_keys) == 0:
+        return table
+    at = np.searchsorted(keys, new_keys)
+    seen = at < len(keys)
+    seen[seen] = keys[at[seen]] == new_keys[seen]
+    wide = np.float64 if counts.dtype.kind == "f" or new_counts.dtype.kind == "f" else np.uint64
+    counts = counts.astype(wide)
+    np.add.at(counts, at[seen], new_counts[seen])
+    fresh = ~seen
+    if fresh.any():
+        keys = np.insert(keys, at[fresh], new_keys[fresh])
+        counts = np.insert(counts, at[fresh], new_counts[fresh].astype(wide))
+    if wide is np.uint64 and counts.max(initial=0) < 1 << 32:
+        counts = counts.astype(np.uint32)
+    return keys, counts
 
 
 @dataclass
@@ -121,11 +122,12 @@ class NgramCounts:
             return cls._build_renumbered(seq, doc_starts, order, vocab_size, weights)
         keys, counts = [], []
         for d in range(order + 1):
-            parts = [_count_block(seq, doc_starts, d, bits, a, min(a + block, len(seq)), weights)
-                     for a in range(0, len(seq), block)]
-            k, c = _merge(parts)
-            keys.append(k)
-            counts.append(c)
+            table = None
+            for a in range(0, len(seq), block):
+                part = _count_block(seq, doc_starts, d, bits, a, min(a + block, len(seq)), weights)
+                table = part if table is None else _merge(table, part)
+            keys.append(table[0])
+            counts.append(table[1])
         return cls(order, bits, keys, counts, [None] * (order + 1))
 
     @classmethod

@@ -37,6 +37,19 @@ def _seed_hashes(words: np.ndarray, k: int, starts: np.ndarray | None = None) ->
         return h
 
 
+def _query_hashes(words: list[int], k: int, starts: list[int]) -> np.ndarray:
+    """_seed_hashes for a short query, in plain Python (cheaper than numpy at this size),
+    already shifted into the high half of the packed index entries."""
+    p, mask = int(_P32), 0xFFFFFFFF
+    out = []
+    for s in starts:
+        h = 0
+        for w in words[s:s + k]:
+            h = (h * p + max(w, 0) + 1) & mask
+        out.append(h << 32)
+    return np.array(out, dtype=np.uint64)
+
+
 class RunIndex:
     """Occurrences of word runs in one word sequence (non-negative ids)."""
 
@@ -47,12 +60,13 @@ class RunIndex:
     def seed(self, k: int) -> np.ndarray:
         """Sorted (hash << 32 | position) of every k-word run."""
         if k not in self._seeds:
-            h = _seed_hashes(self.words, k)
-            packed = h.astype(np.uint64)
-            del h
-            packed <<= np.uint64(32)
-            for a in range(0, len(packed), _BLOCK):  # positions, a block at a time
-                packed[a:a + _BLOCK] |= np.arange(a, min(a + _BLOCK, len(packed)), dtype=np.uint64)
+            n = max(len(self.words) - k + 1, 0)
+            packed = np.empty(n, dtype=np.uint64)
+            for a in range(0, n, _BLOCK):  # a block at a time: no corpus-sized temporaries
+                b = min(a + _BLOCK, n)
+                packed[a:b] = _seed_hashes(self.words[a:b + k - 1], k)
+                packed[a:b] <<= np.uint64(32)
+                packed[a:b] |= np.arange(a, b, dtype=np.uint64)
             packed.sort()
             self._seeds[k] = packed
         return self._seeds[k]
@@ -64,12 +78,18 @@ class RunIndex:
         found = np.zeros(len(starts), dtype=np.int64)
         if length == 0 or length > len(self.words) or len(starts) == 0:
             return found
-        k = min(length, SEED_LEN)
+        if length < SEED_LEN:
+            return self._count_short(seq, starts, length)
+        k = SEED_LEN
         packed = self.seed(k)
-        known = np.array([(seq[s:s + length] >= 0).all() for s in starts.tolist()])
-        if not known.any():
-            return found
-        h = _seed_hashes(np.where(seq < 0, 0, seq), k, starts).astype(np.uint64) << np.uint64(32)
+        if (seq >= 0).all():
+            known = np.ones(len(starts), dtype=bool)
+        else:  # a window with a word the corpus never had cannot occur in it
+            unknown = np.concatenate(([0], np.cumsum(seq < 0)))
+            known = unknown[starts + length] == unknown[starts]
+            if not known.any():
+                return found
+        h = _query_hashes(seq.tolist(), k, starts.tolist())
         lo = packed.searchsorted(h)
         hi = packed.searchsorted(h + np.uint64(1 << 32))
         n = np.where(known, hi - lo, 0)
@@ -83,6 +103,21 @@ class RunIndex:
         offsets = np.arange(length)
         match = (self.words[cand[:, None] + offsets] == seq[starts[window][:, None] + offsets]).all(axis=1)
         np.add.at(found, window[match], 1)
+        return found
+
+    def _count_short(self, seq: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+        """Runs shorter than a seed (from sentences of three words or fewer): one scan of
+        the text each, rather than an index per length (68 MB apiece on 50 MB of text)."""
+        found = np.zeros(len(starts), dtype=np.int64)
+        last = len(self.words) - length + 1
+        for i, s in enumerate(starts.tolist()):
+            run = seq[s:s + length]
+            if (run < 0).any():
+                continue
+            cand = np.flatnonzero(self.words[:last] == run[0])
+            for j in range(1, length):
+                cand = cand[self.words[cand + j] == run[j]]
+            found[i] = len(cand)
         return found
 
     def contains(self, run: Sequence[int]) -> bool:

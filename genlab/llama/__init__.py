@@ -1,0 +1,1 @@
+"""llama.cpp backend: GGUF models through llama-cpp-python."""
