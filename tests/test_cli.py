@@ -447,8 +447,6 @@ def test_other_errors(cli: CLI, args, expected):
     assert cli.files() == set()
 
 
-@pytest.mark.xfail(strict=True, reason="genlab bug: a bare group command squashes its whole help text "
-                                       "into one 'genlab: error: Usage: ...' line on stderr")
 @pytest.mark.parametrize("args", [[], ["corpus"]], ids=["genlab", "genlab corpus"])
 def test_bare_group_shows_readable_help(cli: CLI, args):
     r = cli(*args)
@@ -555,8 +553,6 @@ def _damage_member(model: bytes, member: str) -> bytes:
     return bytes(data)
 
 
-@pytest.mark.xfail(strict=True, reason="genlab bug: a model whose zip directory is intact but whose deflated "
-                                       "data is damaged crashes with a zlib.error traceback")
 @pytest.mark.parametrize("member", ["vocab.npy", "meta.npy"])
 def test_model_with_damaged_data(cli: CLI, novel_model: bytes, member: str):
     (cli.cwd / "in").mkdir()
@@ -565,17 +561,12 @@ def test_model_with_damaged_data(cli: CLI, novel_model: bytes, member: str):
     assert "damaged.markov" in line and "corrupt" in line
 
 
-@pytest.mark.xfail(strict=True, reason="genlab bug (message): a truncated genlab model is reported as "
-                                       "'not a genlab Markov model (unrecognised file format)' instead of "
-                                       "truncated/corrupt")
 def test_truncated_model_is_called_truncated_or_corrupt(cli: CLI, novel_model: bytes):
     _truncated(cli.cwd, novel_model)
     line = assert_one_line_error(cli("generate", "--backend", "markov:in/half.markov"))
     assert "truncated" in line or "corrupt" in line
 
 
-@pytest.mark.xfail(strict=True, reason="genlab bug: the printed 'markov:NAME' command loads ./NAME instead of "
-                                       "models/NAME.markov when a file called NAME exists in the working folder")
 def test_printed_command_works_when_corpus_has_no_extension(cli: CLI):
     (cli.cwd / "novel").symlink_to(NOVEL)  # a corpus file without an extension, as from `curl -o novel`
     r = cli("train-markov", "novel")

@@ -13,6 +13,9 @@ import click
 from genlab import __version__
 from genlab.errors import GenlabError
 
+# click >= 8.2 raises this for a group called without a command; older clicks print the help
+NoArgsIsHelp = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
 
 class GenlabGroup(click.Group):
     """A click group that reports errors in one line instead of usage text or tracebacks."""
@@ -27,6 +30,9 @@ class GenlabGroup(click.Group):
             _fail("interrupted", 130)
         except KeyboardInterrupt:
             _fail("interrupted", 130)
+        except NoArgsIsHelp as e:  # `genlab` or `genlab corpus` alone: show the help as help
+            click.echo(e.ctx.get_help() if e.ctx else str(e))
+            sys.exit(0)
         except click.ClickException as e:
             _fail(_one_line(e.format_message()), e.exit_code)
         except BrokenPipeError:

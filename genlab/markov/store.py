@@ -11,6 +11,7 @@ import lzma
 import os
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -109,11 +110,20 @@ def load(path: str | Path) -> MarkovModel:
             arrays = {k: z[k] for k in z.files if k != "meta"}
     except GenlabError:
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as e:
-        if not zipfile.is_zipfile(path):
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, zlib.error) as e:
+        if not _starts_like_zip(path):
             raise GenlabError(f"{path} is not a genlab Markov model (unrecognised file format)") from None
         raise GenlabError(f"{path} is truncated or corrupt ({type(e).__name__})") from None
     return _assemble(meta, arrays, path)
+
+
+def _starts_like_zip(path: Path) -> bool:
+    """A model file (a zip) begins with a local file header, even when its end is cut off."""
+    try:
+        with path.open("rb") as fh:
+            return fh.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
 
 
 def _read_meta(raw: np.ndarray, path: Path) -> dict:
@@ -167,7 +177,7 @@ def _assemble(meta: dict, a: dict[str, np.ndarray], path: Path) -> MarkovModel:
             raise corrupt("training text does not match its header")
     except KeyError as e:
         raise corrupt(f"missing {e.args[0]}") from None
-    except (ValueError, TypeError, UnicodeDecodeError, lzma.LZMAError) as e:
+    except (ValueError, TypeError, UnicodeDecodeError, lzma.LZMAError, zlib.error) as e:
         raise corrupt(type(e).__name__) from None
     model = MarkovModel(order, unit, vocab, NgramCounts(order, bits, keys, counts, reindex, slices),
                         text_ids, starts, meta.get("corpora", []), float(meta.get("continue_rate", 0.0)),
@@ -193,11 +203,17 @@ def user_models_dir() -> Path:
 
 
 def find_model(name_or_path: str) -> Path:
-    """A path as given, else ./models/NAME.markov, else the user's models folder."""
+    """./models/NAME.markov, else the user's models folder, else a path as given.
+
+    Names come first: `markov:novel` must find the model trained from novel.txt even when a
+    file called `novel` happens to sit in the working folder.
+    """
     direct = Path(name_or_path).expanduser()
-    if direct.is_file():
-        return direct
     candidates = [MODELS_DIR / f"{name_or_path}{SUFFIX}", user_models_dir() / f"{name_or_path}{SUFFIX}"]
+    if "/" not in name_or_path and os.sep not in name_or_path:
+        candidates.append(direct)
+    else:
+        candidates.insert(0, direct)
     for c in candidates:
         if c.is_file():
             return c
