@@ -219,6 +219,11 @@ def test_quotes_balanced_over_1000_generated_paragraphs(book):
     assert balance_problems(tokens) == []
     # the text a user reads is balanced too: re-tokenized, it tells the same story
     assert balance_problems(tok.tokenize(gen.model.detokenize(tokens))) == []
+    # and so are 1,000 markovify-style sentences
+    rng = random.Random(2)
+    sentences = [s for s in (gen.make_sentence(rng=rng) for _ in range(1000)) if s]
+    assert len(sentences) > 900
+    assert [s for s in sentences if balance_problems(tok.tokenize(s))] == []
     # and dialogue is not thrown away: about as much text is quoted as in the book
     corpus = [gen.model.vocab[i] for i in gen.model.text_ids]
     expected = quote_share(corpus)

@@ -357,3 +357,19 @@ def test_book_paragraph_tokens_match_whole_text_tokens():
     for p in split_paragraphs(text):
         expected += ([PARAGRAPH] if expected else []) + tokenize_paragraph(p)
     assert tokenize(text) == expected
+
+
+@pytest.mark.parametrize("text,word", [
+    ("a will-o’-the-wisp, then", "will-o’-the-wisp"),
+    ("‘a will-o’-the-wisp,’ he said", "will-o’-the-wisp"),
+    ("the jack-o'-lantern", "jack-o'-lantern"),
+    ("a cat-o’-nine-tails", "cat-o’-nine-tails"),
+])
+def test_apostrophe_inside_hyphenated_compound_is_not_a_quote(text, word):
+    tokens = tokenize_paragraph(text)
+    assert word in tokens
+    assert detokenize(tokens) == text
+
+
+def test_closing_quote_before_a_hyphen_still_closes():
+    assert tokenize_paragraph("She said ‘no’-and left.")[2:5] == ["‘", "no", "’"]

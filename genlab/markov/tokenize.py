@@ -331,7 +331,10 @@ class _Regexes:
         )
 
         # joined inside a word: ' ’ ‘ - ‐ ‑ and . (www.gutenberg.org), , and : in numbers
-        joiner = r"[.,:'’‘\-‐‑](?:(?<=[.'’‘\-‐‑])|(?<=\d.)(?=\d))"
+        joiner = (  # o’- only after a one- or two-letter segment, as in will-o’-the-wisp
+            r"(?:(?:(?<=[\-‐‑]\w)|(?<=[\-‐‑]\w\w))['’][\-‐‑]"
+            r"|[.,:'’‘\-‐‑](?:(?<=[.'’‘\-‐‑])|(?<=\d.)(?=\d)))"
+        )
         word = rf"['’]?+{w}++(?:{joiner}{w}+)*(?:['’]|{_abbreviation_dot()})?"
         dash = "|".join(f"{esc(c)}+" for c in _DASHES)
         # " ?(...)": a match eats the space before its token, so the scan never stops on
@@ -366,6 +369,7 @@ _ELISION = re.compile(rf"(?:{_ELISIONS})(?![^\W_])")
 
 
 _INSIDE_WORD = frozenset("'’‘_")
+_SHORT_SEGMENT = re.compile(r"[\-‐‑][^\W\d_]{1,2}$")  # the "-o" of will-o’-the-wisp
 _POSSESSIVE_S = re.compile(r"s(?![^\W_])")
 _SINGLE_QUOTES = {"‘": re.compile("[‘’]"), "'": re.compile("'")}
 _SURE_CLOSER_AFTER = frozenset(",.;:!?…)]”»" + _DASHES)
@@ -404,6 +408,9 @@ class _QuoteClassifier:
         word_before, word_after = _is_word_char(before), _is_word_char(after)
         if word_before and word_after and run in _INSIDE_WORD:
             return run  # don’t, o'er, snake_case
+        if word_before and run in "'’" and after in "-‐‑" and _is_word_char(p[end + 1:end + 2] or " ") \
+                and _SHORT_SEGMENT.search(p, 0, start):
+            return run  # will-o’-the-wisp, jack-o'-lantern, cat-o’-nine-tails
         opening = before.isspace() or before in _OPENING_CONTEXT
         closing = after.isspace() or after in _CLOSING_CONTEXT
         direction = 1 if opening and not closing else -1 if closing and not opening else 0
