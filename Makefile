@@ -9,11 +9,12 @@ GENLAB := $(VENV)/bin/genlab
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	@echo "installing genlab with llama-cpp-python (the first time it compiles llama.cpp: about 5 minutes)"
+	$(PY) -m pip install --quiet -e '.[llama]'
 	touch $@
 
 $(VENV)/.test: $(VENV)/.base
-	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) -m pip install --quiet -e '.[llama,test,bench]'
 	touch $@
 
 demo: $(VENV)/.base
@@ -22,6 +23,10 @@ demo: $(VENV)/.base
 	$(GENLAB) generate --backend markov:novel --seed 1 --max-tokens 250
 	@echo
 	$(GENLAB) generate --backend markov:novel --prompt "“Well,” said" --temperature 0.9 --seed 2 --max-tokens 120
+	@echo
+	@echo "# the same prompt through llama.cpp, on a tiny model genlab builds (random weights: expect noise)"
+	$(GENLAB) tiny-model build -o models/tiny.gguf --seed 1
+	$(GENLAB) generate --backend llama:models/tiny.gguf --prompt "“Well,” said" --seed 2 --max-tokens 40
 
 test: $(VENV)/.test
 	$(PY) -m pytest -q

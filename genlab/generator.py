@@ -67,11 +67,15 @@ def generate(generator: Generator, prompt: str, sampling: Sampling) -> str:
     return "".join(generator.stream(prompt, sampling))
 
 
-BACKEND_KINDS = ("markov",)
+BACKEND_KINDS = ("markov", "llama")
 
 
-def load_backend(name: str) -> Generator:
-    """Turn a backend name such as "markov:novel" into a ready Generator."""
+def load_backend(name: str, **llama_options: object) -> Generator:
+    """Turn a backend name such as "markov:novel" or "llama:model.gguf" into a ready Generator.
+
+    `llama_options` (n_ctx, n_threads, n_gpu_layers, chat_format, verbose) go to a llama
+    model and are ignored by a Markov chain; None means "the model's own default".
+    """
     kind, sep, rest = name.partition(":")
     if sep and kind == "markov":
         if not rest:
@@ -80,6 +84,16 @@ def load_backend(name: str) -> Generator:
         from genlab.markov.store import find_model
 
         return MarkovGenerator.load(find_model(rest))
+    if sep and kind == "llama":
+        if not rest:
+            raise GenlabError("llama backend needs a GGUF file: llama:PATH.gguf")
+        try:
+            from genlab.llama.generator import LlamaGenerator
+        except ImportError:
+            raise GenlabError("llama models need llama-cpp-python: pip install 'genlab[llama]'") from None
+        options = {k: v for k, v in llama_options.items() if v is not None}
+        return LlamaGenerator(rest, **options)
     raise GenlabError(
-        f"unknown backend {name!r}: use markov:NAME_OR_PATH (a model from 'genlab train-markov')"
+        f"unknown backend {name!r}: use markov:NAME_OR_PATH (a model from 'genlab train-markov') "
+        f"or llama:PATH.gguf"
     )

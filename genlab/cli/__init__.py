@@ -70,8 +70,9 @@ def _register() -> None:
     from genlab.cli.corpus import corpus
     from genlab.cli.generate import generate
     from genlab.cli.markov import train_markov
+    from genlab.cli.tiny import tiny_model
 
-    for command in (train_markov, generate, corpus):
+    for command in (train_markov, generate, corpus, tiny_model):
         cli.add_command(command)
 
 

@@ -6,16 +6,17 @@ import sys
 
 import click
 
-from genlab.cli.options import sampling_from, sampling_options
+from genlab.cli.options import llama_options, sampling_from, sampling_options
 
 
 @click.command()
 @click.option("--backend", "-b", required=True, metavar="NAME",
-              help="Which model: markov:NAME_OR_PATH (a chain from 'genlab train-markov').")
+              help="Which model: markov:NAME_OR_PATH (a chain from 'genlab train-markov') or llama:PATH.gguf.")
 @click.option("--prompt", "-p", default="", help="Text to continue. [default: start a new paragraph]")
 @click.option("-n", "--samples", type=click.IntRange(min=1), default=1, show_default=True,
               help="How many independent samples (seeds SEED, SEED+1, ... when --seed is given).")
 @sampling_options
+@llama_options
 def generate(backend: str, prompt: str, samples: int, **kwargs) -> None:
     """Generate text, streaming it to stdout as it is produced.
 
@@ -29,7 +30,7 @@ def generate(backend: str, prompt: str, samples: int, **kwargs) -> None:
     from genlab.generator import load_backend
 
     sampling = sampling_from(kwargs)
-    model = load_backend(backend)
+    model = load_backend(backend, **kwargs)
     out = sys.stdout
     for i in range(samples):
         s = sampling if sampling.seed is None else sampling.merged(seed=sampling.seed + i)

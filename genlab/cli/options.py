@@ -36,3 +36,19 @@ def sampling_from(kwargs: dict[str, Any], base: Sampling | None = None) -> Sampl
     if not values["stop"]:
         values["stop"] = None
     return (base or Sampling()).merged(**values)
+
+
+_LLAMA_OPTIONS = [
+    click.option("--n-ctx", type=click.IntRange(min=1), help="llama models: context size in tokens. [default: the model's, at most 4096]"),
+    click.option("--threads", "n_threads", type=click.IntRange(min=1), help="llama models: CPU threads. [default: llama.cpp's choice]"),
+    click.option("--gpu-layers", "n_gpu_layers", type=click.IntRange(min=-1), help="llama models: layers to offload to a GPU (-1: all). [default: 0]"),
+    click.option("--chat-format", help="llama models: chat template to use instead of the model's own (llama-3, chatml, ...)."),
+    click.option("--verbose", is_flag=True, default=None, help="Show llama.cpp's own log output."),
+]
+
+
+def llama_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--n-ctx, --threads, --gpu-layers, --chat-format, --verbose: for commands that may load a llama model."""
+    for option in reversed(_LLAMA_OPTIONS):
+        f = option(f)
+    return f
