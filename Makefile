@@ -14,7 +14,7 @@ $(VENV)/.base: pyproject.toml
 	touch $@
 
 $(VENV)/.test: $(VENV)/.base
-	$(PY) -m pip install --quiet -e '.[llama,test,bench]'
+	$(PY) -m pip install --quiet -e '.[llama,hf,test,bench]'
 	touch $@
 
 demo: $(VENV)/.base

@@ -67,14 +67,17 @@ def generate(generator: Generator, prompt: str, sampling: Sampling) -> str:
     return "".join(generator.stream(prompt, sampling))
 
 
-BACKEND_KINDS = ("markov", "llama")
+BACKEND_KINDS = ("markov", "llama", "hf")
 
 
 def load_backend(name: str, **llama_options: object) -> Generator:
-    """Turn a backend name such as "markov:novel" or "llama:model.gguf" into a ready Generator.
+    """Turn a backend name into a ready Generator: "markov:novel", "llama:model.gguf",
+    "hf:OWNER/REPO/FILE.gguf" or a model alias from `genlab models add` (a name without ':').
 
     `llama_options` (n_ctx, n_threads, n_gpu_layers, chat_format, verbose) go to a llama
-    model and are ignored by a Markov chain; None means "the model's own default".
+    model and are ignored by a Markov chain; None means "not given": the alias's setting, else
+    the model's own default. An alias's default sampling is not applied here: merge
+    `genlab.llama.registry.default_sampling(name)` under the sampling flags.
     """
     kind, sep, rest = name.partition(":")
     if sep and kind == "markov":
@@ -84,16 +87,20 @@ def load_backend(name: str, **llama_options: object) -> Generator:
         from genlab.markov.store import find_model
 
         return MarkovGenerator.load(find_model(rest))
-    if sep and kind == "llama":
-        if not rest:
-            raise GenlabError("llama backend needs a GGUF file: llama:PATH.gguf")
+    if (sep and kind in ("llama", "hf")) or (not sep and name):
         try:
             from genlab.llama.generator import LlamaGenerator
         except ImportError:
             raise GenlabError("llama models need llama-cpp-python: pip install 'genlab[llama]'") from None
-        options = {k: v for k, v in llama_options.items() if v is not None}
-        return LlamaGenerator(rest, **options)
+        from genlab.llama.registry import LLAMA_SETTINGS, resolve_llama
+
+        given = {k: llama_options.pop(k, None) for k in LLAMA_SETTINGS}
+        path, options, _ = resolve_llama(name, **given)  # command-line values override the alias's
+        options.update({k: v for k, v in llama_options.items() if v is not None})
+        if not sep:
+            options.setdefault("name", name)  # reports say "llama3", not the file name
+        return LlamaGenerator(path, **options)
     raise GenlabError(
-        f"unknown backend {name!r}: use markov:NAME_OR_PATH (a model from 'genlab train-markov') "
-        f"or llama:PATH.gguf"
+        f"unknown backend {name!r}: use markov:NAME_OR_PATH (a model from 'genlab train-markov'), "
+        f"llama:PATH.gguf, hf:OWNER/REPO/FILE.gguf or a model alias ('genlab models list')"
     )

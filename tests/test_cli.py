@@ -68,6 +68,7 @@ def isolated_env(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["GENLAB_HOME"] = str(tmp_path / "genlab-home")
     env["XDG_DATA_HOME"] = str(tmp_path / "xdg-data")
+    env["GENLAB_CONFIG_DIR"] = str(tmp_path / "genlab-config")  # names without ":" read no real config
     env["PYTHONIOENCODING"] = "utf-8"
     env["COLUMNS"] = "100"
     env.pop("GENLAB_GUTENBERG_MIRROR", None)

@@ -70,9 +70,10 @@ def _register() -> None:
     from genlab.cli.corpus import corpus
     from genlab.cli.generate import generate
     from genlab.cli.markov import train_markov
+    from genlab.cli.models import models
     from genlab.cli.tiny import tiny_model
 
-    for command in (train_markov, generate, corpus, tiny_model):
+    for command in (train_markov, generate, corpus, models, tiny_model):
         cli.add_command(command)
 
 

@@ -11,7 +11,8 @@ from genlab.cli.options import llama_options, sampling_from, sampling_options
 
 @click.command()
 @click.option("--backend", "-b", required=True, metavar="NAME",
-              help="Which model: markov:NAME_OR_PATH (a chain from 'genlab train-markov') or llama:PATH.gguf.")
+              help="Which model: markov:NAME_OR_PATH (a chain from 'genlab train-markov'), llama:PATH.gguf, "
+                   "hf:OWNER/REPO/FILE.gguf, or an alias from 'genlab models list'.")
 @click.option("--prompt", "-p", default="", help="Text to continue. [default: start a new paragraph]")
 @click.option("-n", "--samples", type=click.IntRange(min=1), default=1, show_default=True,
               help="How many independent samples (seeds SEED, SEED+1, ... when --seed is given).")
@@ -28,8 +29,9 @@ def generate(backend: str, prompt: str, samples: int, **kwargs) -> None:
       genlab generate --backend markov:novel --prompt "“Well,” said" --temperature 0.9 --seed 7
     """
     from genlab.generator import load_backend
+    from genlab.llama.registry import default_sampling
 
-    sampling = sampling_from(kwargs)
+    sampling = sampling_from(kwargs, base=default_sampling(backend))  # flags over the alias's defaults
     model = load_backend(backend, **kwargs)
     out = sys.stdout
     for i in range(samples):
