@@ -37,7 +37,7 @@ def generate(backend: str, prompt: str, samples: int, **kwargs) -> None:
     for i in range(samples):
         s = sampling if sampling.seed is None else sampling.merged(seed=sampling.seed + i)
         if i:
-            out.write("\n\n")
+            out.write("\n")  # the previous sample ended its line: one blank line between
         out.write(prompt)
         out.flush()
         try:
