@@ -25,8 +25,8 @@ from genlab.sampling import PURE, Sampling, apply_chain, draw
 
 SENTENCE_END = frozenset({".", "!", "?", "…", "...", "?!", "!?"})
 SENTENCE_LIMIT = 400  # units; a walk that never ends a sentence is given up
-CACHE_LIMIT = 1 << 15  # memoised states before the cache starts afresh
-WIDE = 64  # states with more continuations are sampled from arrays, not memoised as lists
+CACHE_LIMIT = 1 << 20  # memoised continuations (summed over states) before the cache starts afresh
+WIDE = 256  # states with more continuations are sampled from arrays, not memoised as lists
 QUOTE_LIMIT = 2000  # units a quotation may stay open before it is closed regardless
 
 
@@ -60,6 +60,7 @@ class MarkovGenerator:
         self._cache: dict[tuple, tuple[np.ndarray, np.ndarray, list[int], list[float]]] = {}
         self._special_cum: list[np.ndarray] | None = None
         self._cum: list[np.ndarray | None] | None = None
+        self._cached = 0
         self._uniform = random.random
 
     @classmethod
@@ -246,8 +247,10 @@ class MarkovGenerator:
                 id_list = [i for i, k in zip(id_list, keep) if k]
                 cnt = [c for c, k in zip(cnt, keep) if k]
             entry = (id_list, list(accumulate(cnt)), depth, lo, hi, ok)
-        if len(self._cache) >= CACHE_LIMIT:
+        self._cached += len(entry[0] or ())
+        if self._cached >= CACHE_LIMIT:  # bounded memory: about 60 bytes per continuation
             self._cache.clear()
+            self._cached = 0
         self._cache[key] = entry
         return entry
 
