@@ -170,6 +170,19 @@ def _short(exc: BaseException) -> str:
 # --- keeping llama.cpp quiet ---------------------------------------------------------------------
 
 
+class _NullText:
+    """A text stream that drops everything (stands in for sys.stderr while generating)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+_NULL_TEXT = _NullText()
+
+
 class _Stderr:
     """Point file descriptor 2 somewhere else for the duration of a `with` block.
 
@@ -357,6 +370,7 @@ class LlamaGenerator:
         # tokens of the last stream/chat call: prompt_tokens, completion_tokens, finish_reason
         self.last_usage: dict[str, object] = {}
         self._turn = 0  # bumped by every generation and score: a stale stream must not resume
+        self._eog: frozenset[int] | None = None
 
     # --- loading ----------------------------------------------------------------------------
 
@@ -390,6 +404,13 @@ class LlamaGenerator:
 
                 set_verbose(False)
         return _load_error(cap.text)
+
+    def _eog_tokens(self) -> frozenset[int]:
+        """End-of-generation tokens, asked of llama.cpp once rather than once a token."""
+        if self._eog is None:
+            is_eog = self._lib.llama_vocab_is_eog
+            self._eog = frozenset(t for t in range(self.llm.n_vocab()) if is_eog(self._vocab, t))
+        return self._eog
 
     def _quiet(self) -> contextlib.AbstractContextManager[Any]:
         return contextlib.nullcontext() if self.verbose else _Stderr()
@@ -544,7 +565,6 @@ class LlamaGenerator:
     def _run(self, tokens: list[int], s: Sampling, budget: int, seed: int,
              stops: tuple[str, ...], lstrip: bool) -> Iterator[str]:
         llm = self.llm
-        is_eog = self._lib.llama_vocab_is_eog
         decoder = codecs.getincrementaldecoder("utf-8")(errors="ignore")
         pending = ""
         with self._quiet():
@@ -561,15 +581,27 @@ class LlamaGenerator:
         self._turn += 1
         turn = self._turn
         produced = 0
+        eog = self._eog_tokens()
         try:
             while produced < budget:
                 if self._turn != turn:  # the Llama's state now belongs to a later call
                     raise GenlabError(
                         f"{self.name} started another generation or score before this stream finished; "
                         "a model runs one stream at a time")
-                with self._quiet():
-                    token = next(gen, None)
-                if token is None or is_eog(self._vocab, token):
+                if produced == 0 or self.verbose:
+                    # the first step evaluates the prompt: where llama.cpp may write to fd 2
+                    with self._quiet():
+                        token = next(gen, None)
+                else:
+                    # later steps only log through llama-cpp-python's callback, which prints
+                    # to sys.stderr: swapping that object costs nanoseconds, a fd redirect
+                    # ~15 us a token (bench/llama_overhead.py measured it)
+                    saved, sys.stderr = sys.stderr, _NULL_TEXT
+                    try:
+                        token = next(gen, None)
+                    finally:
+                        sys.stderr = saved
+                if token is None or token in eog:
                     usage["finish_reason"] = "stop"
                     break
                 produced += 1
@@ -580,6 +612,9 @@ class LlamaGenerator:
                 if lstrip:
                     lstrip = False
                     text = text[1:] if text.startswith(" ") else text
+                if not stops:
+                    yield text
+                    continue
                 pending += text
                 out, pending, hit = _split_at_stop(pending, stops, final=False)
                 if out:
