@@ -582,6 +582,7 @@ class LlamaGenerator:
         turn = self._turn
         produced = 0
         eog = self._eog_tokens()
+        pieces = self._pieces  # token -> bytes, filled by _piece
         try:
             while produced < budget:
                 if self._turn != turn:  # the Llama's state now belongs to a later call
@@ -605,8 +606,7 @@ class LlamaGenerator:
                     usage["finish_reason"] = "stop"
                     break
                 produced += 1
-                usage["completion_tokens"] = produced
-                text = decoder.decode(self._piece(token))
+                text = decoder.decode(pieces.get(token) or self._piece(token))
                 if not text:
                     continue  # part of a multi-byte character, or a control token
                 if lstrip:
@@ -629,6 +629,7 @@ class LlamaGenerator:
             if out:
                 yield out
         finally:
+            usage["completion_tokens"] = produced
             with self._quiet():
                 gen.close()
 
