@@ -116,17 +116,7 @@ def iter_corpus(path: str | os.PathLike[str], encoding: str | None = None, chunk
     codec = _check_encoding(encoding)
     if p.is_dir():
         raise GenlabError(f"{name} is a directory, not a text file")
-    try:
-        fh = p.open("rb")
-    except FileNotFoundError:
-        raise GenlabError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise GenlabError(f"{name} is a directory, not a text file") from None
-    except PermissionError:
-        raise GenlabError(f"cannot read {name}: permission denied") from None
-    except OSError as exc:
-        raise GenlabError(f"cannot read {name}: {exc.strerror or exc}") from None
-    with fh:
+    with _open_binary(p, "a text file") as fh:
         try:
             decoder = codecs.getincrementaldecoder(codec)("strict")
         except LookupError:
@@ -195,6 +185,21 @@ def iter_corpus(path: str | os.PathLike[str], encoding: str | None = None, chunk
         raise GenlabError(f"{name} contains only whitespace")
 
 
+def _open_binary(p: Path, kind: str):
+    """Open a file for reading, turning every way that can fail into one clear line."""
+    name = os.fspath(p)
+    try:
+        return p.open("rb")
+    except FileNotFoundError:
+        raise GenlabError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise GenlabError(f"{name} is a directory, not {kind}") from None
+    except PermissionError:
+        raise GenlabError(f"cannot read {name}: permission denied") from None
+    except OSError as exc:
+        raise GenlabError(f"cannot read {name}: {exc.strerror or exc}") from None
+
+
 def _check_encoding(encoding: str | None) -> str:
     if encoding is None:
         return "utf-8"
@@ -245,18 +250,12 @@ def corpus_name(path: str | os.PathLike[str]) -> str:
 def sha256_file(path: str | os.PathLike[str]) -> str:
     """Hex SHA-256 of a file's bytes, read in chunks."""
     digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
+    with _open_binary(Path(path), "a file") as fh:
+        try:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(chunk)
-    except FileNotFoundError:
-        raise GenlabError(f"{os.fspath(path)}: no such file") from None
-    except IsADirectoryError:
-        raise GenlabError(f"{os.fspath(path)} is a directory, not a file") from None
-    except PermissionError:
-        raise GenlabError(f"cannot read {os.fspath(path)}: permission denied") from None
-    except OSError as exc:
-        raise GenlabError(f"cannot read {os.fspath(path)}: {exc.strerror or exc}") from None
+        except OSError as exc:
+            raise GenlabError(f"cannot read {os.fspath(path)}: {exc.strerror or exc}") from None
     return digest.hexdigest()
 
 
