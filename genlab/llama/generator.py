@@ -170,6 +170,14 @@ def _short(exc: BaseException) -> str:
 # --- keeping llama.cpp quiet ---------------------------------------------------------------------
 
 
+def _whole_text(piece: bytes) -> str | None:
+    """The text of a token whose bytes are complete UTF-8 by themselves (most tokens)."""
+    try:
+        return piece.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 class _NullText:
     """A text stream that drops everything (stands in for sys.stderr while generating)."""
 
@@ -364,6 +372,7 @@ class LlamaGenerator:
         self._spm_space = (int(llama_cpp.llama_vocab_type(self._vocab)) == llama_cpp.LLAMA_VOCAB_TYPE_SPM
                            and str(self._llm.metadata.get("tokenizer.ggml.add_space_prefix", "true")) != "false")
         self._pieces: dict[int, bytes] = {}
+        self._texts: dict[int, str | None] = {}
         self.f32_cache = bool(f32_cache)
         self.score_stride = self._check_stride(score_stride) if score_stride is not None else None
         self._sha256: str | None = None
@@ -583,6 +592,8 @@ class LlamaGenerator:
         produced = 0
         eog = self._eog_tokens()
         pieces = self._pieces  # token -> bytes, filled by _piece
+        texts = self._texts  # token -> its text when its bytes are whole UTF-8 (else None)
+        partial = False  # the decoder holds the first bytes of a character
         try:
             while produced < budget:
                 if self._turn != turn:  # the Llama's state now belongs to a later call
@@ -606,7 +617,15 @@ class LlamaGenerator:
                     usage["finish_reason"] = "stop"
                     break
                 produced += 1
-                text = decoder.decode(pieces.get(token) or self._piece(token))
+                text = None if partial else texts.get(token)
+                if text is None:  # not seen yet, not whole UTF-8 on its own, or mid-character
+                    piece = pieces.get(token) or self._piece(token)
+                    if not partial and token not in texts:
+                        texts[token] = _whole_text(piece)
+                        text = texts[token]
+                    if text is None:
+                        text = decoder.decode(piece)
+                        partial = bool(decoder.getstate()[0])
                 if not text:
                     continue  # part of a multi-byte character, or a control token
                 if lstrip:
