@@ -20,7 +20,7 @@ from genlab.generator import Message, Score
 from genlab.markov import tokenize as tok
 from genlab.markov.model import MarkovModel, quote_roles
 from genlab.markov.overlap import RunIndex, too_much_overlap
-from genlab.markov.quotes import KINDS, MAX_DEPTH, QuoteTracker, kind_number
+from genlab.markov.quotes import MAX_DEPTH, QuoteTracker
 from genlab.sampling import PURE, Sampling, apply_chain, draw
 
 SENTENCE_END = frozenset({".", "!", "?", "…", "...", "?!", "!?"})
