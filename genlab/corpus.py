@@ -12,7 +12,6 @@ import hashlib
 import math
 import os
 import re
-import sys
 import tempfile
 import unicodedata
 import urllib.error
@@ -23,6 +22,7 @@ from typing import Iterator
 
 from genlab import __version__
 from genlab.errors import GenlabError
+from genlab.progress import progress
 
 __all__ = [
     "DEFAULT_GUTENBERG_MIRROR",
@@ -363,27 +363,6 @@ def parse_source(spec: str) -> tuple[str, int]:
     return "gutenberg", int(match.group(1))
 
 
-def _progress(total: int | None, desc: str):
-    if total is None:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a dependency
-        return None
-    isatty = getattr(sys.stderr, "isatty", None)
-    enabled = bool(isatty and isatty())
-    return tqdm(
-        total=total,
-        unit="B",
-        unit_scale=True,
-        unit_divisor=1024,
-        desc=desc,
-        disable=not enabled,
-        leave=False,
-        file=sys.stderr,
-    )
-
-
 class _NotFound(GenlabError):
     """HTTP 404 from the server."""
 
@@ -401,19 +380,14 @@ def _download(url: str, timeout: float, desc: str) -> tuple[bytes, str | None]:
             charset = resp.headers.get_content_charset()
             chunks: list[bytes] = []
             received = 0
-            bar = _progress(total, desc)
-            try:
+            with progress(total, desc) as advance:
                 while True:
                     chunk = resp.read(64 * 1024)
                     if not chunk:
                         break
                     chunks.append(chunk)
                     received += len(chunk)
-                    if bar is not None:
-                        bar.update(len(chunk))
-            finally:
-                if bar is not None:
-                    bar.close()
+                    advance(len(chunk))
             if total is not None and received < total:
                 raise GenlabError(
                     f"download of {url} was cut off after {received} of {total} bytes; try again"

@@ -378,14 +378,18 @@ TRAIN_ERRORS = [
 
 @pytest.mark.parametrize("setup,args,expected", [t[1:] for t in TRAIN_ERRORS], ids=[t[0] for t in TRAIN_ERRORS])
 def test_train_errors(cli: CLI, novel_model: bytes, setup: Setup, args, expected):
+    fails_cleanly(cli, novel_model, setup, ["train-markov", *args], expected)
+    assert not (cli.cwd / "models").exists()
+
+
+def fails_cleanly(cli: CLI, novel_model: bytes, setup: Setup, argv, expected) -> None:
+    """The command fails in one line naming every expected text, and leaves no file behind."""
     setup(cli.cwd, novel_model)
     before = cli.files()
-    r = cli("train-markov", *args)
-    line = assert_one_line_error(r)
+    line = assert_one_line_error(cli(*argv))
     for text in expected:
         assert text in line, f"{text!r} not in {line!r}"
     assert cli.files() == before, "the failed command left files behind"
-    assert not (cli.cwd / "models").exists()
 
 
 GENERATE_ERRORS = [
@@ -422,13 +426,7 @@ GENERATE_ERRORS = [
 @pytest.mark.parametrize("setup,args,expected", [t[1:] for t in GENERATE_ERRORS],
                          ids=[t[0] for t in GENERATE_ERRORS])
 def test_generate_errors(cli: CLI, novel_model: bytes, setup: Setup, args, expected):
-    setup(cli.cwd, novel_model)
-    before = cli.files()
-    r = cli("generate", *args)
-    line = assert_one_line_error(r)
-    for text in expected:
-        assert text in line, f"{text!r} not in {line!r}"
-    assert cli.files() == before
+    fails_cleanly(cli, novel_model, setup, ["generate", *args], expected)
 
 
 OTHER_ERRORS = [

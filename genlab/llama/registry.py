@@ -40,7 +40,6 @@ import difflib
 import math
 import os
 import re
-import sys
 import tempfile
 import tomllib
 from dataclasses import dataclass, field
@@ -66,16 +65,8 @@ def user_config_dir() -> Path:
     env = os.environ.get("GENLAB_CONFIG_DIR")
     if env:
         return Path(env).expanduser()
-    try:
-        import platformdirs
-    except ImportError:  # the same places platformdirs uses, for an install without it
-        if sys.platform == "win32":
-            base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-            return Path(base) / "genlab" / "genlab"
-        if sys.platform == "darwin":
-            return Path.home() / "Library" / "Application Support" / "genlab"
-        xdg = os.environ.get("XDG_CONFIG_HOME", "").strip()
-        return (Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".config") / "genlab"
+    import platformdirs
+
     return Path(platformdirs.user_config_dir("genlab"))
 
 

@@ -229,13 +229,6 @@ class NgramCounts:
         ids = (self.keys[depth][lo:hi] & U64(self.mask)).astype(np.int64)
         return ids, self.counts[depth][lo:hi]
 
-    def count_of(self, depth: int, key_context: int, token: int) -> float:
-        """Count of `token` after a packed context code (0 if never seen)."""
-        keys = self.keys[depth]
-        k = (key_context << self.bits) | token
-        j = int(np.searchsorted(keys, U64(k)))
-        return float(self.counts[depth][j]) if j < len(keys) and int(keys[j]) == k else 0.0
-
     @property
     def sizes(self) -> list[int]:
         return [len(k) for k in self.keys]

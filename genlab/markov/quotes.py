@@ -82,7 +82,3 @@ def balance_problems(tokens: Iterable[str]) -> list[str]:
         if stack and not carried:
             problems.append(f"paragraph {n} ends with {len(stack)} quotation(s) open")
     return problems
-
-
-def is_balanced(text: str) -> bool:
-    return not balance_problems(tok.tokenize(text))

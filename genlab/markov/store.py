@@ -196,10 +196,13 @@ def default_name(corpus_stem: str, order: int, unit: str) -> str:
 
 
 def user_models_dir() -> Path:
+    """$GENLAB_HOME/models, else the user's data folder for genlab (platformdirs)."""
     base = os.environ.get("GENLAB_HOME")
     if base:
         return Path(base) / "models"
-    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "genlab" / "models"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("genlab")) / "models"
 
 
 def find_model(name_or_path: str) -> Path:
