@@ -71,9 +71,10 @@ def _register() -> None:
     from genlab.cli.generate import generate
     from genlab.cli.markov import train_markov
     from genlab.cli.models import models
+    from genlab.cli.perplexity import export_arpa, perplexity
     from genlab.cli.tiny import tiny_model
 
-    for command in (train_markov, generate, corpus, models, tiny_model):
+    for command in (train_markov, generate, perplexity, export_arpa, corpus, models, tiny_model):
         cli.add_command(command)
 
 

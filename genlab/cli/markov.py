@@ -20,7 +20,11 @@ from genlab.markov.model import MAX_ORDER, UNITS
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to save the model. [default: models/NAME.markov, NAME from the corpus]")
 @click.option("--encoding", help="Text encoding of the corpora. [default: UTF-8]")
-def train_markov(corpora: tuple[str, ...], order: int, unit: str, output: Path | None, encoding: str | None) -> None:
+@click.option("--tokenized", is_flag=True,
+              help="The corpora are split into tokens by spaces already, one sentence per line "
+                   "(KenLM's input): skip genlab's tokenizer.")
+def train_markov(corpora: tuple[str, ...], order: int, unit: str, output: Path | None, encoding: str | None,
+                 tokenized: bool) -> None:
     """Train an n-gram Markov chain on one or more text files.
 
     Each CORPUS is a UTF-8 text file with paragraphs separated by blank lines;
@@ -31,6 +35,7 @@ def train_markov(corpora: tuple[str, ...], order: int, unit: str, output: Path |
       genlab train-markov corpora/novel.txt
       genlab train-markov corpora/novel.txt --order 2 --unit char
       genlab train-markov corpora/novel.txt corpora/pride-and-prejudice.txt:2.0 -o models/mix.markov
+      genlab train-markov --tokenized sentences.txt -o models/sentences.markov
     """
     from genlab.corpus import parse_corpus_spec
     from genlab.markov.model import check_order, train
@@ -42,7 +47,7 @@ def train_markov(corpora: tuple[str, ...], order: int, unit: str, output: Path |
     total = sum(p.stat().st_size for p, _ in specs if p.is_file())
     started = time.perf_counter()
     with progress(total, "training") as advance:
-        model = train(specs, order=order, unit=unit, encoding=encoding, progress=advance)
+        model = train(specs, order=order, unit=unit, encoding=encoding, progress=advance, tokenized=tokenized)
     name = "+".join(p.stem for p, _ in specs)
     path = output or MODELS_DIR / f"{default_name(name, order, unit)}{SUFFIX}"
     save(model, path)

@@ -84,8 +84,13 @@ class MarkovGenerator:
             raise GenlabError("chat needs at least one user message")
         yield from self._emit([self._para], [], sampling, prompt_ends_in_space=False)
 
-    def score(self, text: str) -> Score:
-        raise GenlabError("scoring text with a Markov chain needs Kneser-Ney smoothing, not built yet")
+    def score(self, text: str, *, tokenized: bool = False) -> Score:
+        """Interpolated modified Kneser-Ney (as KenLM's lmplz), unknown words spelled out.
+
+        `tokenized`: `text` is split into tokens by spaces already, one sentence per line."""
+        from genlab.markov.scoring import score_text
+
+        return score_text(self.model, text, tokenized=tokenized)
 
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokens_of(text))
@@ -296,6 +301,16 @@ class MarkovGenerator:
             yield pending
 
     def _piece_maker(self, prompt_units: list[str]):
+        if self.model.pretokenized:
+            first = [not prompt_units or prompt_units[-1] == tok.PARAGRAPH]
+
+            def piece(t: str) -> str:
+                if t == tok.PARAGRAPH:
+                    first[0] = True
+                    return "\n"
+                text, first[0] = (t if first[0] else " " + t), False
+                return text
+            return piece
         if self.model.unit == "char":
             return lambda t: "\n\n" if t == tok.PARAGRAPH else tok.surface(t)
         detok = tok.Detokenizer()

@@ -23,6 +23,8 @@ from genlab.markov.ngrams import NgramCounts
 UNITS = ("word", "char")
 MAX_ORDER = 8
 TOKENIZER = {"word": "genlab-word-1", "char": "genlab-char-1"}
+PRETOKENIZED = "pretokenized-1"  # one sentence per line, tokens split by spaces (KenLM's input)
+RESERVED = frozenset({"<s>", "</s>", "<unk>"})  # lmplz reads these as whitespace; so does genlab
 
 
 @dataclass
@@ -37,6 +39,7 @@ class MarkovModel:
     continue_rate: float = 0.0  # how often a quoted paragraph runs on into the next (see below)
     quote_span: int = 0  # how long a quotation usually runs (see quote_statistics)
     version: str = __version__
+    pretokenized: bool = False  # trained with --tokenized: units are the file's own tokens
 
     def __post_init__(self) -> None:
         self.index = {t: i for i, t in enumerate(self.vocab)}
@@ -52,9 +55,13 @@ class MarkovModel:
 
     def tokens_of(self, text: str) -> list[str]:
         """Split text into this model's units (words or characters)."""
+        if self.pretokenized:
+            return pretokenized_units(text)
         return text_units(text, self.unit)
 
     def detokenize(self, tokens: Sequence[str]) -> str:
+        if self.pretokenized:
+            return " ".join(tokens).replace(f" {tok.PARAGRAPH} ", "\n").replace(tok.PARAGRAPH, "\n").strip(" ")
         if self.unit == "char":
             return "".join("\n\n" if t == tok.PARAGRAPH else tok.surface(t) for t in tokens)
         return tok.detokenize(tokens)
@@ -70,7 +77,7 @@ class MarkovModel:
             "corpora": self.corpora,
             "continue_rate": self.continue_rate,
             "quote_span": self.quote_span,
-            "tokenizer": TOKENIZER[self.unit],
+            "tokenizer": PRETOKENIZED if self.pretokenized else TOKENIZER[self.unit],
             "genlab_version": self.version,
         }
 
@@ -109,6 +116,18 @@ def char_units(tokens: Iterable[str]) -> list[str]:
     return out
 
 
+def pretokenized_units(text: str) -> list[str]:
+    """Units of pre-tokenized text: tokens split by whitespace, one paragraph per line."""
+    out: list[str] = []
+    for line in text.splitlines():
+        words = [w for w in line.split() if w not in RESERVED]
+        if words:
+            if out:
+                out.append(tok.PARAGRAPH)
+            out.extend(words)
+    return out
+
+
 def text_units(text: str, unit: str) -> list[str]:
     tokens = tok.tokenize(text)
     return char_units(tokens) if unit == "char" else tokens
@@ -121,12 +140,19 @@ Progress = Callable[[int], None]  # called with the number of characters just pr
 
 def train(corpora: Sequence[tuple[str | Path, float]], order: int = 3, unit: str = "word",
           encoding: str | None = None, progress: Progress | None = None,
-          texts: Sequence[str] | None = None) -> MarkovModel:
-    """Train a chain on (path, weight) corpora. `texts`, if given, replaces reading the files."""
+          texts: Sequence[str] | None = None, tokenized: bool = False) -> MarkovModel:
+    """Train a chain on (path, weight) corpora. `texts`, if given, replaces reading the files.
+
+    `tokenized`: the corpora are already split into tokens by spaces, one sentence per line
+    (KenLM's and SRILM's convention); genlab's tokenizer is bypassed and each line becomes
+    a paragraph, so the Kneser-Ney estimates can be compared with other toolkits'.
+    """
     from genlab.corpus import iter_corpus
 
     check_order(order)
     check_unit(unit)
+    if tokenized and unit != "word":
+        raise GenlabError("--tokenized input is split into tokens already: it needs --unit word")
     if not corpora:
         raise GenlabError("no corpus given")
     index: dict[str, int] = {tok.PARAGRAPH: 0}
@@ -135,7 +161,7 @@ def train(corpora: Sequence[tuple[str | Path, float]], order: int = 3, unit: str
     for n, (path, weight) in enumerate(corpora):
         digest = hashlib.sha256()
         pieces = [texts[n]] if texts is not None else iter_corpus(path, encoding, digest=digest)
-        parts = _encode_pieces(pieces, unit, index, progress)
+        parts = _encode_pieces(pieces, "tokenized" if tokenized else unit, index, progress)
         tokens = sum(len(p) for p in parts) - 1
         if tokens < 1:
             raise GenlabError(f"{path}: no text to learn from")
@@ -153,7 +179,7 @@ def train(corpora: Sequence[tuple[str | Path, float]], order: int = 3, unit: str
     if any(c["weight"] != 1.0 for c in provenance):
         weights = np.array([c["weight"] for c in provenance])
     counts = NgramCounts.build(seq, starts, order, len(vocab), weights)
-    model = MarkovModel(order, unit, vocab, counts, seq, starts, provenance)
+    model = MarkovModel(order, unit, vocab, counts, seq, starts, provenance, pretokenized=tokenized)
     model.continue_rate, model.quote_span = quote_statistics(model)
     _release_freed_memory()
     return model
@@ -191,9 +217,10 @@ def _encode_pieces(pieces: Iterable[str], unit: str, index: dict[str, int],
     """
     parts: list[np.ndarray] = [np.zeros(1, dtype=np.uint32)]  # leading paragraph mark (id 0)
     carry = ""
+    separator = "\n" if unit == "tokenized" else "\n\n"
     for piece in pieces:
         text = carry + piece
-        cut = text.rfind("\n\n")
+        cut = text.rfind(separator)
         if cut < 0:
             carry = text
             continue
@@ -208,9 +235,19 @@ def _encode_pieces(pieces: Iterable[str], unit: str, index: dict[str, int],
 
 def _encode_block(text: str, unit: str, index: dict[str, int]) -> np.ndarray:
     tokens: list[str] = []
-    for p in tok.split_paragraphs(text):
-        tokens.extend(tok.tokenize_paragraph(p))
-        tokens.append(tok.PARAGRAPH)
+    if unit == "tokenized":
+        for line in text.split("\n"):
+            words = [w for w in line.split() if w not in RESERVED]
+            if tok.PARAGRAPH in words:
+                raise GenlabError(f"{tok.PARAGRAPH!r} is genlab's paragraph mark; it cannot be a token of "
+                                  "--tokenized input")
+            if words:
+                tokens.extend(words)
+                tokens.append(tok.PARAGRAPH)
+    else:
+        for p in tok.split_paragraphs(text):
+            tokens.extend(tok.tokenize_paragraph(p))
+            tokens.append(tok.PARAGRAPH)
     if unit == "char":
         tokens = char_units(tokens)
     for t in dict.fromkeys(tokens):

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from genlab.errors import GenlabError
-from genlab.markov.model import MAX_ORDER, UNITS, MarkovModel
+from genlab.markov.model import MAX_ORDER, UNITS, MarkovModel, PRETOKENIZED
 from genlab.markov.ngrams import NgramCounts, count_sorted
 
 FORMAT = "genlab-markov"
@@ -181,7 +181,8 @@ def _assemble(meta: dict, a: dict[str, np.ndarray], path: Path) -> MarkovModel:
         raise corrupt(type(e).__name__) from None
     model = MarkovModel(order, unit, vocab, NgramCounts(order, bits, keys, counts, reindex, slices),
                         text_ids, starts, meta.get("corpora", []), float(meta.get("continue_rate", 0.0)),
-                        int(meta.get("quote_span", 0)), meta.get("genlab_version", "?"))
+                        int(meta.get("quote_span", 0)), meta.get("genlab_version", "?"),
+                        pretokenized=meta.get("tokenizer") == PRETOKENIZED)
     return model
 
 

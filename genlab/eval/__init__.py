@@ -1,0 +1,1 @@
+"""Evaluation: perplexity on the same text for every backend (compare and plots come later)."""

@@ -1,0 +1,122 @@
+"""Perplexity of any backend on one text, in units that compare across backends.
+
+Why bits per byte: a word chain, a character chain and a BPE model cut the same text into
+different tokens, so their token perplexities measure different things. Every backend here
+scores the *same* normalised text (paragraphs separated by one blank line, whitespace inside
+a paragraph collapsed to single spaces: the form genlab's tokenizer reproduces exactly), and
+bits per byte divide the same total by the same byte count (lm-evaluation-harness's
+definitions: bits_per_byte = -sum ln p / bytes / ln 2, byte perplexity exp(-sum ln p / bytes),
+word perplexity exp(-sum ln p / words)).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import Iterable
+
+from genlab.errors import GenlabError
+from genlab.generator import Generator, Score
+
+
+@dataclass(frozen=True)
+class PerplexityRow:
+    backend: str
+    bits_per_byte: float
+    byte_perplexity: float
+    word_perplexity: float
+    token_perplexity: float
+    tokens: int
+    bytes: int
+    words: int
+    oov: int
+    oov_rate: float
+    seconds: float
+
+    @classmethod
+    def from_score(cls, backend: str, score: Score, seconds: float) -> "PerplexityRow":
+        return cls(backend, score.bits_per_byte, score.byte_perplexity, score.word_perplexity,
+                   score.token_perplexity, score.tokens, score.bytes, score.words, score.oov,
+                   score.oov / score.tokens if score.tokens else math.nan, seconds)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def prepare_text(text: str, max_bytes: int | None = None) -> str:
+    """The text every backend scores: normalised paragraphs, cut to at most `max_bytes` bytes
+    at a paragraph end (or inside the first paragraph at a character boundary)."""
+    from genlab.markov.tokenize import split_paragraphs
+
+    paragraphs = split_paragraphs(text)
+    if max_bytes is not None:
+        if max_bytes < 1:
+            raise GenlabError(f"--max-bytes must be at least 1, got {max_bytes}")
+        kept, used = [], 0
+        for p in paragraphs:
+            size = len(p.encode("utf-8", "surrogatepass")) + (2 if kept else 0)
+            if used + size > max_bytes:
+                if not kept:
+                    kept.append(p.encode("utf-8", "surrogatepass")[:max_bytes].decode("utf-8", "ignore").rstrip())
+                break
+            kept.append(p)
+            used += size
+        paragraphs = [p for p in kept if p]
+    prepared = "\n\n".join(paragraphs)
+    if not prepared:
+        raise GenlabError("the text to score is empty")
+    return prepared
+
+
+def prepare_tokenized(text: str, max_bytes: int | None = None) -> str:
+    """Pre-tokenized text (one sentence per line): its non-blank lines, cut at a line end."""
+    lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+    if max_bytes is not None:
+        kept, used = [], 0
+        for line in lines:
+            used += len(line.encode("utf-8", "surrogatepass")) + (1 if kept else 0)
+            if used > max_bytes:
+                break
+            kept.append(line)
+        lines = kept
+    if not lines:
+        raise GenlabError("the text to score is empty")
+    return "\n".join(lines)
+
+
+def perplexity(generator: Generator, text: str, name: str | None = None,
+               tokenized: bool = False) -> PerplexityRow:
+    """Score `text` (already prepared: see prepare_text) with one backend.
+
+    `tokenized`: Markov chains take the text's own tokens (split by spaces, one sentence per
+    line) instead of tokenizing it; other backends score the same text as it is."""
+    from genlab.markov.generator import MarkovGenerator
+
+    started = time.perf_counter()
+    if tokenized and isinstance(generator, MarkovGenerator):
+        score = generator.score(text, tokenized=True)
+    else:
+        score = generator.score(text)
+    return PerplexityRow.from_score(name or generator.name, score, time.perf_counter() - started)
+
+
+def perplexities(generators: Iterable[tuple[str, Generator]], text: str,
+                 tokenized: bool = False) -> list[PerplexityRow]:
+    return [perplexity(g, text, name, tokenized) for name, g in generators]
+
+
+def parse_orders(spec: str) -> list[int]:
+    """"1-6" or "2,3,5" -> [1, 2, ...]; every order a chain allows."""
+    from genlab.markov.model import MAX_ORDER
+
+    orders: list[int] = []
+    try:
+        for part in spec.split(","):
+            lo, sep, hi = part.strip().partition("-")
+            orders.extend(range(int(lo), int(hi) + 1) if sep else [int(lo)])
+    except ValueError:
+        raise GenlabError(f"--orders takes a range like 1-6 or a list like 2,3,5, got {spec!r}") from None
+    if not orders or any(not 1 <= o <= MAX_ORDER for o in orders):
+        raise GenlabError(f"--orders must lie between 1 and {MAX_ORDER}, got {spec!r}")
+    return sorted(set(orders))

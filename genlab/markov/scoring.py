@@ -1,0 +1,124 @@
+"""Scoring text with a Markov chain: Kneser-Ney over the chain's own units, every byte paid.
+
+A word chain must not get unknown words for free: an unknown word costs P(<unk> | context)
+times the probability of its spelling under a character-level Kneser-Ney model of the
+chain's own vocabulary. An unknown character (in a character chain, or inside a spelling)
+costs P(<unk>) times 1/256 per UTF-8 byte. So every byte of the scored text carries a cost,
+and bits per byte compare a word chain, a character chain and a BPE model fairly.
+
+A sentence here is a paragraph: <s> opens it where the training text had a paragraph mark.
+Smoothing uses raw counts: per-corpus weights shape generation, not these probabilities.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from genlab.generator import Score
+from genlab.markov import tokenize as tok
+from genlab.markov.kneser_ney import BOS, EOS, UNK, KneserNey, sentences_from_stream
+from genlab.markov.model import MarkovModel
+
+SPELLING_ORDER = 5
+LN10 = math.log(10.0)
+LN256 = math.log(256.0)
+
+
+def kneser_ney(model: MarkovModel) -> KneserNey:
+    """The smoothed model of a chain (estimated once, then kept on the model object)."""
+    cached = getattr(model, "_kneser_ney", None)
+    if cached is None:
+        para = model.paragraph_id
+        vocab = list(model.vocab)
+        vocab[para] = BOS
+        eos, unk = len(vocab), len(vocab) + 1
+        vocab += [EOS, UNK]
+        seq = sentences_from_stream(model.text_ids, para, para, eos)
+        cached = KneserNey.estimate(seq, model.order, vocab, para, eos, unk)
+        model._kneser_ney = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def spelling_model(model: MarkovModel) -> KneserNey:
+    """Character Kneser-Ney over the chain's vocabulary (each distinct token once)."""
+    cached = getattr(model, "_spelling", None)
+    if cached is None:
+        para = model.paragraph_id
+        words = [w for i, w in enumerate(model.vocab) if i != para]
+        chars = sorted({c for w in words for c in w})
+        vocab = [UNK, BOS, EOS, *chars]
+        index = {c: i for i, c in enumerate(vocab)}
+        seq: list[int] = []
+        for w in words:
+            seq.append(1)
+            seq.extend(index[c] for c in w)
+            seq.append(2)
+        cached = KneserNey.estimate(np.array(seq, dtype=np.int64), SPELLING_ORDER, vocab, 1, 2, 0)
+        model._spelling = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def paragraphs_units(model: MarkovModel, text: str, tokenized: bool = False) -> list[list[str]]:
+    """The units the chain scores, paragraph by paragraph."""
+    if model.pretokenized or tokenized:
+        from genlab.markov.model import RESERVED
+
+        lines = ([w for w in line.split() if w not in RESERVED] for line in text.splitlines())
+        return [words for words in lines if words]
+    out: list[list[str]] = []
+    for p in tok.split_paragraphs(text):
+        units = tok.tokenize_paragraph(p)
+        if model.unit == "char":
+            from genlab.markov.model import char_units
+
+            units = [u for u in char_units(units) if u != tok.PARAGRAPH]
+        out.append(units)
+    return out
+
+
+def score_units(model: MarkovModel, paragraphs: Sequence[Sequence[str]]) -> tuple[float, int, int]:
+    """(nats, units scored, unknown units) for paragraphs of the chain's own units."""
+    kn = kneser_ney(model)
+    index = model.index
+    para = model.paragraph_id
+    bos, eos, unk = kn.bos, kn.eos, kn.unk
+    seq: list[int] = []
+    unknown: list[str] = []
+    for units in paragraphs:
+        seq.append(bos)
+        for u in units:
+            i = index.get(u, unk)
+            if i == para or i == unk:  # "<p>" typed in a text is just an unknown token
+                i = unk
+                unknown.append(u)
+            seq.append(i)
+        seq.append(eos)
+    if not seq:
+        return 0.0, 0, 0
+    log10 = kn.log10_scores(np.array(seq, dtype=np.int64))
+    nats = -float(log10.sum()) * LN10
+    nats += sum(_unknown_cost(model, u) for u in unknown)
+    return nats, len(seq) - len(paragraphs), len(unknown)
+
+
+def _unknown_cost(model: MarkovModel, unit: str) -> float:
+    """Nats for spelling out a unit the chain has never seen."""
+    if model.unit == "char":
+        return len(unit.encode("utf-8", "surrogatepass")) * LN256
+    speller = spelling_model(model)
+    ids = [speller.index.get(c, speller.unk) for c in unit]
+    seq = np.array([speller.bos, *ids, speller.eos], dtype=np.int64)
+    nats = -float(speller.log10_scores(seq).sum()) * LN10
+    return nats + sum(len(c.encode("utf-8", "surrogatepass")) * LN256
+                      for c, i in zip(unit, ids) if i == speller.unk)
+
+
+def score_text(model: MarkovModel, text: str, tokenized: bool = False) -> Score:
+    """What the chain thinks of `text` (see the module docstring for what is paid for)."""
+    paragraphs = paragraphs_units(model, text, tokenized)
+    nats, tokens, oov = score_units(model, paragraphs)
+    return Score(nats=nats, tokens=tokens, bytes=len(text.encode("utf-8", "surrogatepass")),
+                 words=len(text.split()), oov=oov)
