@@ -67,14 +67,17 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from genlab.cli.chat import chat
     from genlab.cli.corpus import corpus
     from genlab.cli.generate import generate
     from genlab.cli.markov import train_markov
     from genlab.cli.models import models
     from genlab.cli.perplexity import export_arpa, perplexity
+    from genlab.cli.personas import personas
     from genlab.cli.tiny import tiny_model
 
-    for command in (train_markov, generate, perplexity, export_arpa, corpus, models, tiny_model):
+    for command in (train_markov, generate, chat, personas, perplexity, export_arpa, corpus, models,
+                    tiny_model):
         cli.add_command(command)
 
 

@@ -505,6 +505,31 @@ class LlamaGenerator:
         self._check_fits(tokens, "conversation")
         return self._generate(tokens, sampling, tuple(sampling.stop) + tuple(stops), self._spm_space)
 
+    def continue_chat(self, messages: Sequence[Message], sampling: Sampling) -> Iterator[str]:
+        """More of the assistant's last message: the earlier messages are rendered with the
+        chat template (ending in the assistant's generation prompt), the partial reply is
+        appended as plain text, and the model completes it with the chat's stop strings."""
+        msgs = _check_messages(messages)
+        if msgs[-1]["role"] != "assistant":
+            raise GenlabError("only an assistant message can be continued")
+        tokens = self.continue_prompt_tokens(msgs)
+        self._check_fits(tokens, "conversation")
+        _, stops = self._chat_prompt(msgs[:-1])
+        return self._generate(tokens, sampling, tuple(sampling.stop) + stops, False)
+
+    def continue_prompt_tokens(self, messages: Sequence[Message]) -> list[int]:
+        """The prompt `continue_chat` sends: template up to the reply, then the reply so far."""
+        head, partial = list(messages[:-1]), messages[-1]["content"]
+        tokens = self.chat_prompt_tokens(head)
+        rendered = self.format_chat(head)
+        # Tokenized as one text, as it would be inside a whole conversation (a SentencePiece
+        # model tokenizes text after a special token differently from text on its own).
+        whole = self.tokenize(rendered + partial, special=True)
+        base = self.tokenize(rendered, special=True)
+        if whole[: len(base)] == base and tokens[len(tokens) - len(base):] == base:
+            return tokens[: len(tokens) - len(base)] + whole  # the template's BOS handling kept
+        return tokens + self.tokenize(partial)
+
     def format_chat(self, messages: Sequence[Message]) -> str:
         """The prompt text `chat` sends to the model for `messages` (the rendered template)."""
         capture = self._capture_chat(messages)

@@ -57,6 +57,7 @@ class MarkovGenerator:
         self._is_end = [t in SENTENCE_END for t in vocab]
         self._is_word = np.array([any(c.isalnum() for c in t) for t in vocab])
         self._runs: tuple[dict[str, int] | None, RunIndex] | None = None
+        self._freq: np.ndarray | None = None  # token counts in the training text (chat topics)
         self._cache: dict[tuple, tuple[np.ndarray, np.ndarray, list[int], list[float]]] = {}
         self._special_cum: list[np.ndarray] | None = None
         self._cum: list[np.ndarray | None] | None = None
@@ -79,10 +80,45 @@ class MarkovGenerator:
         yield from self._emit(history, units, sampling, prompt_ends_in_space=prompt[-1:].isspace())
 
     def chat(self, messages: Sequence[Message], sampling: Sampling) -> Iterator[str]:
-        """Answer with a fresh paragraph; a chain has no notion of turns, so it starts one."""
-        if not any(m.get("role") == "user" for m in messages):
+        """Answer the last user message. A chain has no notion of turns, so the reply starts
+        from one of that message's words the chain knows (rare words first: they carry the
+        topic), or from a fresh paragraph when it knows none; quotes stay balanced as in
+        `stream`. System prompts and earlier turns are not used."""
+        last = next((m.get("content") for m in reversed(messages) if m.get("role") == "user"), None)
+        if not isinstance(last, str):
             raise GenlabError("chat needs at least one user message")
-        yield from self._emit([self._para], [], sampling, prompt_ends_in_space=False)
+        units = self._topic(last, random.Random(sampling.seed))
+        if not units:
+            yield from self._emit([self._para], [], sampling, prompt_ends_in_space=False)
+            return
+        opening = self.model.detokenize(units)
+        yield opening[:1].upper() + opening[1:]
+        if sampling.max_tokens > len(units):
+            rest = sampling.merged(max_tokens=sampling.max_tokens - len(units))
+            yield from self._emit([self._para] + self.model.encode(units), units, rest, prompt_ends_in_space=False)
+
+    def _topic(self, text: str, rng: random.Random) -> list[str]:
+        """The units of one known word of `text`, drawn with weight 1/frequency² ([] if none)."""
+        index = self.model.index
+        if self._freq is None:
+            self._freq = np.bincount(self.model.text_ids, minlength=len(self.model.vocab))
+        choices: list[tuple[list[str], float]] = []
+        for word in dict.fromkeys(w.strip(".,;:!?\"'“”‘’()[]—–…") for w in text.split()):
+            for form in dict.fromkeys((word, word.lower(), word.capitalize())):
+                units = self.model.tokens_of(form)
+                ids = [index.get(u, -1) for u in units]
+                known = all(i >= 0 for i in ids) and (self.model.unit == "char" or all(self._is_word[i] for i in ids))
+                if form and known:
+                    choices.append((units, float(self._freq[ids].min() or 1) ** -2))
+                    break
+        if not choices:
+            return []
+        r = rng.random() * sum(w for _, w in choices)
+        for units, weight in choices:
+            r -= weight
+            if r < 0:
+                return units
+        return choices[-1][0]
 
     def score(self, text: str, *, tokenized: bool = False) -> Score:
         """Interpolated modified Kneser-Ney (as KenLM's lmplz), unknown words spelled out.

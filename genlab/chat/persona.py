@@ -1,0 +1,223 @@
+"""Personas: who the assistant is (system prompt, few-shot turns, sampling, greeting).
+
+A persona is a small TOML file, so anyone can write one without code::
+
+    description = "Playful: one funny sentence per reply."
+    system = "You are Pogi, a playful chatbot ..."
+    greeting = "hiii hooman"          # optional: the assistant speaks first
+    [[examples]]                       # few-shot turns, shown to the model before the chat
+    user = "hey"
+    assistant = "hey 🤩😁 wut u doin? 🤔"
+    [sampling]                         # over CHAT_DEFAULTS
+    temperature = 0.9
+
+Built-ins ship in genlab/chat/personas/; the user's own live in the personas folder of the
+user data directory. SillyTavern Character Card V2 JSON files are converted on load, so the
+many cards people share work as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+from genlab.chat.paths import personas_dir
+from genlab.errors import GenlabError
+from genlab.sampling import Sampling, parse_value
+
+# The original ChatBot's settings: livelier than llama-cpp-python's completion defaults.
+CHAT_DEFAULTS = Sampling(temperature=1.2, top_k=40, top_p=0.95, repeat_penalty=1.1)
+DEFAULT_PERSONA = "assistant"
+KEYS = ("name", "description", "system", "greeting", "examples", "sampling")
+SUFFIXES = (".toml", ".json")
+
+
+@dataclass(frozen=True)
+class Persona:
+    name: str
+    system: str = ""
+    examples: tuple[tuple[str, str], ...] = ()  # (user, assistant) few-shot turns
+    overrides: Mapping[str, Any] = field(default_factory=dict)  # sampling fields it sets
+    greeting: str = ""
+    description: str = ""
+    source: str = ""  # "built-in" or the file it came from
+
+    def sampling(self, base: Sampling = CHAT_DEFAULTS) -> Sampling:
+        return base.merged(**self.overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The persona as TOML/JSON data (what `from_dict` and the TOML loader read)."""
+        data: dict[str, Any] = {"name": self.name}
+        if self.description:
+            data["description"] = self.description
+        data["system"] = self.system
+        if self.greeting:
+            data["greeting"] = self.greeting
+        data["examples"] = [{"user": u, "assistant": a} for u, a in self.examples]
+        data["sampling"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.overrides.items()}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str, name: str | None = None) -> "Persona":
+        """Validate persona data (a TOML document, a saved chat); errors name `where`."""
+        if not isinstance(data, Mapping):
+            raise GenlabError(f"{where}: a persona must be a table of settings")
+        unknown = sorted(set(data) - set(KEYS))
+        if unknown:
+            raise GenlabError(f"{where}: unknown persona key {unknown[0]!r} (known: {', '.join(KEYS)})")
+        text = {k: _text(data, k, where) for k in ("name", "description", "system", "greeting")}
+        examples = data.get("examples", [])
+        if not isinstance(examples, list):
+            raise GenlabError(f"{where}: examples must be a list of {{user = ..., assistant = ...}} tables")
+        pairs = []
+        for i, ex in enumerate(examples, 1):
+            if not isinstance(ex, Mapping) or set(ex) != {"user", "assistant"} or not all(
+                    isinstance(v, str) for v in ex.values()):
+                raise GenlabError(f"{where}: example {i} must have exactly a user and an assistant text")
+            pairs.append((ex["user"], ex["assistant"]))
+        table = data.get("sampling", {})
+        if not isinstance(table, Mapping):
+            raise GenlabError(f"{where}: sampling must be a table of settings")
+        try:
+            overrides = {k: parse_value(k, v) for k, v in table.items()}
+            Sampling.from_dict(overrides, base=CHAT_DEFAULTS)  # every value checked now, not mid-chat
+        except GenlabError as exc:
+            raise GenlabError(f"{where}: {exc}") from None
+        return cls(name=text["name"] or name or "persona", system=text["system"], examples=tuple(pairs),
+                   overrides=overrides, greeting=text["greeting"], description=text["description"],
+                   source=where)
+
+
+def _text(data: Mapping[str, Any], key: str, where: str) -> str:
+    value = data.get(key, "")
+    if not isinstance(value, str):
+        raise GenlabError(f"{where}: {key} must be text, got {type(value).__name__}")
+    return value
+
+
+# --- finding personas ------------------------------------------------------------------------------
+
+
+def builtin_names() -> list[str]:
+    folder = resources.files("genlab.chat") / "personas"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_persona(name_or_path: str) -> Persona:
+    """A built-in persona, else one from the user's personas folder, else a .toml/.json file."""
+    if not name_or_path:
+        raise GenlabError("a persona name cannot be empty")
+    if "/" not in name_or_path and name_or_path in builtin_names():
+        text = (resources.files("genlab.chat") / "personas" / f"{name_or_path}.toml").read_text("utf-8")
+        return _from_toml(text, "built-in", name_or_path)
+    if "/" not in name_or_path and not name_or_path.endswith(SUFFIXES):
+        for suffix in SUFFIXES:
+            path = personas_dir() / f"{name_or_path}{suffix}"
+            if path.is_file():
+                return load_persona_file(path)
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return load_persona_file(path)
+    known = ", ".join(p["name"] for p in list_personas())
+    raise GenlabError(f"no persona named {name_or_path!r} (known: {known}; or give a .toml or .json file)")
+
+
+def load_persona_file(path: Path) -> Persona:
+    from genlab.llama.registry import _read_text
+
+    text = _read_text(path)
+    if text is None:
+        raise GenlabError(f"persona file not found: {path}")
+    if path.suffix.lower() == ".json":
+        return card_to_persona(text, str(path))
+    return _from_toml(text, str(path), path.stem)
+
+
+def _from_toml(text: str, where: str, name: str) -> Persona:
+    from genlab.llama.registry import _parse
+
+    return Persona.from_dict(_parse(text, Path(where)), where, name)
+
+
+def list_personas() -> list[dict[str, str]]:
+    """name, source and description of every persona that `load_persona` finds by name."""
+    out = []
+    names = builtin_names()
+    for n in names:
+        out.append({"name": n, "source": "built-in", "description": load_persona(n).description})
+    folder = personas_dir()
+    files = sorted(p for p in folder.glob("*") if p.suffix.lower() in SUFFIXES) if folder.is_dir() else []
+    for path in files:
+        if path.stem in names:
+            continue  # shadowed by a built-in of the same name
+        names.append(path.stem)
+        try:
+            description = load_persona_file(path).description
+        except GenlabError as exc:
+            description = f"(cannot be loaded: {exc})"
+        out.append({"name": path.stem, "source": str(path), "description": description})
+    return out
+
+
+# --- SillyTavern Character Card V2 ---------------------------------------------------------------
+
+# SillyTavern's default main prompt; a card's system_prompt may include it as {{original}}.
+CARD_MAIN_PROMPT = "Write {{char}}'s next reply in a fictional chat between {{char}} and {{user}}."
+_CARD_FIELDS = ("name", "description", "personality", "scenario", "first_mes", "mes_example", "system_prompt")
+
+
+def card_to_persona(text: str, where: str) -> Persona:
+    """A persona from the JSON of a Character Card V2 (spec chara_card_v2)."""
+    try:
+        card = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GenlabError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(card, dict) or card.get("spec") != "chara_card_v2" or not isinstance(card.get("data"), dict):
+        raise GenlabError(f"{where}: not a Character Card V2 (expected \"spec\": \"chara_card_v2\" and a \"data\" object)")
+    data = card["data"]
+    for key in _CARD_FIELDS:
+        if not isinstance(data.get(key, ""), str):
+            raise GenlabError(f"{where}: card field {key!r} must be text")
+    name = data.get("name", "").strip()
+    if not name:
+        raise GenlabError(f"{where}: the card has no name")
+
+    def fill(s: str) -> str:
+        s = re.sub(r"\{\{char\}\}|<BOT>", lambda _: name, s, flags=re.I)
+        return re.sub(r"\{\{user\}\}|<USER>", "User", s, flags=re.I).strip()
+
+    main = data.get("system_prompt", "").replace("{{original}}", CARD_MAIN_PROMPT) or CARD_MAIN_PROMPT
+    parts = [main, data.get("description", "")]
+    if data.get("personality", "").strip():
+        parts.append(f"{{{{char}}}}'s personality: {data['personality']}")
+    if data.get("scenario", "").strip():
+        parts.append(f"Scenario: {data['scenario']}")
+    system = "\n\n".join(fill(p) for p in parts if p.strip())
+    examples = tuple((fill(u), fill(a)) for u, a in _card_examples(data.get("mes_example", "")))
+    return Persona(name=name, system=system, examples=examples, greeting=fill(data.get("first_mes", "")),
+                   description=f"Character card: {name}", source=where)
+
+
+def _card_examples(text: str) -> list[tuple[str, str]]:
+    """(user, char) pairs from mes_example: <START> blocks of "{{user}}: ..." / "{{char}}: ..." lines."""
+    pairs: list[tuple[str, str]] = []
+    for block in re.split(r"<START>", text, flags=re.I):
+        turns: list[list[str]] = []  # [role, text]
+        for line in block.splitlines():
+            m = re.match(r"\s*(\{\{user\}\}|<USER>|\{\{char\}\}|<BOT>)\s*:\s?(.*)", line, flags=re.I)
+            if m:
+                role = "user" if m.group(1).lower() in ("{{user}}", "<user>") else "assistant"
+                if turns and turns[-1][0] == role:
+                    turns[-1][1] += "\n" + m.group(2)
+                else:
+                    turns.append([role, m.group(2)])
+            elif turns:
+                turns[-1][1] += "\n" + line
+        for (r1, t1), (r2, t2) in zip(turns, turns[1:]):
+            if r1 == "user" and r2 == "assistant":
+                pairs.append((t1.strip(), t2.strip()))
+    return pairs

@@ -1,0 +1,286 @@
+"""The terminal front end of a ChatSession: input, streaming output, commands, Ctrl-C.
+
+On a terminal, input comes from prompt_toolkit (Enter sends, Alt-Enter or Esc-Enter adds a
+line, pasted text stays one message, history kept across sessions). Otherwise messages are
+read from stdin, one per line or in blank-line-separated blocks, so chats can be scripted.
+Replies go to stdout; notes and errors to stderr, so a scripted chat's stdout holds replies only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Callable, Iterable, Iterator, TextIO
+
+from genlab.chat.session import SETTINGS, ChatSession, Reply
+from genlab.errors import GenlabError
+
+HELP = """\
+Enter sends; Alt-Enter (or Esc then Enter) starts a new line; Ctrl-C stops a reply; Ctrl-D leaves.
+  /set KEY VALUE   change a setting from the next reply ({settings})
+  /show            settings, backend, context in use
+  /system [TEXT]   show or replace the system prompt
+  /retry           a new reply in place of the last one
+  /undo            drop the last exchange
+  /continue        more of the last reply (an empty message does the same)
+  /edit            write the next message in $EDITOR
+  /save PATH       save the chat (JSON); /load PATH restores persona, settings and history
+  /reset           start over (persona, system prompt and settings stay)
+  /help            this list;  /quit leaves;  //text sends "/text" """
+
+# C0/C1 control characters (a random model's bytes, an ANSI escape) would drive the terminal:
+# shown as U+FFFD instead. Newlines and tabs are text.
+_CONTROLS = {c: "\ufffd" for c in [*range(0x20), *range(0x7F, 0xA0)] if c not in (0x09, 0x0A)}
+
+
+def printable(text: str) -> str:
+    return text.translate(_CONTROLS)
+
+
+class ChatTerminal:
+    def __init__(self, session: ChatSession, out: TextIO | None = None, err: TextIO | None = None):
+        self.session = session
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.color = self.err.isatty() and not os.environ.get("NO_COLOR")
+        self.label = self.out.isatty()
+        self.commands: dict[str, Callable[[str], None]] = {
+            "set": self.cmd_set, "show": self.cmd_show, "system": self.cmd_system,
+            "retry": lambda _: self.stream(self.session.retry()), "undo": self.cmd_undo,
+            "continue": lambda _: self.cmd_continue(), "edit": self.cmd_edit,
+            "save": self.cmd_save, "load": self.cmd_load, "reset": self.cmd_reset, "help": self.cmd_help,
+        }
+
+    # --- output ---------------------------------------------------------------------------------
+
+    def note(self, text: str) -> None:
+        """One dim line on stderr: what the chat did on its own."""
+        self.err.write(f"\x1b[2m{text}\x1b[0m\n" if self.color else f"{text}\n")
+        self.err.flush()
+
+    def error(self, text: str) -> None:
+        self.err.write(f"\x1b[31merror:\x1b[0m {text}\n" if self.color else f"error: {text}\n")
+        self.err.flush()
+
+    def say(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def stream(self, reply: Reply, more: bool = False) -> None:
+        """Print a reply as it comes; Ctrl-C stops it and keeps what was said. `more`: the
+        reply continues the previous one."""
+        if reply.dropped:
+            n = reply.dropped
+            self.note(f"(dropped the oldest {f'{n} messages' if n > 1 else 'message'} to fit the context; "
+                      "system prompt and examples kept)")
+        if self.label:
+            label = self.session.persona.name + ":"
+            self.out.write(f"\x1b[1m{label}\x1b[0m " if self.color else f"{label} ")
+            if more:
+                self.out.write("…")  # the continuation brings its own space, or goes on mid-word
+        held = ""  # newlines are written once text follows them: no blank lines after a reply
+        try:
+            for piece in reply:
+                text = held + printable(piece)
+                body = text.rstrip("\n")
+                held = text[len(body):]
+                self.out.write(body)
+                self.out.flush()
+        except KeyboardInterrupt:
+            reply.close()
+            self.out.write("\n")
+            self.note("(stopped; the reply so far is kept)")
+            return
+        finally:
+            self.out.flush()
+        self.out.write("\n")
+        self.out.flush()
+
+    def opening(self) -> None:
+        s = self.session
+        if not s.uses_persona_prompts and (s.persona.examples or s.system):
+            self.note(f"({s.generator.name} is a Markov chain: it answers from the words of your message "
+                      "and does not use the persona's system prompt or few-shot turns)")
+        if len(s.history) == 1 and s.history[0]["role"] == "assistant":
+            self.reprint(s.history[0]["content"])
+        elif s.history:
+            self.note(f"(resumed: {len(s.history)} messages)")
+            self.reprint(s.history[-1]["content"])
+
+    def reprint(self, text: str) -> None:
+        self.stream(Reply(iter([text]), lambda _: None))
+
+    # --- input ----------------------------------------------------------------------------------
+
+    def handle(self, text: str) -> bool:
+        """Act on one message or command; False when the user asked to leave."""
+        try:
+            if text.startswith("/") and not text.startswith("//"):
+                name, _, arg = text[1:].strip().partition(" ")
+                if name.lower() in ("quit", "exit", "bye", "q"):
+                    return False
+                command = self.commands.get(name.lower())
+                if command is None:
+                    self.error(f"unknown command /{name} (try /help)")
+                else:
+                    command(arg.strip())
+            elif not text.strip():
+                self.cmd_continue()
+            else:
+                self.stream(self.session.send(text[1:] if text.startswith("//") else text))
+        except GenlabError as exc:
+            self.error(str(exc))
+        except KeyboardInterrupt:  # before a reply started (while the prompt was prepared)
+            self.note("(interrupted)")
+        return True
+
+    def run_piped(self, stream: Iterable[str], blocks: bool = False) -> None:
+        self.opening()
+        for text in read_messages(stream, blocks):
+            if not self.handle(text):
+                return
+
+    def run_interactive(self, history_file: os.PathLike[str] | None = None) -> None:
+        prompt = _prompt_session(history_file)
+        self.opening()
+        self.note(f"(chatting with {self.session.persona.name} on {self.session.generator.name}; "
+                  "/help for commands, Ctrl-D to leave)")
+        armed = False  # Ctrl-C at an empty prompt asks once before leaving
+        while True:
+            try:
+                text = prompt.prompt("> ")
+            except KeyboardInterrupt:
+                if armed:
+                    return
+                armed = True
+                self.note("(press Ctrl-C again to leave, or Ctrl-D)")
+                continue
+            except EOFError:
+                return
+            armed = False
+            if not self.handle(text):
+                return
+
+    # --- commands -------------------------------------------------------------------------------
+
+    def cmd_continue(self) -> None:
+        more = bool(self.session.history) and self.session.history[-1]["role"] == "assistant"
+        self.stream(self.session.continue_reply(), more=more)
+
+    def cmd_set(self, arg: str) -> None:
+        key, _, value = arg.partition(" ")
+        if not key or not value.strip():
+            raise GenlabError(f"usage: /set KEY VALUE (keys: {', '.join(SETTINGS)})")
+        s = self.session.set(key, value.strip())
+        key = key.replace("-", "_").lower()
+        self.note(f"({key} = {getattr(s, key)!r} from the next reply)")
+
+    def cmd_show(self, _: str) -> None:
+        s = self.session
+        g = s.generator
+        used = s.context_used()
+        n_ctx = g.context_length
+        rows = [
+            ("persona", f"{s.persona.name} ({s.persona.source or 'saved chat'})"),
+            ("backend", g.name),
+            ("system", s.system if s.uses_persona_prompts else f"{s.system} (not used by a Markov chain)"),
+            ("examples", f"{len(s.persona.examples)} few-shot turns" + ("" if s.uses_persona_prompts else " (not used)")),
+            ("settings", " ".join(f"{k}={v!r}" for k, v in s.sampling.to_dict().items())),
+            ("history", f"{len(s.history)} messages" + (f", the oldest {s.window} outside the model's window"
+                                                        if s.window else "")),
+            ("context", f"{used} of {n_ctx} tokens in use" if n_ctx else f"{used} tokens (no limit)"),
+            ("transcript", str(s.transcript.path) if s.transcript else "none"),
+        ]
+        for name, value in rows:
+            self.say(f"{name:<11} {value}")
+
+    def cmd_system(self, arg: str) -> None:
+        if not arg:
+            self.say(self.session.system or "(no system prompt)")
+            return
+        self.session.set_system(arg)
+        self.note("(system prompt replaced)")
+
+    def cmd_undo(self, _: str) -> None:
+        n = self.session.undo()
+        self.note(f"(removed the last exchange: {n} messages)")
+
+    def cmd_edit(self, _: str) -> None:
+        import click
+
+        try:
+            text = click.edit("", extension=".txt", require_save=True)
+        except click.ClickException as exc:
+            raise GenlabError(f"cannot run the editor: {exc.format_message()}") from None
+        if text is None or not text.strip():
+            self.note("(nothing written: no message sent)")
+            return
+        self.stream(self.session.send(text.rstrip("\n")))
+
+    def cmd_save(self, arg: str) -> None:
+        if not arg:
+            raise GenlabError("usage: /save PATH")
+        self.note(f"(saved to {self.session.save(arg)})")
+
+    def cmd_load(self, arg: str) -> None:
+        if not arg:
+            raise GenlabError("usage: /load PATH")
+        self.session.load(arg)
+        self.note(f"(loaded {arg}: persona {self.session.persona.name}, {len(self.session.history)} messages)")
+
+    def cmd_reset(self, _: str) -> None:
+        self.session.reset()
+        self.note("(conversation cleared)")
+        self.opening()
+
+    def cmd_help(self, _: str) -> None:
+        self.say(HELP.format(settings=", ".join(SETTINGS)))
+
+
+def read_messages(stream: Iterable[str], blocks: bool) -> Iterator[str]:
+    """Messages from piped input: one per line, or blank-line-separated blocks."""
+    block: list[str] = []
+    for line in stream:
+        line = line.rstrip("\r\n")
+        if not blocks:
+            yield line
+        elif line.strip():
+            block.append(line)
+        elif block:
+            yield "\n".join(block)
+            block = []
+    if block:
+        yield "\n".join(block)
+
+
+def _prompt_session(history_file: os.PathLike[str] | None):  # -> prompt_toolkit.PromptSession
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
+    from prompt_toolkit.key_binding import KeyBindings
+
+    keys = KeyBindings()
+
+    @keys.add("enter")
+    def _send(event) -> None:
+        event.current_buffer.validate_and_handle()
+
+    @keys.add("escape", "enter")  # Alt-Enter sends the same keys
+    def _newline(event) -> None:
+        event.current_buffer.insert_text("\n")
+
+    @keys.add("c-c")
+    def _interrupt(event) -> None:
+        if event.current_buffer.text:
+            event.current_buffer.reset()  # Ctrl-C on a half-typed message clears it
+        else:
+            event.app.exit(exception=KeyboardInterrupt, style="class:aborting")
+
+    history = InMemoryHistory()
+    if history_file is not None:
+        try:
+            os.makedirs(os.path.dirname(history_file), exist_ok=True)
+            history = FileHistory(os.fspath(history_file))
+        except OSError:
+            pass
+    return PromptSession(history=history, multiline=True, key_bindings=keys,
+                         prompt_continuation=lambda width, line, wrap: "." * (width - 1) + " ")

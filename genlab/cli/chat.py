@@ -1,0 +1,73 @@
+"""`genlab chat`: a terminal chat with any backend, in a persona."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from genlab.cli.options import SAMPLING_FIELDS, llama_options, sampling_options
+
+
+@click.command()
+@click.option("--backend", "-b", required=True, metavar="NAME",
+              help="Which model: markov:NAME_OR_PATH, llama:PATH.gguf, hf:OWNER/REPO/FILE.gguf, or an alias "
+                   "from 'genlab models list'.")
+@click.option("--persona", metavar="NAME_OR_PATH",
+              help="Who the assistant is: a name from 'genlab personas list', a .toml file or a Character "
+                   "Card V2 .json file. [default: assistant]")
+@click.option("--system", metavar="TEXT", help="System prompt, instead of the persona's.")
+@click.option("--blocks", is_flag=True,
+              help="Piped input: messages are blocks separated by blank lines (default: one per line).")
+@click.option("--resume", is_flag=True, help="Reopen the last chat: its persona, settings and history.")
+@sampling_options
+@llama_options
+def chat(backend: str, persona: str | None, system: str | None, blocks: bool, resume: bool, **kwargs) -> None:
+    """Chat in the terminal with a llama model or a Markov chain.
+
+    Replies stream as they are written; Ctrl-C stops one and keeps it. Enter sends,
+    Alt-Enter (or Esc, Enter) starts a new line, Ctrl-D leaves; type /help for the
+    commands (/set, /retry, /undo, /save ...). Every message is appended to a transcript
+    in genlab's user data folder, which --resume reopens.
+
+    Sampling flags override the persona's settings, which override genlab's chat defaults
+    (temperature 1.2, top-k 40, top-p 0.95, repeat penalty 1.1).
+
+    When stdin is not a terminal, messages are read from it, one per line (or in
+    blank-line-separated blocks with --blocks), and replies are printed one per message.
+
+    \b
+    Examples:
+      genlab chat --backend llama:models/tiny.gguf --persona pogi
+      genlab chat --backend markov:novel
+      printf 'hello\\n/retry\\n' | genlab chat --backend markov:novel --seed 1
+    """
+    from genlab.chat.paths import input_history_file, transcripts_dir
+    from genlab.chat.persona import CHAT_DEFAULTS, DEFAULT_PERSONA, load_persona
+    from genlab.chat.session import ChatSession, Transcript
+    from genlab.chat.terminal import ChatTerminal
+    from genlab.errors import GenlabError
+    from genlab.generator import load_backend
+    from genlab.llama.registry import default_sampling
+
+    if resume and persona:
+        raise GenlabError("--resume reopens the last chat with its own persona: leave out --persona")
+    given = {k: v for k in SAMPLING_FIELDS if (v := kwargs.pop(k)) not in (None, ())}  # flags typed
+    chosen = None if resume else load_persona(persona or DEFAULT_PERSONA)  # a bad persona fails before loading
+    model = load_backend(backend, **kwargs)
+    if resume:
+        path = Transcript.latest(transcripts_dir())
+        session = ChatSession.resume(model, path, Transcript(path))
+        if system is not None:
+            session.set_system(system)
+        for key, value in given.items():
+            session.set(key, value)
+    else:
+        sampling = chosen.sampling(default_sampling(backend, CHAT_DEFAULTS)).merged(**given)
+        session = ChatSession(model, chosen, sampling=sampling, system=system,
+                              transcript=Transcript.new(transcripts_dir(), chosen.name))
+    terminal = ChatTerminal(session)
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        terminal.run_interactive(input_history_file())
+    else:
+        terminal.run_piped(sys.stdin, blocks)

@@ -1,0 +1,51 @@
+"""`genlab personas list|show`: the personas `genlab chat --persona` can use."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(name="personas")
+def personas() -> None:
+    """Personas for 'genlab chat': system prompt, few-shot turns, sampling, greeting.
+
+    Built-in personas ship with genlab; add your own as NAME.toml (or a SillyTavern
+    Character Card V2 NAME.json) in the personas folder of genlab's user data folder
+    ($GENLAB_HOME/personas when GENLAB_HOME is set), or pass a file to --persona.
+
+    \b
+    Examples:
+      genlab personas list
+      genlab personas show pogi
+      genlab personas show pogi > my-persona.toml   # a starting point for your own
+    """
+
+
+@personas.command(name="list")
+def list_command() -> None:
+    """List the personas: name, where it comes from, and what it is like."""
+    from genlab.chat.paths import personas_dir
+    from genlab.chat.persona import list_personas
+
+    rows = list_personas()
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        where = "built-in" if r["source"] == "built-in" else "user"
+        click.echo(f"{r['name']:<{width}}  {where:<8}  {r['description']}")
+    click.echo(f"\nyour own personas: {personas_dir()}/NAME.toml (or a Character Card V2 NAME.json)")
+
+
+@personas.command(name="show")
+@click.argument("name_or_path")
+def show(name_or_path: str) -> None:
+    """Print a persona as TOML (a Character Card is shown converted), with its effective settings.
+
+    NAME_OR_PATH is a persona name or a .toml / .json file.
+    """
+    from genlab.chat.persona import load_persona
+    from genlab.llama.registry import dumps
+
+    persona = load_persona(name_or_path)
+    settings = " ".join(f"{k}={v!r}" for k, v in persona.sampling().to_dict().items())
+    click.echo(f"# {persona.name} ({persona.source})\n# settings in a chat: {settings}")
+    click.echo(dumps(persona.to_dict()), nl=False)
