@@ -95,7 +95,7 @@ def main(argv=None) -> int:
         print(f"skipped: {CORPORA} is absent")
         return 0
     from genlab.markov.model import train
-    from genlab.markov.scoring import kneser_ney
+    from genlab.markov.scoring import estimation_inputs, kneser_ney
 
     work = Path(tempfile.mkdtemp(prefix="genlab-ppl-"))
     try:
@@ -114,7 +114,7 @@ def main(argv=None) -> int:
         # --- genlab
         est_s, model = best_of(3, lambda: train([(work / "train.tok", 1.0)], order=3, tokenized=True))
         kn_s, kn = best_of(1, lambda: kneser_ney(model))
-        kn_s, kn = best_of(3, lambda: type(kn).estimate(*_estimate_args(model)))
+        kn_s, kn = best_of(3, lambda: type(kn).estimate(*estimation_inputs(model)))
         model._kneser_ney = kn
 
         def genlab_score():
@@ -203,17 +203,6 @@ def main(argv=None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
-
-
-def _estimate_args(model):
-    from genlab.markov.kneser_ney import BOS, EOS, UNK, sentences_from_stream
-
-    para = model.paragraph_id
-    vocab = list(model.vocab)
-    vocab[para] = BOS
-    eos, unk = len(vocab), len(vocab) + 1
-    vocab += [EOS, UNK]
-    return sentences_from_stream(model.text_ids, para, para, eos), model.order, vocab, para, eos, unk
 
 
 def _ppl(log10_total: float | None, tokens: int) -> str:

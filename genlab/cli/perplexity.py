@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import click
@@ -131,22 +129,15 @@ def export_arpa(model: str, output: Path) -> None:
     Example:
       genlab export-arpa novel -o novel.arpa
     """
-    from genlab.markov.model import MarkovModel  # noqa: F401  (import errors surface early)
+    from genlab.atomic import replacing
     from genlab.markov.scoring import kneser_ney
     from genlab.markov.store import find_model, load
 
     name = model.removeprefix("markov:")
     chain = load(find_model(name))
     kn = kneser_ney(chain)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            kn.write_arpa(fh)
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing(output) as tmp, tmp.open("w", encoding="utf-8", newline="\n") as fh:
+        kn.write_arpa(fh)
     sizes = ", ".join(f"{n}-grams {size:,}" for n, size in enumerate(kn.sizes, 1))
     click.echo(f"wrote {output} ({sizes})")
     fell_back = [n for n, f in enumerate(kn.fallback, 1) if f]

@@ -19,12 +19,12 @@ settings (temperature, top-k, ...) visibly matter.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
+from genlab.atomic import replacing
 from genlab.errors import GenlabError
 
 SPACE = "\u2581"  # "▁", SentencePiece's visible space
@@ -165,11 +165,8 @@ def build_tiny_model(
         ("output.weight", normal((n_vocab, dim), logit_scale * dim ** -0.5)),
     ]
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        w = gguf.GGUFWriter(tmp, "llama")
+    with replacing(path) as tmp:
+        w = gguf.GGUFWriter(str(tmp), "llama")
         w.add_name(name)
         w.add_description(f"random tiny llama model for tests (seed {seed})")
         w.add_file_type(gguf.LlamaFileType.ALL_F32)
@@ -205,8 +202,4 @@ def build_tiny_model(
         w.write_kv_data_to_file()
         w.write_tensors_to_file()
         w.close()
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

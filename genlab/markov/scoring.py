@@ -31,15 +31,20 @@ def kneser_ney(model: MarkovModel) -> KneserNey:
     """The smoothed model of a chain (estimated once, then kept on the model object)."""
     cached = getattr(model, "_kneser_ney", None)
     if cached is None:
-        para = model.paragraph_id
-        vocab = list(model.vocab)
-        vocab[para] = BOS
-        eos, unk = len(vocab), len(vocab) + 1
-        vocab += [EOS, UNK]
-        seq = sentences_from_stream(model.text_ids, para, para, eos)
-        cached = KneserNey.estimate(seq, model.order, vocab, para, eos, unk)
+        cached = KneserNey.estimate(*estimation_inputs(model))
         model._kneser_ney = cached  # type: ignore[attr-defined]
     return cached
+
+
+def estimation_inputs(model: MarkovModel) -> tuple:
+    """KneserNey.estimate's arguments for a chain: its paragraphs as sentences, the paragraph
+    mark standing for <s>, </s> and <unk> added to its vocabulary."""
+    para = model.paragraph_id
+    vocab = list(model.vocab)
+    vocab[para] = BOS
+    eos, unk = len(vocab), len(vocab) + 1
+    vocab += [EOS, UNK]
+    return sentences_from_stream(model.text_ids, para, para, eos), model.order, vocab, para, eos, unk
 
 
 def spelling_model(model: MarkovModel) -> KneserNey:

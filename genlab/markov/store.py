@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import lzma
 import os
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from genlab.errors import GenlabError
+from genlab.atomic import replacing
 from genlab.markov.model import MAX_ORDER, UNITS, MarkovModel, PRETOKENIZED
 from genlab.markov.ngrams import NgramCounts, count_sorted
 
@@ -61,16 +61,11 @@ def save(model: MarkovModel, path: str | Path) -> Path:
         arrays[f"counts{d}"] = _compact_counts(c.counts[d])
         if c.reindex[d] is not None:
             arrays[f"reindex{d}"] = c.reindex[d]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-            for name, array in arrays.items():  # the .npz layout np.load reads, deflated quickly
-                with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing(path) as tmp, tmp.open("wb") as fh, \
+            zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for name, array in arrays.items():  # the .npz layout np.load reads, deflated quickly
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
     return path
 
 
