@@ -25,7 +25,7 @@ from genlab.llama.tiny import build_tiny_model
 from genlab.markov.generator import MarkovGenerator
 from genlab.markov.kneser_ney import KneserNey
 from genlab.markov.model import train
-from genlab.markov.scoring import kneser_ney
+from genlab.markov.scoring import counted_ngrams, estimation_inputs, kneser_ney
 from genlab.markov.store import load
 from test_cli import CLI, assert_ok, assert_one_line_error, cli, isolated_env  # noqa: F401  (fixtures)
 
@@ -95,6 +95,41 @@ def test_arpa_equals_a_live_lmplz_run(order, tmp_path):
     out = io.StringIO()
     kneser_ney(model).write_arpa(out)
     assert_same_arpa(out.getvalue(), reference)
+
+
+def _assert_same_model(a: KneserNey, b: KneserNey) -> None:
+    assert a.sizes == b.sizes and a.discounts == b.discounts and a.fallback == b.fallback
+    for x, y in zip(a.keys, b.keys):
+        assert np.array_equal(x, y)
+    for x, y in zip(a.log10_prob + a.log10_backoff, b.log10_prob + b.log10_backoff):
+        assert np.max(np.abs(x - y), initial=0.0) <= 1e-12
+
+
+@pytest.mark.parametrize("order,unit,tokenized", [(1, "word", True), (2, "word", False), (3, "word", True),
+                                                  (4, "word", False), (4, "char", False)])
+def test_estimates_from_the_chain_s_counts_equal_those_from_its_text(order, unit, tokenized):
+    # two documents: the counts never cross a document start, the sentences must not either
+    corpora = [(LMPLZ_DATA / "novel-train.tok", 1.0), (LMPLZ_DATA / "novel-heldout.tok", 1.0)] if tokenized \
+        else [(NOVEL, 1.0), (REPO / "tests" / "data" / "lmplz" / "novel-heldout.tok", 1.0)]
+    model = train(corpora, order=order, unit=unit, tokenized=tokenized)
+    assert counted_ngrams(model) is not None  # the fast path is the one taken
+    _assert_same_model(kneser_ney(model), KneserNey.estimate(*estimation_inputs(model)))
+
+
+def test_weighted_chains_are_estimated_from_their_text():
+    corpora = [(LMPLZ_DATA / "novel-train.tok", 2.0), (LMPLZ_DATA / "novel-heldout.tok", 1.0)]
+    model = train(corpora, order=3, tokenized=True)
+    assert counted_ngrams(model) is None  # weighted counts are not raw counts
+    _assert_same_model(kneser_ney(model), KneserNey.estimate(*estimation_inputs(model)))
+
+
+@pytest.mark.parametrize("reserved", ["", "<s>", "</s>"])  # "": one split of the whole text
+def test_tokenized_lines_become_paragraphs_whatever_the_whitespace(reserved):
+    text = f"a b  c\n\n  \n d\te\r\nf {reserved} g\n{reserved}\n\nh\u2028i\nj"
+    model = train([("t.tok", 1.0)], order=2, tokenized=True, texts=[text])
+    words = [model.vocab[i] for i in model.text_ids.tolist()]
+    assert words == ["<p>", "a", "b", "c", "<p>", "d", "e", "<p>", "f", "g", "<p>", "h", "i", "<p>", "j", "<p>"]
+    _assert_same_model(kneser_ney(model), KneserNey.estimate(*estimation_inputs(model)))
 
 
 def _distribution(kn: KneserNey, context: list[int]) -> np.ndarray:

@@ -31,20 +31,64 @@ def kneser_ney(model: MarkovModel) -> KneserNey:
     """The smoothed model of a chain (estimated once, then kept on the model object)."""
     cached = getattr(model, "_kneser_ney", None)
     if cached is None:
-        cached = KneserNey.estimate(*estimation_inputs(model))
+        counted = counted_ngrams(model)
+        if counted is not None:  # the usual case: reuse the chain's own counts
+            cached = KneserNey.from_ngrams(*counted, *estimation_inputs(model, with_text=False)[1:])
+        else:
+            cached = KneserNey.estimate(*estimation_inputs(model))
         model._kneser_ney = cached  # type: ignore[attr-defined]
     return cached
 
 
-def estimation_inputs(model: MarkovModel) -> tuple:
+def estimation_inputs(model: MarkovModel, with_text: bool = True) -> tuple:
     """KneserNey.estimate's arguments for a chain: its paragraphs as sentences, the paragraph
-    mark standing for <s>, </s> and <unk> added to its vocabulary."""
+    mark standing for <s>, </s> and <unk> added to its vocabulary (`with_text=False`: None
+    in place of the sentences, which take a pass over the whole training text)."""
     para = model.paragraph_id
     vocab = list(model.vocab)
     vocab[para] = BOS
     eos, unk = len(vocab), len(vocab) + 1
     vocab += [EOS, UNK]
-    return sentences_from_stream(model.text_ids, para, para, eos), model.order, vocab, para, eos, unk
+    seq = sentences_from_stream(model.text_ids, para, para, eos) if with_text else None
+    return seq, model.order, vocab, para, eos, unk
+
+
+def counted_ngrams(model: MarkovModel) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
+    """The chain's n-gram counts as Kneser-Ney's sentences see them, for KneserNey.from_ngrams.
+
+    The chain counted every n-gram of its text when it was trained, paragraph marks included;
+    read as sentences, a mark first in an n-gram is <s>, a mark last is </s>, and an n-gram
+    with a mark inside spans two sentences and is not one. None when the counts cannot stand
+    for raw sentence counts: weighted corpora, renumbered contexts, empty paragraphs.
+    """
+    counts, para, eos = model.counts, model.paragraph_id, len(model.vocab)
+    if any(c.get("weight", 1.0) != 1.0 for c in model.corpora):
+        return None
+    if any(r is not None for r in counts.reindex[:model.order]):
+        return None
+    grams, raw = [], []
+    for n in range(1, model.order + 1):
+        rows = _rows_of_keys(counts.keys[n - 1], n, counts.bits)
+        mark = rows == para
+        if n == 2 and np.any(mark[:, 0] & mark[:, 1]):
+            return None  # an empty paragraph: the sentences would skip it, the counts do not
+        keep = ~mark[:, 1:-1].any(axis=1)
+        rows, ends = rows[keep], mark[keep, -1]
+        rows[ends, -1] = eos
+        grams.append(rows)
+        raw.append(counts.counts[n - 1][keep])
+    return grams, raw
+
+
+def _rows_of_keys(keys: np.ndarray, n: int, bits: int) -> np.ndarray:
+    """Word ids (oldest first) of n-gram keys packed as ngrams.py packs them: the nearest
+    context word in the highest bits, the farthest just above the predicted word."""
+    rows = np.empty((len(keys), n), dtype=np.int64)
+    mask = np.uint64((1 << bits) - 1)
+    rows[:, n - 1] = keys & mask
+    for j in range(n - 1):  # the context word j places from the start sits j + 1 fields up
+        rows[:, j] = (keys >> np.uint64(bits * (j + 1))) & mask
+    return rows
 
 
 def spelling_model(model: MarkovModel) -> KneserNey:
