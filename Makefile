@@ -3,18 +3,28 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 GENLAB := $(VENV)/bin/genlab
+# the CPU build these machines install locally; pyproject's [train] extra pins the same
+TORCH  := 2.13.0
+
+# The LLM side of the demo: LLM=alias-or-backend (e.g. make demo LLM=llama3) or, by default,
+# a small llama the demo trains on corpora/novel.txt (LLM_MINUTES of training, kept in models/).
+LLM ?=
+LLM_MINUTES ?= 3
+LLM_BACKEND := $(if $(LLM),$(LLM),llama:models/novel-llm.gguf)
 
 .PHONY: demo test bench clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	@echo "installing PyTorch $(TORCH) (CPU build) for genlab train-llm"
+	$(PY) -m pip install --quiet torch==$(TORCH)
 	@echo "installing genlab with llama-cpp-python (the first time it compiles llama.cpp: about 5 minutes)"
-	$(PY) -m pip install --quiet -e '.[llama]'
+	$(PY) -m pip install --quiet -e '.[llama,train]'
 	touch $@
 
 $(VENV)/.test: $(VENV)/.base
-	$(PY) -m pip install --quiet -e '.[llama,hf,test,bench]'
+	$(PY) -m pip install --quiet -e '.[llama,train,hf,test,bench]'
 	touch $@
 
 demo: $(VENV)/.base
@@ -24,9 +34,17 @@ demo: $(VENV)/.base
 	@echo
 	$(GENLAB) generate --backend markov:novel --prompt "“Well,” said" --temperature 0.9 --seed 2 --max-tokens 120
 	@echo
-	@echo "# the same prompt through llama.cpp, on a tiny model genlab builds (random weights: expect noise)"
-	$(GENLAB) tiny-model build -o models/tiny.gguf --seed 1
-	$(GENLAB) generate --backend llama:models/tiny.gguf --prompt "“Well,” said" --seed 2 --max-tokens 40
+	$(if $(LLM),,@$(MAKE) --no-print-directory models/novel-llm.gguf)
+	@echo "# the same prompt through llama.cpp: $(LLM_BACKEND)"
+	$(GENLAB) generate --backend $(LLM_BACKEND) --prompt "“Well,” said" --seed 2 --max-tokens 80
+	@echo
+	@echo "# held-out bits per byte: chains of orders 1-5 and the llama, all trained on the first 90%"
+	$(GENLAB) corpus split corpora/novel.txt
+	$(GENLAB) perplexity --train models/novel-train.txt --orders 1-5 --backend $(LLM_BACKEND) models/novel-held-out.txt
+
+# trained once, then reused (Ctrl-C keeps a checkpoint: genlab train-llm ... --resume)
+models/novel-llm.gguf: corpora/novel.txt | $(VENV)/.base
+	$(GENLAB) train-llm corpora/novel.txt --minutes $(LLM_MINUTES) -o $@
 
 test: $(VENV)/.test
 	$(PY) -m pytest -q

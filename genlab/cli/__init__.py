@@ -75,8 +75,9 @@ def _register() -> None:
     from genlab.cli.perplexity import export_arpa, perplexity
     from genlab.cli.personas import personas
     from genlab.cli.tiny import tiny_model
+    from genlab.cli.train_llm import train_llm
 
-    for command in (train_markov, generate, chat, personas, perplexity, export_arpa, corpus, models,
+    for command in (train_markov, train_llm, generate, chat, personas, perplexity, export_arpa, corpus, models,
                     tiny_model):
         cli.add_command(command)
 

@@ -7,6 +7,7 @@ single ``genlab: error: ...`` line.
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 import click
 
@@ -64,3 +65,38 @@ def fetch(source: str, dest_dir: str, mirror: str | None, force: bool) -> None:
     click.echo(f"saved {path} ({words:,} words)")
     click.echo("train on it with:")
     click.echo(f"  genlab train-markov {shlex.quote(str(path))}")
+
+
+@corpus.command(name="split")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--held-out", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1,
+              show_default=True, help="Fraction of the bytes, taken from the end, to hold out.")
+@click.option("-o", "--dir", "dest_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("models"),
+              show_default=True, help="Folder for NAME-train.txt and NAME-held-out.txt.")
+@click.option("--encoding", help="Text encoding of FILE. [default: UTF-8]")
+def split(file: Path, held_out: float, dest_dir: Path, encoding: str | None) -> None:
+    """Split a text into a training part and a held-out end, at a paragraph break.
+
+    The split is the one 'genlab train-llm --held-out' makes, so a chain
+    trained on NAME-train.txt and the llama are scored on the same held-out
+    text.
+
+    \b
+    Example:
+      genlab corpus split corpora/novel.txt
+      genlab train-markov models/novel-train.txt --order 3
+      genlab perplexity --train models/novel-train.txt --orders 1-4 models/novel-held-out.txt
+    """
+    from genlab.atomic import replacing
+    from genlab.corpus import corpus_name
+    from genlab.train.data import split_held_out
+    from genlab.train.trainer import corpus_text
+
+    head, tail = split_held_out(corpus_text([file], encoding), held_out)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    name = corpus_name(file)
+    for part, text in (("train", head), ("held-out", tail)):
+        path = dest_dir / f"{name}-{part}.txt"
+        with replacing(path) as tmp:
+            tmp.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"wrote {path} ({len(text.encode('utf-8')):,} bytes)")

@@ -24,7 +24,6 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from genlab.atomic import replacing
 from genlab.errors import GenlabError
 
 SPACE = "\u2581"  # "▁", SentencePiece's visible space
@@ -124,8 +123,6 @@ def build_tiny_model(
     tokenizer.chat_template (None: no template). `logit_scale`: standard deviation of the
     output logits, roughly. The same arguments always give a byte-identical file.
     """
-    import gguf
-
     if dim % heads or (dim // heads) % 2:
         raise GenlabError(f"dim ({dim}) must be a multiple of heads ({heads}) with an even head size")
     if layers < 1 or context < 8:
@@ -134,7 +131,6 @@ def build_tiny_model(
     path = Path(path)
     tokens, scores, types = build_vocab(DEFAULT_PIECES if vocab is None else vocab)
     n_vocab = len(tokens)
-    head_dim = dim // heads
     ffn = 4 * dim
     rng = np.random.default_rng(seed)
 
@@ -144,62 +140,30 @@ def build_tiny_model(
     def norm_weight() -> np.ndarray:
         return (1.0 + 0.1 * rng.standard_normal(dim)).astype(np.float32)
 
-    # numpy shapes are (rows, cols) = (out, in); GGUF stores them reversed, as llama.cpp expects.
+    from genlab.llama.gguf_writer import LlamaShape, SpmVocab, layer_tensor_names, write_llama_gguf
+
     tensors: list[tuple[str, np.ndarray]] = [("token_embd.weight", normal((n_vocab, dim), 1.0))]
     for i in range(layers):
-        b = f"blk.{i}"
+        norm1, q, k, v, out, norm2, gate, up, down = layer_tensor_names(i)
         tensors += [
-            (f"{b}.attn_norm.weight", norm_weight()),
-            (f"{b}.attn_q.weight", normal((dim, dim), dim ** -0.5)),
-            (f"{b}.attn_k.weight", normal((dim, dim), dim ** -0.5)),
-            (f"{b}.attn_v.weight", normal((dim, dim), dim ** -0.5)),
-            (f"{b}.attn_output.weight", normal((dim, dim), 0.5 * dim ** -0.5)),
-            (f"{b}.ffn_norm.weight", norm_weight()),
-            (f"{b}.ffn_gate.weight", normal((ffn, dim), dim ** -0.5)),
-            (f"{b}.ffn_up.weight", normal((ffn, dim), dim ** -0.5)),
-            (f"{b}.ffn_down.weight", normal((dim, ffn), 0.5 * ffn ** -0.5)),
+            (norm1, norm_weight()),
+            (q, normal((dim, dim), dim ** -0.5)),
+            (k, normal((dim, dim), dim ** -0.5)),
+            (v, normal((dim, dim), dim ** -0.5)),
+            (out, normal((dim, dim), 0.5 * dim ** -0.5)),
+            (norm2, norm_weight()),
+            (gate, normal((ffn, dim), dim ** -0.5)),
+            (up, normal((ffn, dim), dim ** -0.5)),
+            (down, normal((dim, ffn), 0.5 * ffn ** -0.5)),
         ]
     tensors += [
         ("output_norm.weight", norm_weight()),
         # the final hidden state is RMS-normalised (rms ~ 1), so logits ~ N(0, logit_scale^2)
         ("output.weight", normal((n_vocab, dim), logit_scale * dim ** -0.5)),
     ]
-
-    with replacing(path) as tmp:
-        w = gguf.GGUFWriter(str(tmp), "llama")
-        w.add_name(name)
-        w.add_description(f"random tiny llama model for tests (seed {seed})")
-        w.add_file_type(gguf.LlamaFileType.ALL_F32)
-        w.add_context_length(context)
-        w.add_embedding_length(dim)
-        w.add_block_count(layers)
-        w.add_feed_forward_length(ffn)
-        w.add_head_count(heads)
-        w.add_head_count_kv(heads)
-        w.add_layer_norm_rms_eps(1e-5)
-        w.add_rope_dimension_count(head_dim)
-        w.add_rope_freq_base(10000.0)
-        w.add_vocab_size(n_vocab)
-
-        w.add_tokenizer_model("llama")
-        w.add_tokenizer_pre("default")
-        w.add_token_list(tokens)
-        w.add_token_scores(scores)
-        w.add_token_types(types)
-        w.add_unk_token_id(0)
-        w.add_bos_token_id(1)
-        w.add_eos_token_id(2)
-        w.add_eot_token_id(tokens.index("<|im_end|>"))
-        w.add_add_bos_token(True)
-        w.add_add_eos_token(False)
-        w.add_add_space_prefix(True)
-        if chat_template is not None:
-            w.add_chat_template(chat_template)
-
-        for tname, data in tensors:
-            w.add_tensor(tname, data)
-        w.write_header_to_file()
-        w.write_kv_data_to_file()
-        w.write_tensors_to_file()
-        w.close()
+    shape = LlamaShape(dim=dim, layers=layers, heads=heads, ffn=ffn, context=context)
+    spm = SpmVocab(tokens, scores, types, eot=tokens.index("<|im_end|>"))
+    write_llama_gguf(path, shape, spm, tensors, name=name,
+                     description=f"random tiny llama model for tests (seed {seed})",
+                     chat_template=chat_template)
     return path

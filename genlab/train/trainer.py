@@ -1,0 +1,446 @@
+"""Train a small llama on a corpus, within a step or time budget, and export it as GGUF.
+
+The loop is nanoGPT's (random windows, AdamW, warm-up then cosine decay, gradient clipping)
+with three things a user at a terminal needs: the learning-rate schedule follows whichever
+budget runs out first (steps or minutes), so a 10-minute run is a complete run and not the
+first 10 minutes of a longer one; Ctrl-C finishes the current step and saves a checkpoint;
+and the held-out text is scored by the same scorer as `genlab perplexity`, through
+llama.cpp, on the exported file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+from genlab.errors import GenlabError
+
+LN2 = math.log(2)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    size: str = "small"
+    context: int | None = None  # default: the size's
+    vocab_size: int = 2048
+    minutes: float | None = None
+    steps: int | None = None
+    batch_size: int = 16
+    learning_rate: float = 2e-3
+    min_learning_rate: float = 1e-4
+    warmup_steps: int = 50
+    weight_decay: float = 0.1
+    dropout: float | None = None  # default: the size's
+    seed: int = 0
+    held_out: float = 0.1
+    threads: int | None = None
+    tied: bool = True  # output matrix = token embedding
+    precision: str = "auto"  # bf16: matmuls in bfloat16 (weights stay f32); auto: bf16 where the CPU has it
+    eval_seconds: float = 60.0  # estimate the held-out loss this often
+    checkpoint_seconds: float = 300.0  # and save a checkpoint this often
+
+    def budget_text(self) -> str:
+        parts = []
+        if self.minutes is not None:
+            parts.append(f"{self.minutes:g} min")
+        if self.steps is not None:
+            parts.append(f"{self.steps} steps")
+        return " or ".join(parts)
+
+
+@dataclass
+class TrainResult:
+    path: Path
+    checkpoint: Path
+    steps: int
+    tokens: int
+    seconds: float
+    train_loss: float
+    held_out_bpb: float | None  # genlab's scorer, through llama.cpp, on the exported GGUF
+    interrupted: bool
+    parameters: int
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def corpus_text(paths: Sequence[str | os.PathLike[str]], encoding: str | None = None) -> str:
+    """The corpora as one prepared text (normalised paragraphs, as the scorer sees text)."""
+    from genlab.corpus import read_corpus
+    from genlab.eval.perplexity import prepare_text
+
+    if not paths:
+        raise GenlabError("no corpus given")
+    return "\n\n".join(prepare_text(read_corpus(p, encoding)) for p in paths)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def learning_rate(s: TrainSettings, step: int, fraction: float) -> float:
+    """Linear warm-up over `warmup_steps`, then cosine decay to `min_learning_rate` at
+    fraction 1 of the budget (steps or time, whichever is further along)."""
+    if step < s.warmup_steps:
+        return s.learning_rate * (step + 1) / s.warmup_steps
+    f = min(max(fraction, 0.0), 1.0)
+    return s.min_learning_rate + 0.5 * (s.learning_rate - s.min_learning_rate) * (1 + math.cos(math.pi * f))
+
+
+def _cpu_has_bf16() -> bool:
+    """Native bfloat16 on this CPU (AVX-512 BF16 or AMX): there mixed precision is ~1.4× faster;
+    elsewhere it is emulated and slower."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+class _StopFlag:
+    """First Ctrl-C (or SIGTERM): finish the step, save, stop. Second Ctrl-C: stop at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.stop = False
+        self._old: dict[int, object] = {}
+
+    def __enter__(self) -> "_StopFlag":
+        def handler(signum, frame):  # noqa: ARG001
+            if self.stop:
+                raise KeyboardInterrupt
+            self.stop = True
+
+        for sig in self.SIGNALS:
+            try:
+                self._old[sig] = signal.signal(sig, handler)
+            except ValueError:  # not the main thread: signals stay as they were
+                pass
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+class Trainer:
+    """One training run: `Trainer(corpora, out, settings).run()`.
+
+    `log`: where one-line messages go (default: stderr). `progress`: draw a bar (default:
+    when stderr is a terminal; otherwise a line per evaluation).
+    """
+
+    def __init__(self, corpora: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str],
+                 settings: TrainSettings = TrainSettings(), *, resume: bool = False,
+                 encoding: str | None = None, log: Callable[[str], None] | None = None,
+                 progress: bool | None = None):
+        from genlab.train.model import SIZES
+
+        if settings.size not in SIZES:
+            raise GenlabError(f"unknown size {settings.size!r}: choose from {', '.join(SIZES)}")
+        if settings.minutes is None and settings.steps is None:
+            raise GenlabError("give a budget: --minutes, --steps or both")
+        if settings.minutes is not None and settings.minutes <= 0:
+            raise GenlabError("--minutes must be positive")
+        if settings.steps is not None and settings.steps < 1:
+            raise GenlabError("--steps must be at least 1")
+        if settings.context is not None and (settings.context < 256 or settings.context % 256):
+            # llama.cpp rounds its context up to a multiple of 256: a model trained on shorter
+            # windows would be scored and run on positions it never saw
+            raise GenlabError(f"--context must be a multiple of 256 (llama.cpp's unit), got {settings.context}")
+        self.out = Path(out)
+        if self.out.suffix != ".gguf":
+            raise GenlabError(f"the output must be a .gguf file, got {self.out}")
+        self.corpora = [Path(p) for p in corpora]
+        self.settings = settings
+        self.resume = resume
+        self.encoding = encoding
+        self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        self.progress = sys.stderr.isatty() if progress is None else progress
+
+    # --- setup --------------------------------------------------------------------------------
+
+    def _prepare(self):
+        import torch
+
+        from genlab.train.checkpoint import checkpoint_path, load_checkpoint
+        from genlab.train.data import split_held_out, tokenize_texts
+        from genlab.train.model import SIZES, Llama, LlamaConfig
+        from genlab.train.vocab import learn_vocab
+
+        s = self.settings
+        text = corpus_text(self.corpora, self.encoding)
+        self.ckpt_path = checkpoint_path(self.out)
+        ckpt = None
+        if self.resume:
+            ckpt = load_checkpoint(self.ckpt_path)
+            saved = ckpt.state
+            if saved["corpus_sha256"] != _digest(text):
+                raise GenlabError(f"{self.ckpt_path} was trained on other text: resume with the same corpora")
+            # the split, vocabulary and shape are the checkpoint's; the budget may be new
+            s = replace(s, held_out=saved["held_out"], seed=saved["seed"],
+                        minutes=s.minutes if s.minutes is not None else saved.get("minutes"),
+                        steps=s.steps if s.steps is not None else saved.get("steps"))
+            self.settings = s
+        train_text, held_text = split_held_out(text, s.held_out)
+        self.held_text = held_text
+        self.text_digest = _digest(text)
+
+        if s.threads:
+            torch.set_num_threads(s.threads)
+        torch.manual_seed(s.seed)
+        if ckpt is not None:
+            vocab = ckpt.vocab
+            cfg = LlamaConfig(**ckpt.config)
+        else:
+            self.log(f"learning a {s.vocab_size}-token vocabulary on {len(train_text.encode()):,} bytes")
+            vocab = learn_vocab([train_text], s.vocab_size)
+            shape = dict(SIZES[s.size])
+            if s.context is not None:
+                shape["context"] = s.context
+            if s.dropout is not None:
+                shape["dropout"] = s.dropout
+            cfg = LlamaConfig(vocab_size=len(vocab.tokens), tied=s.tied, **shape)
+        self.vocab = vocab
+        train_ids, held_ids = tokenize_texts(vocab, [train_text, held_text])
+        if len(train_ids) < cfg.context + 1:
+            raise GenlabError(f"the training text is {len(train_ids)} tokens: too short for a context of "
+                              f"{cfg.context} (use a longer corpus or --context)")
+        self.train_ids = torch.from_numpy(train_ids)
+        self.held_ids = torch.from_numpy(held_ids)
+        self.held_bytes = len(held_text.encode("utf-8"))
+        self.train_bytes = len(train_text.encode("utf-8"))
+
+        model = Llama(cfg)
+        decay = [p for p in model.parameters() if p.dim() >= 2]
+        no_decay = [p for p in model.parameters() if p.dim() < 2]
+        opt = torch.optim.AdamW([{"params": decay, "weight_decay": s.weight_decay},
+                                 {"params": no_decay, "weight_decay": 0.0}],
+                                lr=s.learning_rate, betas=(0.9, 0.95), eps=1e-8)
+        self.sampler = torch.Generator().manual_seed(s.seed)
+        self.step, self.tokens_seen, self.seconds = 0, 0, 0.0
+        self.history: list[dict[str, float]] = []
+        if ckpt is not None:
+            model.load_state_dict(ckpt.model)
+            opt.load_state_dict(ckpt.optimizer)
+            torch.set_rng_state(ckpt.rng["torch"])
+            self.sampler.set_state(ckpt.rng["sampler"])
+            self.step = int(ckpt.state["step"])
+            self.tokens_seen = int(ckpt.state["tokens"])
+            self.seconds = float(ckpt.state["seconds"])
+            self.history = list(ckpt.state.get("history", []))
+            self.log(f"resuming {self.ckpt_path} at step {self.step:,} ({self.seconds / 60:.1f} min trained)")
+        self.model, self.opt = model, opt
+        self.bf16 = s.precision == "bf16" or (s.precision == "auto" and _cpu_has_bf16())
+        self.log(f"model: {cfg.layers} layers × {cfg.dim}, {cfg.heads} heads, context {cfg.context}, "
+                 f"vocabulary {cfg.vocab_size}: {model.parameter_count():,} parameters"
+                 f"{' (bf16 matmuls)' if self.bf16 else ''}; "
+                 f"{len(train_ids):,} training tokens ({self.train_bytes / max(len(train_ids), 1):.2f} bytes/token), "
+                 f"{len(held_ids):,} held out; budget {s.budget_text()}")
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    def fraction_done(self) -> float:
+        s = self.settings
+        f = 0.0
+        if s.steps is not None:
+            f = max(f, self.step / s.steps)
+        if s.minutes is not None:
+            f = max(f, self.seconds / (60 * s.minutes))
+        return f
+
+    def _batch(self):
+        import torch
+
+        ctx = self.model.cfg.context
+        n = len(self.train_ids)
+        starts = torch.randint(0, n - ctx + 1, (self.settings.batch_size,), generator=self.sampler)
+        idx = starts[:, None] + torch.arange(ctx)[None, :]
+        targets = self.train_ids[idx]
+        bos = torch.full((len(starts), 1), self.vocab.bos, dtype=torch.long)
+        inputs = torch.cat([bos, targets[:, :-1]], dim=1)  # BOS first, as every scoring window
+        return inputs, targets
+
+    def train_step(self) -> float:
+        import torch
+        import torch.nn.functional as F
+
+        lr = learning_rate(self.settings, self.step, self.fraction_done())
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        self.model.train()
+        inputs, targets = self._batch()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            logits = self.model(inputs)
+        loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), targets.reshape(-1))
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        self.step += 1
+        self.tokens_seen += targets.numel()
+        return loss.item()
+
+    def held_out_estimate(self) -> float | None:
+        """Bits per byte of the held-out text in disjoint windows (BOS + context-1 tokens):
+        a quick, slightly pessimistic estimate; the final score uses overlapping windows."""
+        import torch
+        import torch.nn.functional as F
+
+        if not self.held_bytes or len(self.held_ids) == 0:
+            return None
+        ctx = self.model.cfg.context
+        ids = self.held_ids
+        nats = 0.0
+        self.model.eval()
+        with torch.no_grad():
+            for lo in range(0, len(ids), 16 * (ctx - 1)):
+                rows = [ids[i: i + ctx - 1] for i in range(lo, min(len(ids), lo + 16 * (ctx - 1)), ctx - 1)]
+                for row in rows:
+                    inputs = torch.cat([torch.tensor([self.vocab.bos]), row[:-1]])[None, :]
+                    logits = self.model(inputs)
+                    nats += float(F.cross_entropy(logits[0], row, reduction="sum"))
+        return nats / self.held_bytes / LN2
+
+    def run(self) -> TrainResult:
+        self._prepare()
+        s = self.settings
+        interrupted = False
+        last_eval = last_save = self.seconds
+        recent: list[float] = []
+        loss = math.nan
+        with _StopFlag() as flag, _Progress(self, enabled=self.progress) as bar:
+            started = time.perf_counter() - self.seconds
+            while self.fraction_done() < 1.0:
+                loss = self.train_step()
+                recent = (recent + [loss])[-20:]
+                self.seconds = time.perf_counter() - started
+                bar.update(sum(recent) / len(recent))
+                if self.seconds - last_eval >= s.eval_seconds:
+                    self._evaluate(sum(recent) / len(recent), bar)
+                    last_eval = self.seconds
+                    started = time.perf_counter() - self.seconds  # evaluation is not training time
+                if self.seconds - last_save >= s.checkpoint_seconds:
+                    self.save_checkpoint()
+                    last_save = self.seconds
+                if flag.stop:
+                    interrupted = True
+                    break
+        if recent:
+            self._evaluate(sum(recent) / len(recent), None)
+        ckpt = self.save_checkpoint()
+        if interrupted:
+            self.log(f"interrupted at step {self.step:,}: checkpoint saved to {ckpt}; "
+                     "run the same command with --resume to continue")
+        path = self.export()
+        bpb = self.score_held_out(path)
+        if bpb is not None:
+            path = self.export(bpb)  # the score goes into the file's provenance
+        return TrainResult(path, ckpt, self.step, self.tokens_seen, self.seconds,
+                           sum(recent) / len(recent) if recent else math.nan, bpb, interrupted,
+                           self.model.parameter_count(), self.history)
+
+    def _evaluate(self, train_loss: float, bar) -> None:
+        bpb = self.held_out_estimate()
+        entry = {"step": self.step, "seconds": round(self.seconds, 1), "train_loss": train_loss,
+                 "train_bpb": train_loss * len(self.train_ids) / self.train_bytes / LN2}
+        if bpb is not None:
+            entry["held_out_bpb"] = bpb
+        self.history.append(entry)
+        rate = self.tokens_seen / max(self.seconds, 1e-9)
+        left = max(0.0, self.seconds * (1 - self.fraction_done()) / max(self.fraction_done(), 1e-9))
+        msg = (f"step {self.step:,}  {self.seconds / 60:.1f} min  loss {train_loss:.3f} "
+               f"(≈{entry['train_bpb']:.3f} bits/byte)  {rate:,.0f} tok/s  {left / 60:.1f} min left")
+        if bpb is not None:
+            msg += f"  held-out ≈{bpb:.3f} bits/byte"
+        if bar is not None and bar.enabled:
+            bar.write(msg)
+        else:
+            self.log(msg)
+
+    # --- outputs --------------------------------------------------------------------------------
+
+    def save_checkpoint(self) -> Path:
+        import torch
+
+        from genlab.train.checkpoint import Checkpoint, save_checkpoint
+
+        s = self.settings
+        state = {"step": self.step, "tokens": self.tokens_seen, "seconds": self.seconds,
+                 "corpus_sha256": self.text_digest, "held_out": s.held_out, "seed": s.seed,
+                 "minutes": s.minutes, "steps": s.steps, "history": self.history}
+        ckpt = Checkpoint(self.model.cfg.as_dict(), self.vocab, state, self.model.state_dict(),
+                          self.opt.state_dict(), {"torch": torch.get_rng_state(), "sampler": self.sampler.get_state()})
+        return save_checkpoint(self.ckpt_path, ckpt)
+
+    def export(self, held_out_bpb: float | None = None) -> Path:
+        from genlab.train.export import export_gguf
+
+        provenance = {"corpora": [p.name for p in self.corpora], "corpus_sha256": self.text_digest,
+                      "held_out_fraction": self.settings.held_out, "steps": self.step,
+                      "tokens": self.tokens_seen, "seconds": round(self.seconds, 1)}
+        if held_out_bpb is not None:
+            provenance["held_out_bits_per_byte"] = round(held_out_bpb, 5)
+        return export_gguf(self.model, self.vocab, self.out, name=self.out.stem, provenance=provenance)
+
+    def score_held_out(self, path: Path) -> float | None:
+        """The held-out text's bits per byte under the exported GGUF, through llama.cpp and the
+        scorer `genlab perplexity` uses."""
+        from genlab.llama.generator import LlamaGenerator
+
+        if not self.held_text:
+            return None
+        with LlamaGenerator(path, n_ctx=self.model.cfg.context) as gen:
+            return gen.score(self.held_text, progress=self.progress).bits_per_byte
+
+
+class _Progress:
+    """A bar over the budget (steps, or seconds when only minutes are given) with loss and
+    tokens/s; silent when disabled (the evaluations then print lines instead)."""
+
+    def __init__(self, trainer: Trainer, enabled: bool):
+        self.trainer = trainer
+        self.enabled = enabled
+        self.bar = None
+        self._t0 = time.perf_counter()
+        self._tok0 = trainer.tokens_seen if hasattr(trainer, "tokens_seen") else 0
+
+    def __enter__(self) -> "_Progress":
+        if self.enabled:
+            from tqdm import tqdm
+
+            s = self.trainer.settings
+            by_steps = s.minutes is None
+            total = s.steps if by_steps else int(round(60 * s.minutes))
+            self.bar = tqdm(total=total, unit="step" if by_steps else "s", desc="training", file=sys.stderr,
+                            dynamic_ncols=True, leave=False,
+                            bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} [{elapsed}<{remaining}{postfix}]")
+            self.by_steps = by_steps
+        self._t0 = time.perf_counter()
+        self._tok0 = self.trainer.tokens_seen
+        return self
+
+    def update(self, loss: float) -> None:
+        if self.bar is None:
+            return
+        t = self.trainer
+        rate = (t.tokens_seen - self._tok0) / max(time.perf_counter() - self._t0, 1e-9)
+        self.bar.n = t.step if self.by_steps else min(t.seconds, self.bar.total)
+        self.bar.set_postfix_str(f"step {t.step:,} loss {loss:.3f} {rate:,.0f} tok/s", refresh=False)
+        self.bar.refresh()
+
+    def write(self, msg: str) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(msg, file=sys.stderr)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()
