@@ -38,9 +38,13 @@ demo: $(VENV)/.base
 	@echo "# the same prompt through llama.cpp: $(LLM_BACKEND)"
 	$(GENLAB) generate --backend $(LLM_BACKEND) --prompt "“Well,” said" --seed 2 --max-tokens 80
 	@echo
-	@echo "# held-out bits per byte: chains of orders 1-5 and the llama, all trained on the first 90%"
+	@echo "# the comparison: a chain and the llama trained on the novel's first 90%, scored on the last 10%"
 	$(GENLAB) corpus split corpora/novel.txt
-	$(GENLAB) perplexity --train models/novel-train.txt --orders 1-5 --backend $(LLM_BACKEND) models/novel-held-out.txt
+	$(GENLAB) train-markov models/novel-train.txt -o models/novel-train.markov
+	rm -rf runs/demo
+	$(GENLAB) compare -b markov:novel-train -b $(LLM_BACKEND) --eval-text models/novel-held-out.txt \
+	  --corpus models/novel-train.txt --samples 3 --seed 1 --sweep temperature=0.5,0.8,1.2 -o runs/demo
+	@echo "report: runs/demo/report.md"
 
 # trained once, then reused (Ctrl-C keeps a checkpoint: genlab train-llm ... --resume)
 models/novel-llm.gguf: corpora/novel.txt | $(VENV)/.base
@@ -54,4 +58,4 @@ bench: $(VENV)/.test
 	$(PY) bench/markov_vs_markovify.py
 
 clean:
-	rm -rf $(VENV) models .pytest_cache
+	rm -rf $(VENV) models runs .pytest_cache

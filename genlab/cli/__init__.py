@@ -68,6 +68,7 @@ def cli() -> None:
 
 def _register() -> None:
     from genlab.cli.chat import chat
+    from genlab.cli.compare import compare, plot
     from genlab.cli.corpus import corpus
     from genlab.cli.generate import generate
     from genlab.cli.markov import train_markov
@@ -77,8 +78,8 @@ def _register() -> None:
     from genlab.cli.tiny import tiny_model
     from genlab.cli.train_llm import train_llm
 
-    for command in (train_markov, train_llm, generate, chat, personas, perplexity, export_arpa, corpus, models,
-                    tiny_model):
+    for command in (train_markov, train_llm, generate, chat, personas, perplexity, compare, plot, export_arpa,
+                    corpus, models, tiny_model):
         cli.add_command(command)
 
 
