@@ -46,6 +46,27 @@ class Score:
         return math.exp(self.nats / self.tokens) if self.tokens else math.nan
 
 
+ROLES = ("system", "user", "assistant")
+
+
+def check_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
+    """Plain {role, content} dicts of a chat, or one clear error about the first bad message."""
+    if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
+        raise GenlabError("messages must be a list of {'role': ..., 'content': ...} entries")
+    out: list[dict[str, str]] = []
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or "role" not in m or "content" not in m:
+            raise GenlabError(f"message {i + 1} must have a 'role' and a 'content'")
+        if m["role"] not in ROLES:
+            raise GenlabError(f"message {i + 1} has role {m['role']!r}; use one of {', '.join(ROLES)}")
+        if not isinstance(m["content"], str):
+            raise GenlabError(f"message {i + 1} content must be text, got {type(m['content']).__name__}")
+        out.append({"role": m["role"], "content": m["content"]})
+    if not out:
+        raise GenlabError("a chat needs at least one message")
+    return out
+
+
 @runtime_checkable
 class Generator(Protocol):
     name: str
@@ -67,12 +88,13 @@ def generate(generator: Generator, prompt: str, sampling: Sampling) -> str:
     return "".join(generator.stream(prompt, sampling))
 
 
-BACKEND_KINDS = ("markov", "llama", "hf")
+BACKEND_KINDS = ("markov", "llama", "hf", "openai")
 
 
 def load_backend(name: str, **llama_options: object) -> Generator:
     """Turn a backend name into a ready Generator: "markov:novel", "llama:model.gguf",
-    "hf:OWNER/REPO/FILE.gguf" or a model alias from `genlab models add` (a name without ':').
+    "hf:OWNER/REPO/FILE.gguf", "openai:http://HOST:PORT/v1#MODEL" (an OpenAI-compatible server,
+    MODEL optional) or a model alias (a name without ':'; an alias with a `url` is a server).
 
     `llama_options` (n_ctx, n_threads, n_gpu_layers, chat_format, verbose) go to a llama
     model and are ignored by a Markov chain; None means "not given": the alias's setting, else
@@ -87,6 +109,18 @@ def load_backend(name: str, **llama_options: object) -> Generator:
         from genlab.markov.store import find_model
 
         return MarkovGenerator.load(find_model(rest))
+    if sep and kind == "openai":
+        from genlab.server.generator import ServerGenerator
+
+        return ServerGenerator.from_spec(rest)
+    if not sep and name:
+        from genlab.llama.registry import server_options
+
+        server = server_options(name)  # None unless the alias has a url
+        if server is not None:
+            from genlab.server.generator import ServerGenerator
+
+            return ServerGenerator(**server)
     if (sep and kind in ("llama", "hf")) or (not sep and name):
         try:
             from genlab.llama.generator import LlamaGenerator
@@ -102,5 +136,6 @@ def load_backend(name: str, **llama_options: object) -> Generator:
         return LlamaGenerator(path, **options)
     raise GenlabError(
         f"unknown backend {name!r}: use markov:NAME_OR_PATH (a model from 'genlab train-markov'), "
-        f"llama:PATH.gguf, hf:OWNER/REPO/FILE.gguf or a model alias ('genlab models list')"
+        f"llama:PATH.gguf, hf:OWNER/REPO/FILE.gguf, openai:http://HOST:PORT/v1#MODEL or a model alias "
+        f"('genlab models list')"
     )

@@ -30,12 +30,15 @@ from genlab.errors import GenlabError
               help="Samples per prompt and backend (and per swept value).")
 @click.option("--sweep", metavar="NAME=V1,V2,...",
               help="Run every setting of one sampling parameter, e.g. temperature=0.5,1.0,1.5.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Requests in flight at once to a server backend (local models run one at a time).")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
               help="Run folder; running the same command again resumes it. [default: runs/compare-DATE-TIME]")
 @sampling_options
 @llama_options
 def compare(backends: tuple[str, ...], prompts: Path | None, eval_text: Path | None, corpus: Path | None,
-            orders: str, samples: int, sweep: str | None, output: Path | None, **kwargs) -> None:
+            orders: str, samples: int, sweep: str | None, concurrency: int, output: Path | None,
+            **kwargs) -> None:
     """Run the same prompts through several backends and compare them.
 
     Every backend gets the same prompts, sampling settings and seeds. Saves
@@ -74,7 +77,8 @@ def compare(backends: tuple[str, ...], prompts: Path | None, eval_text: Path | N
         click.echo(msg, err=True)
 
     try:
-        metrics = run_compare(settings, out, load=lambda name: load_backend(name, **dict(kwargs)), log=log)
+        metrics = run_compare(settings, out, load=lambda name: load_backend(name, **dict(kwargs)), log=log,
+                              concurrency=concurrency)
     except KeyboardInterrupt:
         argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
         if output is None:

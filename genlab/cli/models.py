@@ -71,7 +71,8 @@ def list_command(as_json: bool) -> None:
     rows = [("NAME", "SIZE", "SCOPE", "PATH")]
     for a in aliases:
         size = _file_size(a.path)
-        rows.append((a.name, "missing" if size is None else _human_bytes(size), a.scope or "", str(a.path)))
+        shown = "server" if a.is_server else "missing" if size is None else _human_bytes(size)
+        rows.append((a.name, shown, a.scope or "", str(a.path) + (f"#{a.model}" if a.is_server and a.model else "")))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for r in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + r[3])
@@ -259,6 +260,9 @@ def show_command(model: str, as_json: bool) -> None:
             names = alias_names()
             hint = f"known aliases: {', '.join(names)}" if names else "no aliases yet"
             raise GenlabError(f"no alias or file named {model!r} ({hint})")
+        if alias is not None and alias.is_server:
+            raise GenlabError(f"alias {alias.name!r} is a server ({alias.path}): 'models show' reads GGUF files; "
+                              f"'genlab generate --backend {alias.name}' talks to it")
         if alias is not None and not alias.path.exists():
             raise GenlabError(f"alias {alias.name!r} ({alias.source}) points to {alias.path}, which does not exist")
     info = inspect_gguf(path)

@@ -18,6 +18,7 @@ prompt and sample number.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import os
@@ -190,8 +191,11 @@ def generate_one(gen, job: Job) -> tuple[str, int, float]:
 
 def run_samples(s: CompareSettings, out: Path, load: Callable[[str], object],
                 advance: Callable[[int], None] = lambda n: None,
-                eval_text: str | None = None) -> None:
-    """Make every missing sample (and each backend's eval-text score), appending as it goes."""
+                eval_text: str | None = None, concurrency: int = 1) -> None:
+    """Make every missing sample (and each backend's eval-text score), appending as it goes.
+
+    `concurrency`: requests in flight at once for backends that allow it (a server backend
+    sets `concurrent_requests = True`); an in-process model runs one sample at a time."""
     from genlab.eval.perplexity import perplexity
 
     done = {(r["backend"], r["setting"], r["prompt_id"], r["sample"]) for r in read_jsonl(out / SAMPLES)}
@@ -205,8 +209,8 @@ def run_samples(s: CompareSettings, out: Path, load: Callable[[str], object],
             continue
         gen = load(backend)
         try:
-            for job in mine:
-                text, tokens, seconds = generate_one(gen, job)
+            width = concurrency if getattr(gen, "concurrent_requests", False) else 1
+            for job, (text, tokens, seconds) in _generate_all(gen, mine, width):
                 append_jsonl(out / SAMPLES, {
                     "backend": backend, "setting": job.label, "prompt_id": job.prompt.id,
                     "kind": job.prompt.kind, "prompt": job.prompt.text, "sample": job.sample,
@@ -220,6 +224,32 @@ def run_samples(s: CompareSettings, out: Path, load: Callable[[str], object],
             close = getattr(gen, "close", None)
             if close:
                 close()
+
+
+def _generate_all(gen, todo: list[Job], width: int) -> Iterator[tuple[Job, tuple[str, int, float]]]:
+    """(job, result) as each sample finishes; with width > 1, up to `width` at once. On an
+    error or Ctrl-C, samples already finished have been yielded (and saved) first."""
+    if width <= 1:
+        for job in todo:
+            yield job, generate_one(gen, job)
+        return
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    pending = iter(todo)
+    with ThreadPoolExecutor(max_workers=width) as pool:
+        running = {pool.submit(generate_one, gen, job): job for job in itertools.islice(pending, width)}
+        try:
+            while running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    job = running.pop(future)
+                    yield job, future.result()
+                    nxt = next(pending, None)
+                    if nxt is not None:
+                        running[pool.submit(generate_one, gen, nxt)] = nxt
+        finally:
+            for future in running:
+                future.cancel()
 
 
 def _sampling_dict(s: Sampling) -> dict[str, object]:
@@ -374,7 +404,8 @@ def iter_progress(total: int, enabled: bool | None) -> Iterator[Callable[[int], 
 
 
 def run_compare(s: CompareSettings, out: str | os.PathLike[str], *, load: Callable[[str], object],
-                progress: bool | None = None, log: Callable[[str], None] = lambda m: None) -> dict:
+                progress: bool | None = None, log: Callable[[str], None] = lambda m: None,
+                concurrency: int = 1) -> dict:
     """The whole comparison: samples (resumed), scores, metrics, plots, report. Returns the
     metrics dict."""
     from genlab.eval.perplexity import prepare_text
@@ -392,7 +423,7 @@ def run_compare(s: CompareSettings, out: str | os.PathLike[str], *, load: Callab
     open_run(out, s)
     total = len(jobs(s))
     with iter_progress(total, progress) as advance:
-        run_samples(s, out, load, advance, evaluation)
+        run_samples(s, out, load, advance, evaluation, concurrency)
     log("measuring")
     metrics = measure(s, out, corpus, evaluation, log)
     write_metrics(out, metrics)

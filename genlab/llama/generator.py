@@ -58,12 +58,11 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from genlab.errors import GenlabError
-from genlab.generator import Message, Score
+from genlab.generator import Message, Score, check_messages as _check_messages
 from genlab.sampling import Sampling
 
 GGUF_MAGIC = b"GGUF"
 DEFAULT_MAX_CONTEXT = 4096  # n_ctx=None uses the model's training context, capped at this
-ROLES = ("system", "user", "assistant")
 _DEFAULT_SEED = 0xFFFFFFFF  # llama.cpp: "random seed"
 _SCORE_FLOATS = 32 * 2**20  # cap on logits copied per decode call while scoring (128 MiB f32)
 
@@ -822,22 +821,6 @@ class LlamaGenerator:
 # --- helpers ----------------------------------------------------------------------------------------
 
 
-def _check_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
-    if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
-        raise GenlabError("messages must be a list of {'role': ..., 'content': ...} entries")
-    out: list[dict[str, str]] = []
-    for i, m in enumerate(messages):
-        if not isinstance(m, dict) or "role" not in m or "content" not in m:
-            raise GenlabError(f"message {i + 1} must have a 'role' and a 'content'")
-        role, content = m["role"], m["content"]
-        if role not in ROLES:
-            raise GenlabError(f"message {i + 1} has role {role!r}; use one of {', '.join(ROLES)}")
-        if not isinstance(content, str):
-            raise GenlabError(f"message {i + 1} content must be text, got {type(content).__name__}")
-        out.append({"role": role, "content": content})
-    if not out:
-        raise GenlabError("a chat needs at least one message")
-    return out
 
 
 def _split_at_stop(text: str, stops: tuple[str, ...], final: bool) -> tuple[str, str, bool]:

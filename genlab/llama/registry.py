@@ -22,6 +22,17 @@ An alias is a table under ``[models]``::
 ``path`` is the only required key. ``~`` is expanded, and a relative path is relative to the
 folder of the file that defines it. Every other key is optional; unknown keys are an error.
 
+An alias with ``url`` instead of ``path`` names a model on an OpenAI-compatible server
+(genlab.server.ServerGenerator); the API key is read from the environment variable that
+``api_key_env`` names, so the file never holds a secret::
+
+    [models.big]
+    url = "http://gpu-box:8000/v1"
+    model = "meta-llama/Llama-3.1-70B-Instruct"   # optional: the request's "model" field
+    api_key_env = "VLLM_KEY"                      # optional
+    timeout = 120                                 # optional, seconds (default 60)
+    extra_sampling = false                        # optional: only OpenAI's standard sampling fields
+
 `resolve_llama` turns a backend name into a GGUF path and llama options: an alias name,
 ``llama:PATH.gguf``, or ``hf:OWNER/REPO/FILE.gguf`` (downloaded once into the Hugging Face cache;
 needs the optional ``huggingface-hub`` package).
@@ -51,9 +62,10 @@ from genlab.sampling import Sampling, parse_value
 
 CONFIG_NAME = "genlab.toml"
 SCOPES = ("local", "user")
-RESERVED = ("markov", "llama", "hf")  # backend kinds: `genlab generate --backend markov` must stay an error
+RESERVED = ("markov", "llama", "hf", "openai")  # backend kinds: `genlab generate --backend markov` must stay an error
 LLAMA_SETTINGS = ("n_ctx", "n_threads", "n_gpu_layers", "chat_format")
-ALIAS_KEYS = ("path", *LLAMA_SETTINGS, "sampling")
+SERVER_KEYS = ("url", "model", "api_key_env", "timeout", "extra_sampling")  # an alias of a server model
+ALIAS_KEYS = ("path", *LLAMA_SETTINGS, "sampling", *SERVER_KEYS)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 
 
@@ -156,6 +168,22 @@ class Alias:
     source: Path | None = None
     scope: str | None = None
     raw_path: str = ""
+    url: str | None = None  # set for a server alias (then `path` is a ServerURL, never a file)
+    model: str | None = None
+    api_key_env: str | None = None
+    timeout: float | None = None
+    extra_sampling: bool | None = None
+
+    @property
+    def is_server(self) -> bool:
+        return self.url is not None
+
+    def server_options(self) -> dict[str, Any]:
+        """Keyword arguments of genlab.server.ServerGenerator for a server alias."""
+        out: dict[str, Any] = {"url": self.url, "model": self.model, "name": self.name}
+        out.update({k: getattr(self, k) for k in ("api_key_env", "timeout", "extra_sampling")
+                    if getattr(self, k) is not None})
+        return out
 
     def options(self) -> dict[str, Any]:
         """The llama settings that are set, as keyword arguments of LlamaGenerator."""
@@ -167,7 +195,10 @@ class Alias:
 
     def table(self) -> dict[str, Any]:
         """The TOML table that defines this alias."""
-        out: dict[str, Any] = {"path": self.raw_path or str(self.path)}
+        if self.is_server:
+            out = {k: getattr(self, k) for k in SERVER_KEYS if getattr(self, k) is not None}
+        else:
+            out = {"path": self.raw_path or str(self.path)}
         out.update(self.options())
         if self.sampling:
             out["sampling"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.sampling.items()}
@@ -239,9 +270,15 @@ def _alias_from_table(name: str, table: Any, source: Path, scope: str | None) ->
         close = difflib.get_close_matches(unknown[0], ALIAS_KEYS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise GenlabError(f"{where}: unknown setting {unknown[0]!r} (known: {', '.join(ALIAS_KEYS)}){hint}")
+    if "url" in table:
+        return _server_alias(name, table, source, scope, where)
     raw = table.get("path")
     if not isinstance(raw, str) or not raw.strip():
-        raise GenlabError(f"{where} needs path = \"FILE.gguf\"")
+        raise GenlabError(f"{where} needs path = \"FILE.gguf\" (or url = \"http://HOST:PORT/v1\" for a server)")
+    server = [k for k in SERVER_KEYS if k in table]
+    if server:
+        raise GenlabError(f"{where}: {server[0]!r} is a server setting: a server alias has url = \"...\" "
+                          "instead of path")
     path = Path(raw).expanduser()
     if not path.is_absolute():
         path = source.parent / path
@@ -249,6 +286,56 @@ def _alias_from_table(name: str, table: Any, source: Path, scope: str | None) ->
     sampling = _check_sampling(where, table.get("sampling", {}))
     return Alias(name=name, path=Path(os.path.normpath(path)), sampling=sampling, source=source, scope=scope,
                  raw_path=raw, **settings)
+
+
+class ServerURL(str):
+    """Where a server alias's `path` would be: the URL, which is never a local file (so code that
+    lists aliases shows the URL and finds no file behind it)."""
+
+    def is_file(self) -> bool:
+        return False
+
+    def exists(self) -> bool:
+        return False
+
+
+def _server_alias(name: str, table: dict[str, Any], source: Path, scope: str | None, where: str) -> Alias:
+    from genlab.server.client import Endpoint
+
+    bad = [k for k in ("path", *LLAMA_SETTINGS) if k in table]
+    if bad:
+        raise GenlabError(f"{where}: a server alias (url) cannot have {bad[0]!r}: that is a llama.cpp file setting")
+    url = table["url"]
+    if not isinstance(url, str) or not url.strip():
+        raise GenlabError(f"{where}: url must be the server's address, such as \"http://127.0.0.1:8080/v1\"")
+    try:
+        Endpoint.parse(url)
+    except GenlabError as exc:
+        raise GenlabError(f"{where}: {exc}") from None
+    model, env = table.get("model"), table.get("api_key_env")
+    if model is not None and (not isinstance(model, str) or not model.strip()):
+        raise GenlabError(f"{where}: model must be the server's model name, got {model!r}")
+    if env is not None and (not isinstance(env, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env)):
+        raise GenlabError(f"{where}: api_key_env must name an environment variable (like VLLM_KEY), got {env!r}")
+    timeout = table.get("timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not 0 < timeout < math.inf):
+        raise GenlabError(f"{where}: timeout must be a number of seconds > 0, got {timeout!r}")
+    extra = table.get("extra_sampling")
+    if extra is not None and not isinstance(extra, bool):
+        raise GenlabError(f"{where}: extra_sampling must be true or false, got {extra!r}")
+    sampling = _check_sampling(where, table.get("sampling", {}))
+    return Alias(name=name, path=ServerURL(url.strip()), sampling=sampling, source=source,  # type: ignore[arg-type]
+                 scope=scope, raw_path="", url=url.strip(), model=model.strip() if model else None,
+                 api_key_env=env, timeout=timeout, extra_sampling=extra)
+
+
+def server_options(name: str) -> dict[str, Any] | None:
+    """ServerGenerator keyword arguments of alias `name` if it is a server alias, else None."""
+    if not isinstance(name, str) or not name or ":" in name or name in RESERVED:
+        return None
+    alias = find_alias(name)
+    return alias.server_options() if alias is not None and alias.is_server else None
 
 
 def _defined(scopes: tuple[str, ...] | None = None) -> Iterator[tuple[str, Path, dict[str, Any]]]:
@@ -603,13 +690,16 @@ def resolve_llama(
     if sep:
         raise GenlabError(f"{name!r} is not a llama model: use an alias, llama:PATH.gguf or hf:OWNER/REPO/FILE.gguf")
     if name in RESERVED:
-        form = {"markov": "markov:NAME_OR_PATH", "llama": "llama:PATH.gguf", "hf": "hf:OWNER/REPO/FILE.gguf"}[name]
+        form = {"markov": "markov:NAME_OR_PATH", "llama": "llama:PATH.gguf", "hf": "hf:OWNER/REPO/FILE.gguf",
+                "openai": "openai:http://HOST:PORT/v1#MODEL"}[name]
         raise GenlabError(f"{name!r} needs a model after the colon: {form}")
     alias = find_alias(name)
     if alias is None:
         raise GenlabError(
             f"no backend or model alias named {name!r} ({_known_hint()}); other backends: "
             "markov:NAME_OR_PATH, llama:PATH.gguf, hf:OWNER/REPO/FILE.gguf")
+    if alias.is_server:
+        raise GenlabError(f"alias {name!r} ({alias.source}) is a model on the server {alias.url}, not a llama.cpp file")
     if not alias.path.exists():
         raise GenlabError(f"alias {name!r} ({alias.source}) points to {alias.path}, which does not exist")
     return alias.path, {**alias.options(), **overrides}, dict(alias.sampling)

@@ -1,0 +1,374 @@
+"""A small HTTP client for OpenAI-compatible servers: JSON requests, server-sent events, retries.
+
+Standard library only (http.client), so the server backend adds no dependency. Why each part:
+
+* Every request opens its own connection and the client keeps no per-request state, so one
+  `Client` can be used from many threads at once (compare sends concurrent requests).
+* 429 (rate limited) and 503 (overloaded / loading) are retried with exponential back-off and
+  full jitter, at most `Retry.attempts` tries, honouring a Retry-After header. A retry only
+  ever happens before a response body is read, so a stream is never restarted after text has
+  reached the caller: nothing is duplicated.
+* Everything that can go wrong (refused connection, unknown host, timeout, HTTP errors, a
+  malformed or cut-off event stream) becomes one `ServerError` line that names the server and
+  carries the server's own message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import json
+import random
+import re
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit
+
+from genlab.errors import GenlabError
+
+MAX_LINE = 4 * 2**20  # longest SSE line accepted (a chunk is a few hundred bytes)
+MAX_ERROR_BODY = 2**16  # bytes of an error response read for its message
+RETRY_STATUS = (429, 503)
+
+
+class ServerError(GenlabError):
+    """A server request failed. `status`: the HTTP status (None: no HTTP answer);
+    `received`: the text a stream had already yielded when it failed (kept by the caller)."""
+
+    def __init__(self, message: str, status: int | None = None, received: str = ""):
+        super().__init__(message)
+        self.status = status
+        self.received = received
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Back-off for 429/503: attempt k waits uniform(0, base * 2**(k-1)) seconds (full jitter),
+    or the server's Retry-After plus a little jitter; a single wait never exceeds `cap`
+    seconds (a longer Retry-After ends the retries at once with a clear message)."""
+
+    attempts: int = 4
+    base: float = 0.5
+    cap: float = 30.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float | None:
+        if retry_after is not None:
+            return None if retry_after > self.cap else retry_after + random.uniform(0, min(self.base, 1.0))
+        return random.uniform(0, min(self.cap, self.base * 2 ** (attempt - 1)))
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), None if absent/invalid."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the server is: scheme, host, port and the API base path ("/v1")."""
+
+    scheme: str
+    host: str
+    port: int
+    base: str  # the OpenAI API prefix, e.g. "/v1"
+
+    @classmethod
+    def parse(cls, url: str) -> "Endpoint":
+        if not isinstance(url, str) or not url.strip():
+            raise GenlabError("a server backend needs a URL such as http://127.0.0.1:8080/v1")
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise GenlabError(f"{url!r} is not an http:// or https:// URL (for example http://127.0.0.1:8080/v1)")
+        if parts.query or parts.username or parts.password:
+            raise GenlabError(f"{url!r}: the server URL cannot carry a query or credentials "
+                              "(an API key goes in an environment variable: api_key_env in the model alias)")
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            raise GenlabError(f"{url!r} has an invalid port") from None
+        base = parts.path.rstrip("/") or "/v1"  # a bare host means the usual /v1 prefix
+        return cls(parts.scheme, parts.hostname, port, base)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}{self.base}"
+
+    @property
+    def root(self) -> str:
+        """The path prefix of non-OpenAI routes (/tokenize, /props): the base without "/v1"."""
+        return self.base.removesuffix("/v1")
+
+
+class Client:
+    """JSON and SSE requests to one server. Thread-safe: a new connection per request."""
+
+    def __init__(self, endpoint: Endpoint, *, api_key: str | None = None, timeout: float = 60.0,
+                 retry: Retry = Retry(), sleep: Callable[[float], None] = time.sleep):
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.retry = retry
+        self._sleep = sleep
+        self._api_key = api_key  # sent as a Bearer token, never printed
+
+    def __repr__(self) -> str:
+        return f"Client({self.endpoint.url!r}, timeout={self.timeout!r})"
+
+    # --- requests -----------------------------------------------------------------------------
+
+    def get_json(self, path: str) -> Any:
+        conn, resp = self._open("GET", path, None, stream=False)
+        return self._read_json(conn, resp, path)
+
+    def post_json(self, path: str, body: dict[str, Any]) -> Any:
+        conn, resp = self._open("POST", path, body, stream=False)
+        return self._read_json(conn, resp, path)
+
+    def post_stream(self, path: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """The JSON objects of a server-sent event stream, until "data: [DONE]".
+
+        The request is sent (and retried) when iteration starts. A stream is complete once a
+        choice has reported a finish_reason; [DONE] before that means the server gave up early,
+        and the connection closing before either means the stream was cut off: both are a
+        ServerError. ([DONE] itself is optional: some servers omit it.) Closing the iterator
+        closes the connection (the server then stops generating)."""
+        conn, resp = self._open("POST", path, body, stream=True)
+        finished = False
+        try:
+            for event, data in self._events(resp, path):
+                if data.strip() == "[DONE]":
+                    if not finished:  # every OpenAI-style server ends with a finish_reason first
+                        raise ServerError(
+                            f"{self.endpoint.url} ended the stream before the answer finished (no finish_reason); "
+                            "llama-cpp-python's server does this when another request arrives, unless it is "
+                            "started with --interrupt_requests false")
+                    return
+                try:
+                    obj = json.loads(data)
+                except json.JSONDecodeError:
+                    raise ServerError(f"{self.endpoint.url} sent a malformed event in its stream "
+                                      f"(not JSON): {_clip(data, 80)!r}") from None
+                if event == "error" or (isinstance(obj, dict) and "error" in obj):
+                    raise ServerError(f"{self.endpoint.url} reported an error mid-stream: {error_message(obj)}")
+                if not isinstance(obj, dict):
+                    raise ServerError(f"{self.endpoint.url} sent a malformed event in its stream "
+                                      f"(not a JSON object): {_clip(data, 80)!r}")
+                choices = obj.get("choices")
+                if isinstance(choices, list) and any(isinstance(c, dict) and c.get("finish_reason")
+                                                     for c in choices):
+                    finished = True
+                yield obj
+            if not finished:
+                raise ServerError(f"the answer from {self.endpoint.url} was cut off mid-stream: the connection "
+                                  "closed before the end-of-stream marker")
+        finally:
+            conn.close()
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def _connection(self) -> http.client.HTTPConnection:
+        ep = self.endpoint
+        if ep.scheme == "https":
+            return http.client.HTTPSConnection(ep.host, ep.port, timeout=self.timeout,
+                                               context=ssl.create_default_context())
+        return http.client.HTTPConnection(ep.host, ep.port, timeout=self.timeout)
+
+    def _headers(self, stream: bool) -> dict[str, str]:
+        from genlab import __version__
+
+        headers = {"Content-Type": "application/json", "User-Agent": f"genlab/{__version__}",
+                   "Accept": "text/event-stream" if stream else "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        return headers
+
+    def _open(self, method: str, path: str, body: dict[str, Any] | None,
+              stream: bool) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        """Send the request; retry 429/503; return a 2xx response whose body is unread."""
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        headers = self._headers(stream)
+        url = self.endpoint.url
+        for attempt in range(1, self.retry.attempts + 1):
+            conn = self._connection()
+            try:
+                conn.request(method, path, body=data, headers=headers)
+                resp = conn.getresponse()
+            except BaseException as exc:
+                conn.close()
+                if isinstance(exc, Exception):
+                    raise ServerError(self._network_message(exc)) from None
+                raise
+            if 200 <= resp.status < 300:
+                return conn, resp
+            try:
+                raw = resp.read(MAX_ERROR_BODY)
+            except (OSError, http.client.HTTPException):
+                raw = b""
+            finally:
+                conn.close()
+            message = error_message(raw) or resp.reason or "no message"
+            invalid = resp.status in (400, 422) or b"validation" in raw.lower()
+            if resp.status in RETRY_STATUS:
+                retry_after = parse_retry_after(resp.getheader("Retry-After"))
+                wait = self.retry.delay(attempt, retry_after) if attempt < self.retry.attempts else None
+                if wait is not None:
+                    self._sleep(wait)
+                    continue
+                busy = "rate-limited the request" if resp.status == 429 else "is unavailable"
+                if attempt < self.retry.attempts:  # a Retry-After longer than genlab waits
+                    why = f"it asks to retry after {retry_after:g} s, more than {self.retry.cap:g} s"
+                else:
+                    why = f"gave up after {attempt} attempt{'s' if attempt > 1 else ''}"
+                raise ServerError(f"{url} {busy} (HTTP {resp.status}, {why}): {message}", resp.status)
+            raise ServerError(self._status_message(resp.status, message, body if invalid else None), resp.status)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _status_message(self, status: int, message: str, body: dict[str, Any] | None) -> str:
+        url = self.endpoint.url
+        if status in (401, 403):
+            return f"{url} refused the request (HTTP {status}: {message}); check the API key"
+        if status == 404:
+            return f"{url} has no such route or model (HTTP 404: {message})"
+        field = rejected_field(message, body)  # body is None unless the answer says the request was invalid
+        if field is not None:
+            return f"{url} rejected the request field {field!r} (HTTP {status}): {message}"
+        return f"{url} answered HTTP {status}: {message}"
+
+    def _network_message(self, exc: BaseException) -> str:
+        ep = self.endpoint
+        if isinstance(exc, ConnectionRefusedError):
+            return f"cannot connect to {ep.url}: connection refused (is the server running?)"
+        if isinstance(exc, socket.gaierror):
+            return f"cannot connect to {ep.url}: unknown host {ep.host!r}"
+        if isinstance(exc, (TimeoutError, socket.timeout)):
+            return f"no answer from {ep.url} within {self.timeout:g} s (timeout)"
+        if isinstance(exc, ssl.SSLError):
+            return f"TLS error talking to {ep.url}: {_clip(str(exc), 160)}"
+        if isinstance(exc, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)):
+            return f"{ep.url} closed the connection without an answer"
+        return f"cannot reach {ep.url}: {_clip(str(exc) or type(exc).__name__, 160)}"
+
+    def _read_json(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse, path: str) -> Any:
+        try:
+            raw = resp.read()
+        except Exception as exc:
+            raise ServerError(self._read_message(exc, "while sending its answer")) from None
+        finally:
+            conn.close()
+        try:
+            return json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ServerError(f"{self.endpoint.url} answered {path} with something that is not JSON: "
+                              f"{_clip(raw.decode('utf-8', 'replace'), 80)!r}") from None
+
+    def _read_message(self, exc: BaseException, when: str) -> str:
+        url = self.endpoint.url
+        if isinstance(exc, (TimeoutError, socket.timeout)):
+            return f"{url} sent nothing for {self.timeout:g} s {when} (timeout)"
+        if isinstance(exc, (http.client.IncompleteRead, ConnectionResetError)):
+            return f"the answer from {url} was cut off {when}: the connection closed before its end"
+        return f"lost the connection to {url} {when} ({_clip(str(exc) or type(exc).__name__, 120)})"
+
+    def _events(self, resp: http.client.HTTPResponse, path: str) -> Iterator[tuple[str, str]]:
+        """(event type, data) of each server-sent event (WHATWG event-stream rules)."""
+        event, data = "", []
+        while True:
+            try:
+                line = resp.readline(MAX_LINE + 1)
+            except Exception as exc:
+                raise ServerError(self._read_message(exc, "mid-stream")) from None
+            if not line:
+                return  # EOF; an event without its blank line is incomplete and dropped
+            if len(line) > MAX_LINE:
+                raise ServerError(f"{self.endpoint.url} sent a malformed stream (a line over {MAX_LINE} bytes)")
+            try:
+                text = line.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                raise ServerError(f"{self.endpoint.url} sent a malformed stream (not UTF-8)") from None
+            if not text:
+                if data:
+                    yield event or "message", "\n".join(data)
+                event, data = "", []
+                continue
+            if text.startswith(":"):
+                continue  # a comment (keep-alive ping)
+            name, _, value = text.partition(":")
+            value = value.removeprefix(" ")
+            if name == "data":
+                data.append(value)
+            elif name == "event":
+                event = value
+
+
+# --- messages ----------------------------------------------------------------------------------------
+
+
+def error_message(body: Any) -> str:
+    """The server's own error message from an error body (OpenAI, FastAPI, llama.cpp, vLLM and
+    Ollama shapes), on one line."""
+    obj = body
+    if isinstance(body, (bytes, bytearray)):
+        text = bytes(body).decode("utf-8", errors="replace")
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError:
+            return _one_line(re.sub(r"<[^>]+>", " ", text))  # plain text or an HTML error page
+    msg: Any = obj
+    if isinstance(obj, dict):
+        for key in ("error", "detail", "message"):
+            if key in obj:
+                msg = obj[key]
+                break
+        if isinstance(msg, dict):
+            msg = msg.get("message") or msg.get("msg") or json.dumps(msg)
+    if isinstance(msg, list):  # FastAPI validation errors
+        parts = []
+        for item in msg:
+            if isinstance(item, dict):
+                loc = ".".join(str(x) for x in item.get("loc", []) if x != "body")
+                parts.append(f"{loc}: {item.get('msg', '')}" if loc else str(item.get("msg", item)))
+            else:
+                parts.append(str(item))
+        msg = "; ".join(parts)
+    text = str(msg)
+    # llama-cpp-python wraps pydantic errors in a message with a stack location: keep the gist
+    text = text.split("\n  File ", 1)[0]
+    found = re.search(r"'loc': \((?:'body', )?'([^']+)'.*?'msg': '([^']*)'", text)
+    if found:
+        text = f"{found.group(1)}: {found.group(2)}"
+    return _one_line(text)
+
+
+def rejected_field(message: str, body: dict[str, Any] | None) -> str | None:
+    """The request field a 400/422 message names, if it names one we sent."""
+    if not body:
+        return None
+    for key in body:
+        if key in ("prompt", "messages", "stream", "model"):  # "model" is in many unrelated messages
+            continue
+        if re.search(rf"(?<![A-Za-z0-9_]){re.escape(key)}(?![A-Za-z0-9_])", message):
+            return key
+    return None
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    return _clip(" ".join(text.split()), limit)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
