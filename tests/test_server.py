@@ -545,3 +545,30 @@ def test_compare_with_concurrent_requests_gives_the_sequential_results(server, t
         assert len(rows) == len(runs[width]) == 2 * 4
         assert (tmp_path / f"run{width}" / "report.md").is_file()
     assert runs[4] == runs[1]
+
+
+def test_compare_keeps_its_saved_samples_when_the_server_dies(model, tmp_path):
+    """Kill the server in the middle of a compare: one clear error line, every sample saved
+    before it intact and complete."""
+    import json
+
+    srv = LlamaServer(model, tmp_path / "dying.log", "--interrupt_requests", "false")
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "genlab", "compare", "-b", f"openai:{srv.url}", "--samples", "30",
+                                 "--orders", "none", "--max-tokens", "40", "--concurrency", "2", "-o", "run"],
+                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        saved = tmp_path / "run" / "samples.jsonl"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (not saved.is_file() or len(saved.read_bytes().splitlines()) < 3):
+            time.sleep(0.05)
+        os.kill(srv.proc.pid, signal.SIGKILL)
+        srv.proc.wait(10)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        srv.stop()
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert proc.returncode == 1 and "Traceback" not in err, err
+    assert len(lines) == 1 and lines[0].startswith("genlab: error:"), err
+    rows = [json.loads(x) for x in saved.read_text(encoding="utf-8").splitlines()]
+    assert 3 <= len(rows) < 9 * 30
+    assert all(r["text"] and r["tokens"] > 0 for r in rows)
