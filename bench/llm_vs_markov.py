@@ -49,7 +49,7 @@ def main() -> int:
     from genlab.eval.perplexity import perplexity, prepare_text
     from genlab.markov.generator import MarkovGenerator
     from genlab.markov.model import train as train_markov
-    from genlab.train.data import split_held_out
+    from genlab.eval.texts import split_held_out
     from genlab.train.trainer import Trainer, TrainSettings
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="genlab-bench-"))

@@ -83,8 +83,7 @@ def test_thirty_seconds_of_training_learn_the_language(trained):
 
 
 def held_out_text() -> str:
-    from genlab.train.data import split_held_out
-    from genlab.train.trainer import corpus_text
+    from genlab.eval.texts import corpus_text, split_held_out
 
     return split_held_out(corpus_text([NOVEL]), 0.1)[1]
 

@@ -89,8 +89,7 @@ def split(file: Path, held_out: float, dest_dir: Path, encoding: str | None) -> 
     """
     from genlab.atomic import replacing
     from genlab.corpus import corpus_name
-    from genlab.train.data import split_held_out
-    from genlab.train.trainer import corpus_text
+    from genlab.eval.texts import corpus_text, split_held_out
 
     head, tail = split_held_out(corpus_text([file], encoding), held_out)
     dest_dir.mkdir(parents=True, exist_ok=True)

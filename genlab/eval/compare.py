@@ -397,12 +397,6 @@ def _cell(v: object) -> object:
     return v
 
 
-def iter_progress(total: int, enabled: bool | None) -> Iterator[Callable[[int], None]]:
-    from genlab.progress import progress
-
-    return progress(total, "comparing", unit="sample", enabled=enabled)
-
-
 def run_compare(s: CompareSettings, out: str | os.PathLike[str], *, load: Callable[[str], object],
                 progress: bool | None = None, log: Callable[[str], None] = lambda m: None,
                 concurrency: int = 1) -> dict:
@@ -411,7 +405,8 @@ def run_compare(s: CompareSettings, out: str | os.PathLike[str], *, load: Callab
     from genlab.eval.perplexity import prepare_text
     from genlab.eval.plots import draw_all
     from genlab.eval.report import write_report
-    from genlab.train.trainer import corpus_text as read_text
+    from genlab.progress import progress as bar
+    from genlab.eval.texts import corpus_text as read_text
 
     if not s.backends:
         raise GenlabError("give at least one --backend")
@@ -422,7 +417,7 @@ def run_compare(s: CompareSettings, out: str | os.PathLike[str], *, load: Callab
     evaluation = prepare_text(read_text([s.eval_text])) if s.eval_text else None
     open_run(out, s)
     total = len(jobs(s))
-    with iter_progress(total, progress) as advance:
+    with bar(total, "comparing", unit="sample", enabled=progress) as advance:
         run_samples(s, out, load, advance, evaluation, concurrency)
     log("measuring")
     metrics = measure(s, out, corpus, evaluation, log)

@@ -1,5 +1,5 @@
-"""Training text: the same normalised paragraphs the scorer sees, split into train and
-held-out, tokenized by llama.cpp itself.
+"""Training text tokenized by llama.cpp itself (the text and its held-out split come from
+genlab.eval.texts).
 
 Why llama.cpp tokenizes: the model must be trained on exactly the token ids llama.cpp will
 feed it at generation and scoring time; a Python re-implementation of the SPM merge order
@@ -15,29 +15,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from genlab.errors import GenlabError
 from genlab.llama.gguf_writer import LlamaShape, SpmVocab, layer_tensor_names, write_llama_gguf
-
-
-def split_held_out(text: str, fraction: float) -> tuple[str, str]:
-    """(first part, last part) of prepared text, cut at the paragraph boundary where the last
-    part holds about `fraction` of the bytes. fraction 0 keeps everything for training."""
-    if not 0 <= fraction < 1:
-        raise GenlabError(f"the held-out fraction must be in [0, 1), got {fraction}")
-    if fraction == 0:
-        return text, ""
-    paragraphs = text.split("\n\n")
-    total = len(text.encode("utf-8"))
-    used = 0
-    for i, p in enumerate(paragraphs):
-        used += len(p.encode("utf-8")) + 2
-        if used >= (1 - fraction) * total:
-            break
-    head, tail = "\n\n".join(paragraphs[: i + 1]), "\n\n".join(paragraphs[i + 1:])
-    if not tail:
-        raise GenlabError("the text is one paragraph: there is nothing to hold out "
-                          "(use --held-out 0, or a text with more paragraphs)")
-    return head, tail
 
 
 def vocab_gguf(vocab: SpmVocab, path: Path) -> Path:

@@ -69,16 +69,6 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def corpus_text(paths: Sequence[str | os.PathLike[str]], encoding: str | None = None) -> str:
-    """The corpora as one prepared text (normalised paragraphs, as the scorer sees text)."""
-    from genlab.corpus import read_corpus
-    from genlab.eval.perplexity import prepare_text
-
-    if not paths:
-        raise GenlabError("no corpus given")
-    return "\n\n".join(prepare_text(read_corpus(p, encoding)) for p in paths)
-
-
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -171,7 +161,8 @@ class Trainer:
         import torch
 
         from genlab.train.checkpoint import checkpoint_path, load_checkpoint
-        from genlab.train.data import split_held_out, tokenize_texts
+        from genlab.eval.texts import corpus_text, split_held_out
+        from genlab.train.data import tokenize_texts
         from genlab.train.model import SIZES, Llama, LlamaConfig
         from genlab.train.vocab import learn_vocab
 
