@@ -306,7 +306,6 @@ class Trainer:
         interrupted = False
         last_eval = last_save = self.seconds
         recent: list[float] = []
-        loss = math.nan
         with _StopFlag() as flag, _Progress(self, enabled=self.progress) as bar:
             started = time.perf_counter() - self.seconds
             while self.fraction_done() < 1.0:
@@ -321,12 +320,13 @@ class Trainer:
                 if self.seconds - last_save >= s.checkpoint_seconds:
                     self.save_checkpoint()
                     last_save = self.seconds
+                    started = time.perf_counter() - self.seconds  # nor is saving
                 if flag.stop:
                     interrupted = True
                     break
+        ckpt = self.save_checkpoint()  # first: a second Ctrl-C from here on loses nothing
         if recent:
             self._evaluate(sum(recent) / len(recent), None)
-        ckpt = self.save_checkpoint()
         if interrupted:
             self.log(f"interrupted at step {self.step:,}: checkpoint saved to {ckpt}; "
                      "run the same command with --resume to continue")
