@@ -178,6 +178,28 @@ def quote_balance(sentences: list[str]) -> dict:
     }
 
 
+def finish_run(res: dict, sentences: list[str], generation: dict, out: Path, load_model,
+               check=lambda loaded: {}) -> None:
+    """The steps both tools share after generating: the peak memory figures, then (not counted
+    in the peak) the time to load the saved model back, and the quote balance of the output.
+    `check(loaded)` adds tool-specific facts about the reloaded model."""
+    res.update(generation)
+    res["peak_mb"] = rss_mb()  # main figure: train + save + generation
+    res["peak_minus_imports_mb"] = res["peak_mb"] - res["rss_after_imports_mb"]
+
+    res["stage"] = "load"
+    t0 = time.perf_counter()
+    loaded = load_model(out)
+    res["load_s"] = time.perf_counter() - t0
+    res.update(check(loaded))
+    del loaded
+    out.unlink()
+
+    res["stage"] = "quotes"
+    res.update(quote_balance(sentences))
+    res["examples"] = sentences[:3]
+
+
 def run_markovify(spec: dict, res: dict) -> None:
     import random
 
@@ -217,21 +239,7 @@ def run_markovify(spec: dict, res: dict) -> None:
     random.seed(spec["seed"])
     sentences, g = generate(model.make_sentence, spec["sentences"], spec["gen_seconds"],
                             "markovify")
-    res.update(g)
-    res["peak_mb"] = rss_mb()  # main figure: train + save + generation
-    res["peak_minus_imports_mb"] = res["peak_mb"] - res["rss_after_imports_mb"]
-
-    # Below here nothing counts towards the reported peak.
-    res["stage"] = "load"
-    t0 = time.perf_counter()
-    loaded = markovify.Text.from_json(out.read_text(encoding="utf-8"))
-    res["load_s"] = time.perf_counter() - t0
-    del loaded
-    out.unlink()
-
-    res["stage"] = "quotes"
-    res.update(quote_balance(sentences))
-    res["examples"] = sentences[:3]
+    finish_run(res, sentences, g, out, lambda p: markovify.Text.from_json(p.read_text(encoding="utf-8")))
 
     # Share of corpus sentences used: markovify drops every sentence its input test rejects
     # (quotes, parentheses...).  Its own splitter finds the corpus sentences (empty strings,
@@ -286,22 +294,8 @@ def run_genlab(spec: dict, res: dict) -> None:
     rng = random.Random(spec["seed"])
     sentences, g = generate(lambda: gen.make_sentence(rng=rng), spec["sentences"],
                             spec["gen_seconds"], "genlab")
-    res.update(g)
-    res["peak_mb"] = rss_mb()  # main figure: train + save + generation
-    res["peak_minus_imports_mb"] = res["peak_mb"] - res["rss_after_imports_mb"]
-
-    # Below here nothing counts towards the reported peak.
-    res["stage"] = "load"
-    t0 = time.perf_counter()
-    loaded = load(out)
-    res["load_s"] = time.perf_counter() - t0
-    res["load_same_tokens"] = bool(np.array_equal(loaded.text_ids, model.text_ids))
-    del loaded
-    out.unlink()
-
-    res["stage"] = "quotes"
-    res.update(quote_balance(sentences))
-    res["examples"] = sentences[:3]
+    finish_run(res, sentences, g, out, load,
+               check=lambda loaded: {"load_same_tokens": bool(np.array_equal(loaded.text_ids, model.text_ids))})
 
     # Share of the corpus used.  genlab has no input filter: it trains on every paragraph, so
     # counting "sentences that survived a filter" would be 100% by construction.  Measured

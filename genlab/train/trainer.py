@@ -292,12 +292,10 @@ class Trainer:
         nats = 0.0
         self.model.eval()
         with torch.no_grad():
-            for lo in range(0, len(ids), 16 * (ctx - 1)):
-                rows = [ids[i: i + ctx - 1] for i in range(lo, min(len(ids), lo + 16 * (ctx - 1)), ctx - 1)]
-                for row in rows:
-                    inputs = torch.cat([torch.tensor([self.vocab.bos]), row[:-1]])[None, :]
-                    logits = self.model(inputs)
-                    nats += float(F.cross_entropy(logits[0], row, reduction="sum"))
+            for lo in range(0, len(ids), ctx - 1):
+                row = ids[lo: lo + ctx - 1]
+                inputs = torch.cat([torch.tensor([self.vocab.bos]), row[:-1]])[None, :]
+                nats += float(F.cross_entropy(self.model(inputs)[0], row, reduction="sum"))
         return nats / self.held_bytes / LN2
 
     def run(self) -> TrainResult:
