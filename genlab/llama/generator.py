@@ -196,7 +196,8 @@ class _Stderr:
     `capture=True` sends it to a temporary file whose text is kept in `.text` (to explain a
     failed load); otherwise to the null device. Python's sys.stderr is flushed first, so that
     nothing written before the block is lost, and replaced inside the block by a writer on the
-    redirected fd 2 (llama-cpp-python prints llama.cpp's log through sys.stderr).
+    redirected fd 2, or by a null writer when not capturing (llama-cpp-python prints llama.cpp's
+    log through sys.stderr).
     """
 
     def __init__(self, capture: bool = False):
@@ -223,15 +224,20 @@ class _Stderr:
                 os.dup2(null, 2)
             finally:
                 os.close(null)
-        # sys.stderr need not be fd 2 (pytest, notebooks): point it at the redirected fd too
+        # sys.stderr need not be fd 2 (pytest, notebooks): point it at the redirected fd too,
+        # or at nothing when fd 2 goes to the null device anyway (a file object costs ~5 us)
         self._py = sys.stderr
-        sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)
+        if self.capture:
+            sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)
+        else:
+            sys.stderr = _NULL_TEXT
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._py is not None:
-            with contextlib.suppress(Exception):
-                sys.stderr.close()  # flushes; fd 2 itself stays open (closefd=False)
+            if self.capture:
+                with contextlib.suppress(Exception):
+                    sys.stderr.close()  # flushes; fd 2 itself stays open (closefd=False)
             sys.stderr, self._py = self._py, None
         if self._saved is not None:
             os.dup2(self._saved, 2)
@@ -598,8 +604,20 @@ class LlamaGenerator:
     def _run(self, tokens: list[int], s: Sampling, budget: int, seed: int,
              stops: tuple[str, ...], lstrip: bool) -> Iterator[str]:
         llm = self.llm
+        self._turn += 1
+        turn = self._turn
+        usage = self.last_usage = {"prompt_tokens": len(tokens), "completion_tokens": 0, "finish_reason": None}
+        eog = self._eog_tokens()
+        pieces = self._pieces  # token -> bytes, filled by _piece
+        texts = self._texts  # token -> its text when its bytes are whole UTF-8 (else None)
+        verbose = self.verbose
         decoder = codecs.getincrementaldecoder("utf-8")(errors="ignore")
+        partial = False  # the decoder holds the first bytes of a character
         pending = ""
+        produced = 0
+        # Set-up and the first step (it evaluates the prompt) are where llama.cpp may write to
+        # fd 2. Later steps only log through llama-cpp-python's callback, which prints to
+        # sys.stderr: swapping that object costs nanoseconds, a fd redirect ~15 us a token.
         with self._quiet():
             if not self.prompt_cache:
                 llm.reset()
@@ -610,33 +628,9 @@ class LlamaGenerator:
                 temp=s.temperature, repeat_penalty=s.repeat_penalty,
                 frequency_penalty=0.0, presence_penalty=0.0, reset=True,
             )
-        usage = self.last_usage = {"prompt_tokens": len(tokens), "completion_tokens": 0, "finish_reason": None}
-        self._turn += 1
-        turn = self._turn
-        produced = 0
-        eog = self._eog_tokens()
-        pieces = self._pieces  # token -> bytes, filled by _piece
-        texts = self._texts  # token -> its text when its bytes are whole UTF-8 (else None)
-        partial = False  # the decoder holds the first bytes of a character
+            token = next(gen, None) if budget > 0 else None
         try:
-            while produced < budget:
-                if self._turn != turn:  # the Llama's state now belongs to a later call
-                    raise GenlabError(
-                        f"{self.name} started another generation or score before this stream finished; "
-                        "a model runs one stream at a time")
-                if produced == 0 or self.verbose:
-                    # the first step evaluates the prompt: where llama.cpp may write to fd 2
-                    with self._quiet():
-                        token = next(gen, None)
-                else:
-                    # later steps only log through llama-cpp-python's callback, which prints
-                    # to sys.stderr: swapping that object costs nanoseconds, a fd redirect
-                    # ~15 us a token (bench/llama_overhead.py measured it)
-                    saved, sys.stderr = sys.stderr, _NULL_TEXT
-                    try:
-                        token = next(gen, None)
-                    finally:
-                        sys.stderr = saved
+            while budget > 0:
                 if token is None or token in eog:
                     usage["finish_reason"] = "stop"
                     break
@@ -650,21 +644,34 @@ class LlamaGenerator:
                     if text is None:
                         text = decoder.decode(piece)
                         partial = bool(decoder.getstate()[0])
-                if not text:
-                    continue  # part of a multi-byte character, or a control token
-                if lstrip:
-                    lstrip = False
-                    text = text[1:] if text.startswith(" ") else text
-                if not stops:
-                    yield text
-                    continue
-                pending += text
-                out, pending, hit = _split_at_stop(pending, stops, final=False)
-                if out:
-                    yield out
-                if hit:
-                    usage["finish_reason"] = "stop"
-                    return
+                if text:  # else part of a multi-byte character, or a control token
+                    if lstrip:
+                        lstrip = False
+                        text = text[1:] if text.startswith(" ") else text
+                    if not stops:
+                        yield text
+                    else:
+                        pending += text
+                        out, pending, hit = _split_at_stop(pending, stops, final=False)
+                        if out:
+                            yield out
+                        if hit:
+                            usage["finish_reason"] = "stop"
+                            return
+                if produced >= budget:
+                    break
+                if self._turn != turn:  # the Llama's state now belongs to a later call
+                    raise GenlabError(
+                        f"{self.name} started another generation or score before this stream finished; "
+                        "a model runs one stream at a time")
+                if verbose:
+                    token = next(gen, None)
+                else:
+                    saved, sys.stderr = sys.stderr, _NULL_TEXT
+                    try:
+                        token = next(gen, None)
+                    finally:
+                        sys.stderr = saved
             if usage["finish_reason"] is None:
                 usage["finish_reason"] = "length"
             pending += decoder.decode(b"", final=True)  # an unfinished character is dropped
@@ -673,8 +680,11 @@ class LlamaGenerator:
                 yield out
         finally:
             usage["completion_tokens"] = produced
-            with self._quiet():
+            saved, sys.stderr = sys.stderr, _NULL_TEXT  # closing only unwinds Python frames
+            try:
                 gen.close()
+            finally:
+                sys.stderr = saved
 
     # --- scoring ---------------------------------------------------------------------------------
 
