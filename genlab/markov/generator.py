@@ -60,7 +60,6 @@ class MarkovGenerator:
         self._freq: np.ndarray | None = None  # token counts in the training text (chat topics)
         self._cache: dict[tuple, tuple[np.ndarray, np.ndarray, list[int], list[float]]] = {}
         self._special_cum: list[np.ndarray] | None = None
-        self._cum: list[np.ndarray | None] | None = None
         self._cached = 0
         self._uniform = random.random
 
@@ -243,17 +242,10 @@ class MarkovGenerator:
         return int(ids[keep[draw(rng, probs)]])
 
     def _draw_wide(self, entry: tuple) -> int:
-        """Draw from a state with many continuations by one search in cumulative counts."""
-        _, _, depth, lo, hi, _ = entry
-        if self._cum is None:
-            self._cum = [None] * (self.model.order + 1)
-        cum = self._cum[depth]
-        if cum is None:
-            cum = self._cum[depth] = np.cumsum(self.model.counts.counts[depth], dtype=np.float64)
-        base = float(cum[lo - 1]) if lo else 0.0
-        r = base + self._uniform() * (float(cum[hi - 1]) - base)
-        j = min(int(cum.searchsorted(r, side="right")), hi - 1)
-        return int(self.model.counts.keys[depth][j] & np.uint64(self.model.counts.mask))
+        """Draw from a state with many continuations by one search in its cumulative counts."""
+        _, cum, depth, lo, hi, _ = entry
+        j = min(int(cum.searchsorted(self._uniform() * float(cum[-1]), side="right")), hi - lo - 1)
+        return int(self.model.counts.keys[depth][lo + j] & np.uint64(self.model.counts.mask))
 
     def _candidates(self, history: list[int], tracker: QuoteTracker, tight: bool):
         """Continuations of the current state, memoised: chains revisit states a lot.
@@ -278,8 +270,8 @@ class MarkovGenerator:
             depth -= 1  # only a paragraph break follows: back off one step
             depth, lo, hi = counts.context(history[len(history) - depth:] if depth else [])
             ok = None
-        if hi - lo > WIDE and ok is None:
-            entry = (None, None, depth, lo, hi, None)  # sampled from arrays (see _draw_wide)
+        if hi - lo > WIDE and ok is None:  # sampled from an array (see _draw_wide)
+            entry = (None, np.cumsum(counts.counts[depth][lo:hi], dtype=np.float64), depth, lo, hi, None)
         else:
             id_list = (counts.keys[depth][lo:hi] & np.uint64(counts.mask)).tolist()
             cnt = counts.counts[depth][lo:hi].tolist()
@@ -288,7 +280,7 @@ class MarkovGenerator:
                 id_list = [i for i, k in zip(id_list, keep) if k]
                 cnt = [c for c, k in zip(cnt, keep) if k]
             entry = (id_list, list(accumulate(cnt)), depth, lo, hi, ok)
-        self._cached += len(entry[0] or ())
+        self._cached += hi - lo
         if self._cached >= CACHE_LIMIT:  # bounded memory: about 60 bytes per continuation
             self._cache.clear()
             self._cached = 0

@@ -1,11 +1,13 @@
 """Find runs of words in the training text fast: the anti-plagiarism guard and novelty.
 
 markovify checks each candidate sentence with a substring search over the whole corpus, which
-gets slower the bigger the corpus. Here every run of SEED_LEN words gets a 32-bit hash, packed
-with its position into one sorted uint64 array (sorted in place: one array, no argsort). A
-query finds where its first words occur by binary search and compares the rest word by word,
-for all windows of a sentence at once; hash collisions only add candidates that the direct
-comparison then drops. Memory: 8 bytes per corpus word.
+gets slower the bigger the corpus. Here every run of SEED_LEN words gets a 32-bit hash, and the
+run's start lands in the bucket of the hash's top bits: one array of positions grouped by bucket
+plus one array of bucket starts (a hash table laid out flat, built by a counting sort a block at
+a time). A query reads the buckets of all windows of a sentence at once and compares the words
+of every candidate directly, so hash collisions only add candidates that the comparison drops.
+Memory: 4 bytes per corpus word plus half a byte per word of bucket starts, and no temporary of
+corpus size while building (peak memory is what the benchmark against markovify judges).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 SEED_LEN = 4  # words per indexed run
 _P32 = np.uint32(0x9E3779B1)
 _LOW32 = np.uint64(0xFFFFFFFF)
-_BLOCK = 1 << 20
+_BLOCK = 1 << 18  # runs hashed at a time while building: temporaries of a few MB
 
 
 def _seed_hashes(words: np.ndarray, k: int, starts: np.ndarray | None = None) -> np.ndarray:
@@ -38,16 +40,70 @@ def _seed_hashes(words: np.ndarray, k: int, starts: np.ndarray | None = None) ->
 
 
 def _query_hashes(words: list[int], k: int, starts: list[int]) -> np.ndarray:
-    """_seed_hashes for a short query, in plain Python (cheaper than numpy at this size),
-    already shifted into the high half of the packed index entries."""
+    """_seed_hashes for a short query, in plain Python (cheaper than numpy at this size)."""
     p, mask = int(_P32), 0xFFFFFFFF
     out = []
     for s in starts:
         h = 0
         for w in words[s:s + k]:
             h = (h * p + max(w, 0) + 1) & mask
-        out.append(h << 32)
-    return np.array(out, dtype=np.uint64)
+        out.append(h)
+    return np.array(out, dtype=np.uint32)
+
+
+class _Buckets:
+    """Start positions of every k-word run, grouped by the top `bits` bits of the run's hash."""
+
+    __slots__ = ("shift", "starts", "positions")
+
+    def __init__(self, words: np.ndarray, k: int):
+        n = max(len(words) - k + 1, 0)
+        bits = min(max(int(n // 16).bit_length(), 8), 28)  # 8 to 16 runs a bucket
+        self.shift = np.uint32(32 - bits)
+        index_type = np.uint32 if n < 2**32 else np.uint64
+        # two passes over the text, a block at a time: count the runs of each bucket, then
+        # put each run in the next free slot of its bucket (a bucket lists them in text order)
+        counts = np.zeros(1 << bits, dtype=index_type)
+        for a, b in _blocks(n):
+            bucket, _ = self._sorted_block(words, k, a, b)
+            present, sizes = np.unique(bucket, return_counts=True)
+            counts[present] += sizes.astype(index_type)
+        self.starts = np.zeros((1 << bits) + 1, dtype=index_type)
+        np.cumsum(counts, out=self.starts[1:])
+        del counts
+        self.positions = np.empty(n, dtype=index_type)
+        free = self.starts[:-1].copy()
+        for a, b in _blocks(n):
+            bucket, offset = self._sorted_block(words, k, a, b)
+            first = np.flatnonzero(np.concatenate(([True], bucket[1:] != bucket[:-1])))
+            sizes = np.diff(np.append(first, len(bucket)))
+            rank = np.arange(len(bucket)) - np.repeat(first, sizes)
+            self.positions[free[bucket] + rank] = offset + np.uint64(a)
+            free[bucket[first]] += sizes.astype(index_type)
+
+    def _sorted_block(self, words: np.ndarray, k: int, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """(bucket, offset from a) of the runs starting in [a, b), sorted by bucket then offset."""
+        key = self._bucket(words, k, a, b).astype(np.uint64) << np.uint64(32)
+        key |= np.arange(b - a, dtype=np.uint64)
+        key.sort()
+        return (key >> np.uint64(32)).astype(np.int64), key & _LOW32
+
+    def _bucket(self, words: np.ndarray, k: int, a: int, b: int) -> np.ndarray:
+        return _seed_hashes(words[a:b + k - 1], k) >> self.shift
+
+    def candidates(self, hashes: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(query index, start position) of every run in the buckets of the query hashes."""
+        bucket = (hashes >> self.shift).astype(np.int64)
+        lo = self.starts[bucket].astype(np.int64)
+        n = np.where(known, self.starts[bucket + 1].astype(np.int64) - lo, 0)
+        total = int(n.sum())
+        query = np.repeat(np.arange(len(hashes)), n)
+        pos = self.positions[np.repeat(lo - np.cumsum(n) + n, n) + np.arange(total)].astype(np.int64)
+        return query, pos
+
+
+def _blocks(n: int):
+    return ((a, min(a + _BLOCK, n)) for a in range(0, n, _BLOCK))
 
 
 class RunIndex:
@@ -55,20 +111,12 @@ class RunIndex:
 
     def __init__(self, words: np.ndarray):
         self.words = np.ascontiguousarray(words)
-        self._seeds: dict[int, np.ndarray] = {}
+        self._seeds: dict[int, _Buckets] = {}
 
-    def seed(self, k: int) -> np.ndarray:
-        """Sorted (hash << 32 | position) of every k-word run."""
+    def seed(self, k: int) -> _Buckets:
+        """The bucketed start positions of every k-word run (built on first use)."""
         if k not in self._seeds:
-            n = max(len(self.words) - k + 1, 0)
-            packed = np.empty(n, dtype=np.uint64)
-            for a in range(0, n, _BLOCK):  # a block at a time: no corpus-sized temporaries
-                b = min(a + _BLOCK, n)
-                packed[a:b] = _seed_hashes(self.words[a:b + k - 1], k)
-                packed[a:b] <<= np.uint64(32)
-                packed[a:b] |= np.arange(a, b, dtype=np.uint64)
-            packed.sort()
-            self._seeds[k] = packed
+            self._seeds[k] = _Buckets(self.words, k)
         return self._seeds[k]
 
     def count_runs(self, seq: Sequence[int], starts: np.ndarray, length: int) -> np.ndarray:
@@ -81,7 +129,7 @@ class RunIndex:
         if length < SEED_LEN:
             return self._count_short(seq, starts, length)
         k = SEED_LEN
-        packed = self.seed(k)
+        buckets = self.seed(k)
         if (seq >= 0).all():
             known = np.ones(len(starts), dtype=bool)
         else:  # a window with a word the corpus never had cannot occur in it
@@ -90,14 +138,9 @@ class RunIndex:
             if not known.any():
                 return found
         h = _query_hashes(seq.tolist(), k, starts.tolist())
-        lo = packed.searchsorted(h)
-        hi = packed.searchsorted(h + np.uint64(1 << 32))
-        n = np.where(known, hi - lo, 0)
-        total = int(n.sum())
-        if total == 0:
+        window, cand = buckets.candidates(h, known)
+        if len(cand) == 0:
             return found
-        window = np.repeat(np.arange(len(starts)), n)
-        cand = (packed[np.repeat(lo - np.cumsum(n) + n, n) + np.arange(total)] & _LOW32).astype(np.int64)
         ok = cand + length <= len(self.words)
         window, cand = window[ok], cand[ok]
         offsets = np.arange(length)
