@@ -55,13 +55,15 @@ class MarkovGenerator:
         self._role_of = [(int(k), int(d)) for k, d in self._roles]
         self._patience = model.quote_span or QUOTE_LIMIT
         self._is_end = [t in SENTENCE_END for t in vocab]
-        self._is_word = np.array([any(c.isalnum() for c in t) for t in vocab])
+        self._is_word_list = [any(c.isalnum() for c in t) for t in vocab]
+        self._is_word = np.array(self._is_word_list)
         self._runs: tuple[dict[str, int] | None, RunIndex] | None = None
         self._freq: np.ndarray | None = None  # token counts in the training text (chat topics)
         self._cache: dict[tuple, tuple[np.ndarray, np.ndarray, list[int], list[float]]] = {}
         self._special_cum: list[np.ndarray] | None = None
         self._cached = 0
         self._uniform = random.random
+        self._sentence_sampling: dict[Sampling, Sampling] = {}  # make_sentence's longer budgets
 
     @classmethod
     def load(cls, path: str | Path) -> "MarkovGenerator":
@@ -151,26 +153,31 @@ class MarkovGenerator:
         cached = self._cache.get
         order = self.model.order
         uniform = self._uniform = rng.random
+        role_of, closers, para, is_end = self._role_of, self._closers, self._para, self._is_end
+        feed = tracker.feed_role
+        stack = tracker.stack  # the tracker changes this list in place
         queue: list[int] = []  # tokens already decided: closing marks, a break, a reopening
         open_for = 0  # tokens since the outermost quotation opened
         produced = steps = 0
         while produced < budget and steps < 4 * budget + 64:
             steps += 1
             remaining = budget - produced
-            stack = tracker.stack
             open_for = open_for + 1 if stack else 0
             if queue:
                 t = queue.pop(0)
-                if not (queue == [] and self._role_of[t][1] > 0 and stack):
-                    tracker.feed_role(*self._role_of[t])  # (a reopening mark leaves the stack as is)
+                if not (queue == [] and role_of[t][1] > 0 and stack):
+                    feed(*role_of[t])  # (a reopening mark leaves the stack as is)
             elif remaining <= len(stack) or open_for > QUOTE_LIMIT:
-                t = self._closers[stack[-1]]  # out of budget (or patience): close it
-                tracker.feed_role(*self._role_of[t])
+                t = closers[stack[-1]]  # out of budget (or patience): close it
+                feed(*role_of[t])
             else:
                 tight = remaining <= len(stack) + 2
-                entry = cached((tuple(history[-order:]), tight and bool(stack)))
+                key = tuple(history[-order:])
+                if tight and stack:
+                    key = (key, True)
+                entry = cached(key)
                 if entry is None:
-                    entry = self._candidates(history, tracker, tight)
+                    entry = self._candidates(history, tracker, tight, key)
                 id_list = entry[0]
                 if id_list is None:  # a state with many continuations: not held as lists
                     t = self._draw_wide(entry) if pure else self._sample(history, sampling, rng, entry)
@@ -181,17 +188,21 @@ class MarkovGenerator:
                     t = id_list[bisect_right(cumulative, uniform() * cumulative[-1])]
                 else:
                     t = self._sample(history, sampling, rng, entry)
-                kind, direction = self._role_of[t]
-                if t == self._para and stack:
+                kind, direction = role_of[t]
+                if t == para and stack:
                     if len(stack) == 1 and rng.random() < self.model.continue_rate:
                         queue = [self._openers[stack[-1]]]  # continued quotation: reopen, stack kept
                         open_for = 0
                     else:  # close what is open, then end the paragraph
-                        queue = [self._closers[k] for k in reversed(stack[:-1])] + [self._para]
-                        t = self._closers[stack[-1]]
-                        tracker.feed_role(*self._role_of[t])
+                        queue = [closers[k] for k in reversed(stack[:-1])] + [para]
+                        t = closers[stack[-1]]
+                        feed(*role_of[t])
+                elif not kind:
+                    if is_end[t] and stack and open_for > self._patience:
+                        # longer than the book's quotations usually run: close at this full stop
+                        queue = [closers[k] for k in reversed(stack)]
                 elif direction < 0 and not stack or direction > 0 and (
-                        tight or kind in stack or len(stack) >= MAX_DEPTH or kind not in self._closers):
+                        tight or kind in stack or len(stack) >= MAX_DEPTH or kind not in closers):
                     # A mark that would unbalance the text is absorbed: the chain's state moves
                     # on as the book did after it, but the mark is not written. (Forbidding it
                     # instead can trap the walk: "Horror! ... Horror! ..." whose only exit in
@@ -202,11 +213,10 @@ class MarkovGenerator:
                     if direction < 0 and kind != stack[-1]:
                         # closing another mark than the one open (the context came from a
                         # differently quoted passage): close the one that is open
-                        t = self._closers[stack[-1]]
-                    tracker.feed_role(*self._role_of[t])
-                    if self._is_end[t] and tracker.stack and open_for > self._patience:
-                        # longer than the book's quotations usually run: close at this full stop
-                        queue = [self._closers[k] for k in reversed(tracker.stack)]
+                        t = closers[stack[-1]]
+                    feed(*role_of[t])
+                    if is_end[t] and stack and open_for > self._patience:
+                        queue = [closers[k] for k in reversed(stack)]
             history.append(t)
             produced += 1
             yield t
@@ -247,18 +257,15 @@ class MarkovGenerator:
         j = min(int(cum.searchsorted(self._uniform() * float(cum[-1]), side="right")), hi - lo - 1)
         return int(self.model.counts.keys[depth][lo + j] & np.uint64(self.model.counts.mask))
 
-    def _candidates(self, history: list[int], tracker: QuoteTracker, tight: bool):
-        """Continuations of the current state, memoised: chains revisit states a lot.
+    def _candidates(self, history: list[int], tracker: QuoteTracker, tight: bool, key: tuple):
+        """Continuations of the current state, memoised under `key` (the state, paired with
+        True while a quotation must be closed soon): chains revisit states a lot.
 
         Returns (ids, cumulative counts, depth, lo, hi, allowed-mask or None). The only
         thing ever ruled out is a paragraph break while a quotation must still be closed
         within a nearly spent budget.
         """
         closing = tight and bool(tracker.stack)
-        key = (tuple(history[-self.model.order:]), closing)
-        hit = self._cache.get(key)
-        if hit is not None:
-            return hit
         counts = self.model.counts
         depth, lo, hi = counts.context(history)
         ok = None
@@ -273,8 +280,7 @@ class MarkovGenerator:
         if hi - lo > WIDE and ok is None:  # sampled from an array (see _draw_wide)
             entry = (None, np.cumsum(counts.counts[depth][lo:hi], dtype=np.float64), depth, lo, hi, None)
         else:
-            id_list = (counts.keys[depth][lo:hi] & np.uint64(counts.mask)).tolist()
-            cnt = counts.counts[depth][lo:hi].tolist()
+            id_list, cnt = counts.continuation_lists(depth, lo, hi)
             if ok is not None:
                 keep = ok.tolist()
                 id_list = [i for i, k in zip(id_list, keep) if k]
@@ -362,7 +368,12 @@ class MarkovGenerator:
         rng = rng if rng is not None else random.Random(sampling.seed)
         start_units = self.model.tokens_of(start) if start else []
         if sampling.max_tokens < SENTENCE_LIMIT:
-            sampling = sampling.merged(max_tokens=SENTENCE_LIMIT)
+            longer = self._sentence_sampling.get(sampling)
+            if longer is None:
+                if len(self._sentence_sampling) > 64:
+                    self._sentence_sampling.clear()
+                longer = self._sentence_sampling[sampling] = sampling.merged(max_tokens=SENTENCE_LIMIT)
+            sampling = longer
         for _ in range(tries):
             units = self._sentence_units(start_units, sampling, rng)
             if units is None:
@@ -383,17 +394,26 @@ class MarkovGenerator:
         tracker = self.track(history)
         out = list(start_units)
         vocab = self.model.vocab
-        chars = self.model.unit == "char"
-        for t in self.tokens(history, sampling, rng, tracker):
-            if chars and (t == self._para or vocab[t] == " ") and self._ends_sentence(out):
-                break  # a character chain's "." ends a sentence only before a space ("Mr.")
-            if t == self._para:
-                break
-            out.append(vocab[t])
-            if self._is_end[t] and not chars:
-                break
+        para = self._para
+        if self.model.unit == "char":
+            for t in self.tokens(history, sampling, rng, tracker):
+                if (t == para or vocab[t] == " ") and self._ends_sentence(out):
+                    break  # a character chain's "." ends a sentence only before a space ("Mr.")
+                if t == para:
+                    break
+                out.append(vocab[t])
+            else:
+                return None
         else:
-            return None
+            is_end = self._is_end
+            for t in self.tokens(history, sampling, rng, tracker):
+                if t == para:
+                    break
+                out.append(vocab[t])
+                if is_end[t]:
+                    break
+            else:
+                return None
         if len(out) == len(start_units):
             return None
         return out + [vocab[self._closers[k]] for k in reversed(tracker.stack)]
@@ -407,7 +427,8 @@ class MarkovGenerator:
     def _words(self, units: list[str]) -> list[int]:
         index, _ = self._run_index()
         if index is None:
-            return [self.model.index[u] for u in units if u in self.model.index and self._is_word[self.model.index[u]]]
+            is_word = self._is_word_list
+            return [i for i in map(self.model.index.get, units) if i is not None and is_word[i]]
         words = [w for w in tok.tokenize(self.model.detokenize(units)) if any(c.isalnum() for c in w)]
         return [index.get(w, -1) for w in words]
 

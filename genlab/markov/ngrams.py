@@ -11,12 +11,18 @@ translate (`reindex`). Building is a handful of numpy sorts, with no Python loop
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
 from dataclasses import dataclass
 
 import numpy as np
 
 U64 = np.uint64
 _TWO64 = 1 << 64
+# Tables with up to this many n-grams (a novel's) are also queried through Python copies made
+# on first use (~20 bytes an n-gram): a state's lookup then costs a bisect and two slices
+# instead of several numpy calls, which matters for a sentence generator's first 1,000 calls.
+SMALL_TABLES = 1 << 19
 
 
 def bits_for(vocab_size: int) -> int:
@@ -101,6 +107,7 @@ class NgramCounts:
     counts: list[np.ndarray]  # counts[d]: aligned with keys[d]
     reindex: list[np.ndarray | None]  # reindex[d]: sorted raw codes when depth d was renumbered
     _slices: list | None = None  # built on first query
+    _lists: list | None = None  # Python copies of small tables, per depth (see SMALL_TABLES)
 
     @property
     def mask(self) -> int:
@@ -208,11 +215,41 @@ class NgramCounts:
                 if j == len(table) or int(table[j]) != code:
                     return None
                 code = j
+        small = self._small_lists(depth)
+        if small is not None:
+            contexts, starts = small[0], small[1]
+            j = bisect_left(contexts, code)
+            if j == len(contexts) or contexts[j] != code:
+                return None
+            return depth, starts[j], starts[j + 1]
         contexts, starts = self.slices(depth)
         j = int(contexts.searchsorted(U64(code)))
         if j == len(contexts) or int(contexts[j]) != code:
             return None
         return depth, int(starts[j]), int(starts[j + 1])
+
+    def _small_lists(self, depth: int) -> tuple[list[int], array, array, list] | None:
+        """(contexts, slice starts, next ids, counts) of a depth as Python sequences, for
+        tables of at most SMALL_TABLES n-grams; None for bigger ones."""
+        if self._lists is None:
+            self._lists = [None] * (self.order + 1)
+            if sum(self.sizes) > SMALL_TABLES:
+                self._lists = [False] * (self.order + 1)
+        lists = self._lists[depth]
+        if lists is None:
+            contexts, starts = self.slices(depth)
+            ids = (self.keys[depth] & U64(self.mask)).astype(np.int64)
+            lists = self._lists[depth] = (
+                contexts.tolist(), array("q", starts.astype(np.int64).tobytes()),
+                array("q", ids.tobytes()), self.counts[depth].tolist())
+        return lists or None
+
+    def continuation_lists(self, depth: int, lo: int, hi: int) -> tuple[list[int], list]:
+        """continuations() as Python lists (what a walk memoises)."""
+        small = self._small_lists(depth)
+        if small is not None:
+            return small[2][lo:hi].tolist(), small[3][lo:hi]
+        return (self.keys[depth][lo:hi] & U64(self.mask)).tolist(), self.counts[depth][lo:hi].tolist()
 
     def slices(self, depth: int) -> tuple[np.ndarray, np.ndarray]:
         """Distinct contexts of a depth (sorted) and where each one's slice of keys starts."""

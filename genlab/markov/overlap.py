@@ -12,13 +12,19 @@ corpus size while building (peak memory is what the benchmark against markovify 
 
 from __future__ import annotations
 
+from array import array
 from typing import Sequence
 
 import numpy as np
 
 SEED_LEN = 4  # words per indexed run
+# Up to this many words the guard's lookups run in plain Python over a table of its own (under a
+# microsecond a window, ~60 bytes a word): numpy's per-call cost would dominate such small queries.
+SMALL_TEXT = 1 << 18
 _P32 = np.uint32(0x9E3779B1)
 _LOW32 = np.uint64(0xFFFFFFFF)
+_LOW64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15  # 2**64 / golden ratio: spreads packed keys over the top bits
 _BLOCK = 1 << 18  # runs hashed at a time while building: temporaries of a few MB
 
 
@@ -56,9 +62,9 @@ class _Buckets:
 
     __slots__ = ("shift", "starts", "positions")
 
-    def __init__(self, words: np.ndarray, k: int):
+    def __init__(self, words: np.ndarray, k: int, runs_per_bucket: int = 16):
         n = max(len(words) - k + 1, 0)
-        bits = min(max(int(n // 16).bit_length(), 8), 28)  # 8 to 16 runs a bucket
+        bits = min(max(int(n // runs_per_bucket).bit_length(), 8), 28)  # ~ n / runs_per_bucket buckets
         self.shift = np.uint32(32 - bits)
         index_type = np.uint32 if n < 2**32 else np.uint64
         # two passes over the text, a block at a time: count the runs of each bucket, then
@@ -112,12 +118,85 @@ class RunIndex:
     def __init__(self, words: np.ndarray):
         self.words = np.ascontiguousarray(words)
         self._seeds: dict[int, _Buckets] = {}
+        self._small: tuple[list[int], array, array, int] | None = None
+        self._by_word: tuple[list[int], array, array] | None = None
 
     def seed(self, k: int) -> _Buckets:
         """The bucketed start positions of every k-word run (built on first use)."""
         if k not in self._seeds:
             self._seeds[k] = _Buckets(self.words, k)
         return self._seeds[k]
+
+    def any_run(self, seq: Sequence[int], starts: Sequence[int], length: int) -> bool:
+        """Does seq[s:s+length] occur in the text for some s in `starts`?"""
+        if len(self.words) > SMALL_TEXT or length == 0:
+            return bool(self.count_runs(seq, np.asarray(starts, dtype=np.int64), length).any())
+        seq = list(seq)
+        if length < SEED_LEN:
+            return self._any_short_run(seq, starts, length)
+        words, first, positions, shift = self._small_tables()
+        if first is None:  # ids too large to pack four into 64 bits
+            return bool(self.count_runs(seq, np.asarray(starts, dtype=np.int64), length).any())
+        for s in starts:
+            run = seq[s:s + length]
+            a, b, c, d = run[:SEED_LEN]
+            if min(a, b, c, d) < 0:
+                continue  # a word the text never had
+            i = ((((a << 48 | b << 32 | c << 16 | d) * _GOLDEN) & _LOW64) >> shift)
+            for j in range(first[i], first[i + 1]):
+                q = positions[j]
+                if words[q:q + length] == run:
+                    return True
+        return False
+
+    def _any_short_run(self, seq: list[int], starts: Sequence[int], length: int) -> bool:
+        """any_run for runs shorter than a seed: through the occurrences of the first word."""
+        words, first, positions = self._word_positions()
+        runs = [seq[s:s + length] for s in starts]
+        heads = [r[0] for r in runs if 0 <= r[0] < len(first) - 1]
+        if any(first[w + 1] - first[w] > 256 for w in heads):  # a common first word: scan in numpy
+            return bool(self.count_runs(seq, np.asarray(starts, dtype=np.int64), length).any())
+        for run in runs:
+            w = run[0]
+            if not 0 <= w < len(first) - 1:
+                continue
+            for i in range(first[w], first[w + 1]):
+                q = positions[i]
+                if words[q:q + length] == run:
+                    return True
+        return False
+
+    def _word_positions(self) -> tuple[list[int], array, array]:
+        """The text as a list, and where each word id occurs (positions grouped by word)."""
+        if self._by_word is None:
+            words = self._small_tables()[0]
+            order = np.argsort(self.words, kind="stable")
+            first = np.zeros(int(self.words.max(initial=0)) + 2, dtype=np.int64)
+            np.cumsum(np.bincount(self.words, minlength=len(first) - 1), out=first[1:])
+            self._by_word = (words, array("q", first.tobytes()), array("q", order.astype(np.int64).tobytes()))
+        return self._by_word
+
+    def _small_tables(self) -> tuple[list[int], array | None, array | None, int]:
+        """For any_run: the text as a list, and the start of every SEED_LEN-word run in the
+        bucket of its four ids packed into 64 bits, times a golden-ratio constant, top bits."""
+        if self._small is None:
+            words = self.words.tolist()
+            n = max(len(words) - SEED_LEN + 1, 0)
+            bits = max(n.bit_length(), 8)  # one or two runs a bucket
+            if n == 0 or int(self.words.max()) >= 1 << 16:
+                self._small = (words, None, None, 0)
+                return self._small
+            w = self.words.astype(np.uint64)
+            key = w[:n] << np.uint64(48)
+            for j, s in enumerate((32, 16, 0), start=1):
+                key |= w[j:j + n] << np.uint64(s)
+            with np.errstate(over="ignore"):
+                bucket = ((key * np.uint64(_GOLDEN)) >> np.uint64(64 - bits)).astype(np.int64)
+            order = np.argsort(bucket)
+            first = np.zeros((1 << bits) + 1, dtype=np.int64)
+            np.cumsum(np.bincount(bucket, minlength=1 << bits), out=first[1:])
+            self._small = (words, array("q", first.tobytes()), array("q", order.astype(np.int64).tobytes()), 64 - bits)
+        return self._small
 
     def count_runs(self, seq: Sequence[int], starts: np.ndarray, length: int) -> np.ndarray:
         """How many times seq[s:s+length] occurs in the text, for each s in `starts`."""
@@ -188,6 +267,4 @@ def too_much_overlap(index: RunIndex, words: Sequence[int], max_overlap_ratio: f
     window = min(allowed + 1, len(words))
     if window == 0:
         return False
-    starts = np.arange(max(len(words) - allowed, 1))
-    starts = starts[starts + window <= len(words)]
-    return bool(index.count_runs(words, starts, window).any())
+    return index.any_run(words, range(len(words) - window + 1), window)
