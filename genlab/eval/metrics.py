@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from genlab.markov.ngrams import count_sorted
 from genlab.markov.overlap import RunIndex
 
 __all__ = [
@@ -389,7 +390,7 @@ class CorpusIndex:
     def _short_grams(self, k: int) -> np.ndarray:
         if k not in self._short:
             starts = np.arange(max(len(self.ids) - k + 1, 0))
-            self._short[k] = np.unique(self._pack(self.ids, starts, k))
+            self._short[k] = count_sorted(np.sort(self._pack(self.ids, starts, k)))[0]  # (np.unique: slower)
         return self._short[k]
 
     def occurs(self, ids: np.ndarray, starts: np.ndarray, k: int) -> np.ndarray:

@@ -204,6 +204,16 @@ class NgramCounts:
     def _lookup(self, history: list[int], depth: int) -> tuple[int, int, int] | None:
         bits = self.bits
         code = 0
+        if self._lists is not None and self._lists[depth]:  # a small table, no renumbering
+            for tok in history[-1:-depth - 1:-1]:
+                if tok < 0:
+                    return None
+                code = (code << bits) | tok
+            contexts, starts = self._lists[depth][:2]
+            j = bisect_left(contexts, code)
+            if j == len(contexts) or contexts[j] != code:
+                return None
+            return depth, starts[j], starts[j + 1]
         for d in range(1, depth + 1):
             tok = history[-d]
             if tok < 0:
@@ -215,13 +225,8 @@ class NgramCounts:
                 if j == len(table) or int(table[j]) != code:
                     return None
                 code = j
-        small = self._small_lists(depth)
-        if small is not None:
-            contexts, starts = small[0], small[1]
-            j = bisect_left(contexts, code)
-            if j == len(contexts) or contexts[j] != code:
-                return None
-            return depth, starts[j], starts[j + 1]
+        if self._small_lists(depth) is not None:  # built now: the next lookup takes the path above
+            return self._lookup(history, depth)
         contexts, starts = self.slices(depth)
         j = int(contexts.searchsorted(U64(code)))
         if j == len(contexts) or int(contexts[j]) != code:
@@ -233,7 +238,7 @@ class NgramCounts:
         tables of at most SMALL_TABLES n-grams; None for bigger ones."""
         if self._lists is None:
             self._lists = [None] * (self.order + 1)
-            if sum(self.sizes) > SMALL_TABLES:
+            if sum(self.sizes) > SMALL_TABLES or any(r is not None for r in self.reindex):
                 self._lists = [False] * (self.order + 1)
         lists = self._lists[depth]
         if lists is None:
@@ -246,8 +251,11 @@ class NgramCounts:
 
     def continuation_lists(self, depth: int, lo: int, hi: int) -> tuple[list[int], list]:
         """continuations() as Python lists (what a walk memoises)."""
-        small = self._small_lists(depth)
-        if small is not None:
+        lists = self._lists
+        small = lists[depth] if lists is not None and lists[depth] is not None else self._small_lists(depth)
+        if small:
+            if hi - lo == 1:
+                return [small[2][lo]], [small[3][lo]]
             return small[2][lo:hi].tolist(), small[3][lo:hi]
         return (self.keys[depth][lo:hi] & U64(self.mask)).tolist(), self.counts[depth][lo:hi].tolist()
 
@@ -256,9 +264,10 @@ class NgramCounts:
         if self._slices is None:
             self._slices = [None] * (self.order + 1)
         if self._slices[depth] is None:
-            ctx, _ = count_sorted(self.keys[depth] >> U64(self.bits))
-            starts = np.searchsorted(self.keys[depth] >> U64(self.bits), ctx)
-            self._slices[depth] = (ctx, np.append(starts, len(self.keys[depth])))
+            ctx, sizes = count_sorted(self.keys[depth] >> U64(self.bits))
+            starts = np.zeros(len(ctx) + 1, dtype=np.int64)
+            np.cumsum(sizes, out=starts[1:])
+            self._slices[depth] = (ctx, starts)
         return self._slices[depth]
 
     def continuations(self, depth: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:

@@ -13,9 +13,12 @@ corpus size while building (peak memory is what the benchmark against markovify 
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
 from typing import Sequence
 
 import numpy as np
+
+from genlab.markov.ngrams import count_sorted
 
 SEED_LEN = 4  # words per indexed run
 # Up to this many words the guard's lookups run in plain Python over a table of its own (under a
@@ -119,7 +122,7 @@ class RunIndex:
         self.words = np.ascontiguousarray(words)
         self._seeds: dict[int, _Buckets] = {}
         self._small: tuple[list[int], array, array, int] | None = None
-        self._by_word: tuple[list[int], array, array] | None = None
+        self._short: dict[int, array | None] = {}  # length -> sorted packed runs (any_run)
 
     def seed(self, k: int) -> _Buckets:
         """The bucketed start positions of every k-word run (built on first use)."""
@@ -150,31 +153,36 @@ class RunIndex:
         return False
 
     def _any_short_run(self, seq: list[int], starts: Sequence[int], length: int) -> bool:
-        """any_run for runs shorter than a seed: through the occurrences of the first word."""
-        words, first, positions = self._word_positions()
-        runs = [seq[s:s + length] for s in starts]
-        heads = [r[0] for r in runs if 0 <= r[0] < len(first) - 1]
-        if any(first[w + 1] - first[w] > 256 for w in heads):  # a common first word: scan in numpy
+        """any_run for runs shorter than a seed: a bisect in the sorted distinct runs of that
+        length, each packed into one integer (ids under 2**16, as for the seed table)."""
+        keys = self._short_keys(length)
+        if keys is None:
             return bool(self.count_runs(seq, np.asarray(starts, dtype=np.int64), length).any())
-        for run in runs:
-            w = run[0]
-            if not 0 <= w < len(first) - 1:
+        for s in starts:
+            run = seq[s:s + length]
+            if min(run) < 0:
                 continue
-            for i in range(first[w], first[w + 1]):
-                q = positions[i]
-                if words[q:q + length] == run:
-                    return True
+            key = 0
+            for w in run:
+                key = key << 16 | w
+            j = bisect_left(keys, key)
+            if j < len(keys) and keys[j] == key:
+                return True
         return False
 
-    def _word_positions(self) -> tuple[list[int], array, array]:
-        """The text as a list, and where each word id occurs (positions grouped by word)."""
-        if self._by_word is None:
-            words = self._small_tables()[0]
-            order = np.argsort(self.words, kind="stable")
-            first = np.zeros(int(self.words.max(initial=0)) + 2, dtype=np.int64)
-            np.cumsum(np.bincount(self.words, minlength=len(first) - 1), out=first[1:])
-            self._by_word = (words, array("q", first.tobytes()), array("q", order.astype(np.int64).tobytes()))
-        return self._by_word
+    def _short_keys(self, length: int) -> array | None:
+        if length not in self._short:
+            n = len(self.words) - length + 1
+            if n <= 0 or int(self.words.max()) >= 1 << 16:
+                self._short[length] = None
+            else:
+                w = self.words.astype(np.uint64)
+                key = np.zeros(n, dtype=np.uint64)
+                for j in range(length):
+                    key = (key << np.uint64(16)) | w[j:j + n]
+                key.sort()  # (np.unique would take a hash-set path, 20x slower on numpy 2.4)
+                self._short[length] = array("Q", count_sorted(key)[0].tobytes())
+        return self._short[length]
 
     def _small_tables(self) -> tuple[list[int], array | None, array | None, int]:
         """For any_run: the text as a list, and the start of every SEED_LEN-word run in the
