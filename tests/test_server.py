@@ -273,6 +273,42 @@ def test_alias_with_url_and_api_key_env(server, tmp_path, monkeypatch):
         reg.resolve_llama("big")
 
 
+def test_models_add_writes_a_server_alias_that_generates(server, gen, tmp_path):
+    env = {"GENLAB_CONFIG_DIR": str(tmp_path / "user"), "GENLAB_TEST_KEY": "sk-very-secret"}
+    r = cli("models", "add", "big", f"openai:{server.url}#tiny", "--api-key-env", "GENLAB_TEST_KEY",
+            "--timeout", "30", "--max-tokens", "12", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "alias big -> openai:" in r.stdout and "server models:" in r.stdout
+    written = (tmp_path / "user" / "genlab.toml").read_text(encoding="utf-8")
+    assert "sk-very-secret" not in written and 'api_key_env = "GENLAB_TEST_KEY"' in written
+    expected = "".join(gen.stream("The", Sampling(seed=3, max_tokens=12)))
+    r = cli("generate", "--backend", "big", "--prompt", "The", "--seed", "3", env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "The" + expected + "\n"  # the alias's max_tokens = 12 applied
+    listed = cli("models", "list", env=env)
+    assert "big" in listed.stdout and server.url in listed.stdout
+
+
+def test_models_add_server_errors(tmp_path):
+    env = {"GENLAB_CONFIG_DIR": str(tmp_path / "user")}
+    down = f"openai:http://127.0.0.1:{free_port()}/v1"
+    cases = [
+        (["models", "add", "big", down], ["connection refused", "--no-check"]),
+        (["models", "add", "big", down + "#m", "--n-ctx", "512", "--no-check"], ["--n-ctx", "server alias"]),
+        (["models", "add", "big", "models/x.gguf", "--api-key-env", "K", "--no-check"], ["--api-key-env", "server"]),
+        (["models", "add", "big", down, "--api-key-env", "not a name", "--no-check"], ["api_key_env"]),
+    ]
+    for args, words in cases:
+        r = cli(*args, env=env)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode != 0 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+        assert all(w in lines[0] for w in words), lines[0]
+        assert not (tmp_path / "user" / "genlab.toml").exists()
+    r = cli("models", "add", "big", down + "#m", "--no-check", env=env)  # a server that is down for now
+    assert r.returncode == 0, r.stderr
+    assert 'url = "http://127.0.0.1:' in (tmp_path / "user" / "genlab.toml").read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("backend, words", [
     ("openai:http://127.0.0.1:{closed}/v1", ["connection refused", "is the server running"]),
     ("openai:ftp://example.org/v1", ["not an http:// or https:// URL"]),

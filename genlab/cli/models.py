@@ -16,12 +16,12 @@ from genlab.errors import GenlabError
 
 @click.group(name="models")
 def models() -> None:
-    """Short names (aliases) for llama.cpp model files, and their metadata.
+    """Short names (aliases) for llama.cpp model files and server models, and GGUF metadata.
 
     An alias names a GGUF file with its own settings (context size, threads, GPU layers, chat
-    format, default sampling). Aliases live in ./genlab.toml (with --local: this project only)
-    or in genlab.toml in your user config folder ($GENLAB_CONFIG_DIR when set); the local file
-    wins. Every command that takes --backend accepts an alias, and its --n-ctx, --threads and
+    format, default sampling), or a model on an OpenAI-compatible server (openai:URL#MODEL).
+    Aliases live in ./genlab.toml (with --local: this project only) or in genlab.toml in your
+    user config folder ($GENLAB_CONFIG_DIR when set); the local file wins. Every command that takes --backend accepts an alias, and its --n-ctx, --threads and
     --gpu-layers flags override the alias's settings.
 
     \b
@@ -110,14 +110,22 @@ def _alias_json(a: Any) -> dict[str, Any]:
               help="Save the alias in ./genlab.toml (this folder only) instead of your user config.")
 @click.option("--replace", is_flag=True, help="Replace an alias of the same name instead of refusing.")
 @click.option("--no-check", is_flag=True,
-              help="Do not open the file: allow a path that does not exist yet (it is checked when loaded).")
+              help="Do not open the file (or ask the server): allow a path that does not exist yet "
+                   "or a server that is down (it is checked when loaded).")
+@click.option("--api-key-env", metavar="VAR",
+              help="Server aliases: the environment variable holding the API key (the key is never written).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
+              help="Server aliases: seconds to wait for the server. [default: 60]")
 def add_command(name: str, path: str, n_ctx: int | None, n_threads: int | None, n_gpu_layers: int | None,
-                chat_format: str | None, local: bool, replace: bool, no_check: bool, **kwargs: Any) -> None:
-    """Give the GGUF file PATH the short name NAME, with its settings.
+                chat_format: str | None, local: bool, replace: bool, no_check: bool, api_key_env: str | None,
+                timeout: float | None, **kwargs: Any) -> None:
+    """Give the GGUF file PATH (or a server's model) the short name NAME, with its settings.
 
     The file must be a GGUF model (its header is read, the weights are not loaded) unless
     --no-check. PATH may also be hf:OWNER/REPO/FILE.gguf: the file is downloaded into the
-    Hugging Face cache (needs: pip install 'genlab[hf]') and the alias points there.
+    Hugging Face cache (needs: pip install 'genlab[hf]') and the alias points there; or
+    openai:URL#MODEL, a model on an OpenAI-compatible server (llama.cpp's llama-server, vLLM,
+    ...; #MODEL optional), which is asked for its models first unless --no-check.
     Sampling flags (--temperature, --top-p, ...) become the alias's defaults; flags given to
     'genlab generate' still win over them.
 
@@ -126,6 +134,7 @@ def add_command(name: str, path: str, n_ctx: int | None, n_threads: int | None, 
       genlab models add llama3 ~/models/Meta-Llama-3-8B-Instruct.Q5_K_M.gguf --n-ctx 8192 --threads 8
       genlab models add tiny models/tiny.gguf --local --temperature 0.7 --seed 1
       genlab models add qwen hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF/qwen2.5-0.5b-instruct-q4_k_m.gguf
+      genlab models add big openai:http://gpu-box:8000/v1#llama-3-70b --api-key-env VLLM_KEY
       genlab models add llama3 ~/models/other.gguf --replace
     """
     from genlab.llama.registry import add_alias, check_name, config_path, find_alias, hf_download
@@ -133,6 +142,22 @@ def add_command(name: str, path: str, n_ctx: int | None, n_threads: int | None, 
     check_name(name)
     scope = "local" if local else "user"
     existing = find_alias_quietly(name, find_alias)
+    sampling = {k: kwargs.pop(k) for k in SAMPLING_FIELDS}
+    if not sampling["stop"]:
+        sampling["stop"] = None
+    if path.startswith("openai:"):
+        file_flags = [flag for flag, value in (("--n-ctx", n_ctx), ("--threads", n_threads),
+                                               ("--gpu-layers", n_gpu_layers), ("--chat-format", chat_format))
+                      if value is not None]
+        if file_flags:
+            raise GenlabError(f"{file_flags[0]} is a setting of a llama.cpp file; a server alias has none "
+                              "(the server decides)")
+        _add_server(name, path[len("openai:"):], api_key_env, timeout, sampling, scope, replace, no_check)
+        _after_add(name, scope, existing)
+        return
+    if api_key_env is not None or timeout is not None:
+        raise GenlabError(f"{'--api-key-env' if api_key_env is not None else '--timeout'} is for a server "
+                          "alias (PATH = openai:http://HOST:PORT/v1#MODEL)")
     if path.startswith("llama:"):
         path = path[len("llama:"):]
     if path.startswith("hf:"):
@@ -141,9 +166,6 @@ def add_command(name: str, path: str, n_ctx: int | None, n_threads: int | None, 
         path = str(hf_download(path[len("hf:"):]))
     if not path.strip():
         raise GenlabError("PATH must be a GGUF file")
-    sampling = {k: kwargs.pop(k) for k in SAMPLING_FIELDS}
-    if not sampling["stop"]:
-        sampling["stop"] = None
     info = None
     if not no_check:
         from genlab.llama.generator import inspect_gguf
@@ -162,6 +184,36 @@ def add_command(name: str, path: str, n_ctx: int | None, n_threads: int | None, 
                   "trained with; text past that point is usually poor")
     elif not Path(alias.path).exists():
         _warn(f"{alias.path} does not exist yet")
+    _after_add(name, scope, existing)
+
+
+def _add_server(name: str, spec: str, api_key_env: str | None, timeout: float | None,
+                sampling: dict[str, Any], scope: str, replace: bool, no_check: bool) -> None:
+    from genlab.llama.registry import add_server_alias, config_path
+    from genlab.server.client import ServerError
+    from genlab.server.generator import ServerGenerator, parse_spec
+
+    url, model = parse_spec(spec)
+    served: list[str] | None = None
+    if not no_check:
+        server = ServerGenerator(url, model, api_key_env=api_key_env, name=name,
+                                 **({"timeout": timeout} if timeout is not None else {}))
+        try:
+            served = server.served_models()
+        except ServerError as exc:
+            raise GenlabError(f"{exc} (check the address, or add the alias anyway with --no-check)") from None
+        url = server.url
+    alias = add_server_alias(name, url, model=model, api_key_env=api_key_env, timeout=timeout,
+                             sampling=sampling, scope=scope, replace=replace)
+    click.echo(f"alias {name} -> openai:{alias.url}" + (f"#{alias.model}" if alias.model else ""))
+    click.echo(f"saved in {config_path(scope)}")
+    if served is not None:
+        click.echo(f"server models: {', '.join(served) if served else '(the server lists none)'}")
+        if model and served and model not in served:
+            _warn(f"the server does not list {model!r}; requests will name it anyway")
+
+
+def _after_add(name: str, scope: str, existing: Any) -> None:
     if scope == "user" and existing is not None and existing.scope == "local":
         _warn(f"./genlab.toml also defines {name!r}, and it wins in this folder")
     click.echo("use it:")

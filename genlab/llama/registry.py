@@ -420,6 +420,36 @@ def add_alias(
     table: dict[str, Any] = {"path": raw}
     table.update(_check_settings(f"alias {name!r}", dict(n_ctx=n_ctx, n_threads=n_threads,
                                                          n_gpu_layers=n_gpu_layers, chat_format=chat_format)))
+    return _save_alias(name, table, sampling, target, scope, replace)
+
+
+def add_server_alias(
+    name: str,
+    url: str,
+    *,
+    model: str | None = None,
+    api_key_env: str | None = None,
+    timeout: float | None = None,
+    sampling: Mapping[str, Any] | None = None,
+    scope: str = "user",
+    replace: bool = False,
+) -> Alias:
+    """Define alias `name` for a model on an OpenAI-compatible server (see the module docstring).
+
+    The key itself is never stored: `api_key_env` names the environment variable that holds
+    it. The server is not contacted here (`genlab models add` checks it).
+    """
+    check_name(name)
+    target = config_path(scope)
+    table: dict[str, Any] = {"url": url}
+    table.update({k: v for k, v in (("model", model), ("api_key_env", api_key_env), ("timeout", timeout))
+                  if v is not None})
+    return _save_alias(name, table, sampling, target, scope, replace)
+
+
+def _save_alias(name: str, table: dict[str, Any], sampling: Mapping[str, Any] | None, target: Path,
+                scope: str, replace: bool) -> Alias:
+    """Check alias `name`'s table as reading it back will, then write it into `target`."""
     if sampling:
         checked = _check_sampling(f"alias {name!r}", {k: v for k, v in sampling.items() if v is not None})
         if checked:

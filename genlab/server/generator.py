@@ -325,6 +325,10 @@ class ServerGenerator:
                     return int(src["n_ctx"])
         return None
 
+    def served_models(self) -> list[str]:
+        """The model names the server's /models route lists (ServerError when it cannot say)."""
+        return [str(m.get("id")) for m in self._models()]
+
     def _models(self) -> list[dict[str, Any]]:
         data = self.client.get_json(self.endpoint.base + "/models")
         entries = data.get("data") if isinstance(data, dict) else data
