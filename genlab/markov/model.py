@@ -250,8 +250,8 @@ def _encode_block(text: str, unit: str, index: dict[str, int]) -> np.ndarray:
                 tokens.extend(words)
                 tokens.append(tok.PARAGRAPH)
     else:
-        for p in tok.split_paragraphs(text):
-            tokens.extend(tok.tokenize_paragraph(p))
+        for paragraph in tok.paragraph_tokens(text):
+            tokens.extend(paragraph)
             tokens.append(tok.PARAGRAPH)
     if unit == "char":
         tokens = char_units(tokens)

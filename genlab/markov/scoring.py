@@ -118,8 +118,7 @@ def paragraphs_units(model: MarkovModel, text: str, tokenized: bool = False) -> 
         lines = ([w for w in line.split() if w not in RESERVED] for line in text.splitlines())
         return [words for words in lines if words]
     out: list[list[str]] = []
-    for p in tok.split_paragraphs(text):
-        units = tok.tokenize_paragraph(p)
+    for units in tok.paragraph_tokens(text):
         if model.unit == "char":
             from genlab.markov.model import char_units
 

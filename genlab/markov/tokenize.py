@@ -9,8 +9,8 @@ by compiled regexes; Python runs per quote character and once per token.
 
 Interface: PARAGRAPH ("<p>", only between paragraphs), normalize, split_paragraphs
 (a whitespace run becomes " ", or the U+00A0 / U+202F it holds), tokenize_paragraph,
-tokenize, detokenize (paragraphs joined by "\\n\\n"), Detokenizer().piece (streaming),
-surface, quote_role.
+paragraph_tokens, tokenize, detokenize (paragraphs joined by "\\n\\n"),
+Detokenizer().piece (streaming), surface, quote_role.
 
 Tokens: quotes “ ” ‘ ’ « » ‹ › are themselves, straight quotes are <" "> <' '>, italics
 _x_ give <_ x _>. Tokens never hold whitespace: where the text's spacing differs from the
@@ -25,13 +25,14 @@ import bisect
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 __all__ = [
     "PARAGRAPH",
     "Detokenizer",
     "detokenize",
     "normalize",
+    "paragraph_tokens",
     "quote_role",
     "split_paragraphs",
     "surface",
@@ -554,11 +555,16 @@ def tokenize_paragraph(p: str) -> list[str]:
     return _tokenize_collapsed(_collapse(p))
 
 
+def paragraph_tokens(text: str) -> Iterator[list[str]]:
+    """Tokens of each paragraph of a whole text (collapsed once, by split_paragraphs)."""
+    return map(_tokenize_collapsed, split_paragraphs(text))
+
+
 def tokenize(text: str) -> list[str]:
     """Tokens of a whole text, PARAGRAPH between paragraphs."""
     out: list[str] = []
-    for p in split_paragraphs(text):
+    for tokens in paragraph_tokens(text):
         if out:
             out.append(PARAGRAPH)
-        out.extend(_tokenize_collapsed(p))
+        out.extend(tokens)
     return out
