@@ -8,6 +8,11 @@ a time). A query reads the buckets of all windows of a sentence at once and comp
 of every candidate directly, so hash collisions only add candidates that the comparison drops.
 Memory: 4 bytes per corpus word plus half a byte per word of bucket starts, and no temporary of
 corpus size while building (peak memory is what the benchmark against markovify judges).
+
+A novel-sized text (up to SMALL_TEXT words, ids under 2**16) answers the guard's one-sentence
+queries in plain Python instead, where numpy's per-call cost would dominate: its runs are
+packed 16 bits a word into one integer, four-word runs bucketed by a multiplicative hash of
+that integer, shorter runs kept sorted for a bisect.
 """
 
 from __future__ import annotations
@@ -65,9 +70,9 @@ class _Buckets:
 
     __slots__ = ("shift", "starts", "positions")
 
-    def __init__(self, words: np.ndarray, k: int, runs_per_bucket: int = 16):
+    def __init__(self, words: np.ndarray, k: int):
         n = max(len(words) - k + 1, 0)
-        bits = min(max(int(n // runs_per_bucket).bit_length(), 8), 28)  # ~ n / runs_per_bucket buckets
+        bits = min(max(int(n // 16).bit_length(), 8), 28)  # 8 to 16 runs a bucket
         self.shift = np.uint32(32 - bits)
         index_type = np.uint32 if n < 2**32 else np.uint64
         # two passes over the text, a block at a time: count the runs of each bucket, then
@@ -171,33 +176,25 @@ class RunIndex:
         return False
 
     def _short_keys(self, length: int) -> array | None:
+        """The distinct packed runs of `length` words, sorted (None: ids too large to pack)."""
         if length not in self._short:
-            n = len(self.words) - length + 1
-            if n <= 0 or int(self.words.max()) >= 1 << 16:
-                self._short[length] = None
-            else:
-                w = self.words.astype(np.uint64)
-                key = np.zeros(n, dtype=np.uint64)
-                for j in range(length):
-                    key = (key << np.uint64(16)) | w[j:j + n]
+            key = self._packed(length)
+            if key is not None:
                 key.sort()  # (np.unique would take a hash-set path, 20x slower on numpy 2.4)
-                self._short[length] = array("Q", count_sorted(key)[0].tobytes())
+                key = array("Q", count_sorted(key)[0].tobytes())
+            self._short[length] = key
         return self._short[length]
 
     def _small_tables(self) -> tuple[list[int], array | None, array | None, int]:
         """For any_run: the text as a list, and the start of every SEED_LEN-word run in the
-        bucket of its four ids packed into 64 bits, times a golden-ratio constant, top bits."""
+        bucket given by the top bits of its packed value times a golden-ratio constant."""
         if self._small is None:
             words = self.words.tolist()
-            n = max(len(words) - SEED_LEN + 1, 0)
-            bits = max(n.bit_length(), 8)  # one or two runs a bucket
-            if n == 0 or int(self.words.max()) >= 1 << 16:
+            key = self._packed(SEED_LEN)
+            if key is None:
                 self._small = (words, None, None, 0)
                 return self._small
-            w = self.words.astype(np.uint64)
-            key = w[:n] << np.uint64(48)
-            for j, s in enumerate((32, 16, 0), start=1):
-                key |= w[j:j + n] << np.uint64(s)
+            bits = max(len(key).bit_length(), 8)  # one or two runs a bucket
             with np.errstate(over="ignore"):
                 bucket = ((key * np.uint64(_GOLDEN)) >> np.uint64(64 - bits)).astype(np.int64)
             order = np.argsort(bucket)
@@ -205,6 +202,19 @@ class RunIndex:
             np.cumsum(np.bincount(bucket, minlength=1 << bits), out=first[1:])
             self._small = (words, array("q", first.tobytes()), array("q", order.astype(np.int64).tobytes()), 64 - bits)
         return self._small
+
+    def _packed(self, length: int) -> np.ndarray | None:
+        """Every run of `length` <= 4 words as one uint64, 16 bits a word (None when ids reach
+        2**16 or the text is shorter than a run)."""
+        n = len(self.words) - length + 1
+        if n <= 0 or int(self.words.max()) >= 1 << 16:
+            return None
+        w = self.words.astype(np.uint64)
+        key = w[:n].copy()
+        for j in range(1, length):
+            key <<= np.uint64(16)
+            key |= w[j:j + n]
+        return key
 
     def count_runs(self, seq: Sequence[int], starts: np.ndarray, length: int) -> np.ndarray:
         """How many times seq[s:s+length] occurs in the text, for each s in `starts`."""
