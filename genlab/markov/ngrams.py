@@ -204,12 +204,13 @@ class NgramCounts:
     def _lookup(self, history: list[int], depth: int) -> tuple[int, int, int] | None:
         bits = self.bits
         code = 0
-        if self._lists is not None and self._lists[depth]:  # a small table, no renumbering
+        small = self._small_lists(depth)
+        if small is not None:  # a novel-sized table (never renumbered): plain Python
             for tok in history[-1:-depth - 1:-1]:
                 if tok < 0:
                     return None
                 code = (code << bits) | tok
-            contexts, starts = self._lists[depth][:2]
+            contexts, starts = small[0], small[1]
             j = bisect_left(contexts, code)
             if j == len(contexts) or contexts[j] != code:
                 return None
@@ -225,8 +226,6 @@ class NgramCounts:
                 if j == len(table) or int(table[j]) != code:
                     return None
                 code = j
-        if self._small_lists(depth) is not None:  # built now: the next lookup takes the path above
-            return self._lookup(history, depth)
         contexts, starts = self.slices(depth)
         j = int(contexts.searchsorted(U64(code)))
         if j == len(contexts) or int(contexts[j]) != code:
@@ -251,9 +250,8 @@ class NgramCounts:
 
     def continuation_lists(self, depth: int, lo: int, hi: int) -> tuple[list[int], list]:
         """continuations() as Python lists (what a walk memoises)."""
-        lists = self._lists
-        small = lists[depth] if lists is not None and lists[depth] is not None else self._small_lists(depth)
-        if small:
+        small = self._small_lists(depth)
+        if small is not None:
             if hi - lo == 1:
                 return [small[2][lo]], [small[3][lo]]
             return small[2][lo:hi].tolist(), small[3][lo:hi]
