@@ -197,26 +197,23 @@ class MarkovGenerator:
                         queue = [closers[k] for k in reversed(stack[:-1])] + [para]
                         t = closers[stack[-1]]
                         feed(*role_of[t])
-                elif not kind:
-                    if is_end[t] and stack and open_for > self._patience:
-                        # longer than the book's quotations usually run: close at this full stop
-                        queue = [closers[k] for k in reversed(stack)]
-                elif direction < 0 and not stack or direction > 0 and (
-                        tight or kind in stack or len(stack) >= MAX_DEPTH or kind not in closers):
+                elif kind and (direction < 0 and not stack or direction > 0 and (
+                        tight or kind in stack or len(stack) >= MAX_DEPTH or kind not in closers)):
                     # A mark that would unbalance the text is absorbed: the chain's state moves
                     # on as the book did after it, but the mark is not written. (Forbidding it
                     # instead can trap the walk: "Horror! ... Horror! ..." whose only exit in
                     # the book is a closing quote.)
                     history.append(t)
                     continue
-                else:
+                elif kind:
                     if direction < 0 and kind != stack[-1]:
                         # closing another mark than the one open (the context came from a
                         # differently quoted passage): close the one that is open
                         t = closers[stack[-1]]
                     feed(*role_of[t])
-                    if is_end[t] and stack and open_for > self._patience:
-                        queue = [closers[k] for k in reversed(stack)]
+                if is_end[t] and stack and open_for > self._patience:
+                    # longer than the book's quotations usually run: close at this full stop
+                    queue = [closers[k] for k in reversed(stack)]
             history.append(t)
             produced += 1
             yield t
