@@ -203,8 +203,21 @@ def test_score_edge_cases(gen):
     assert (empty.nats, empty.tokens, empty.bytes) == (0.0, 0, 0)
     with pytest.raises(GenlabError, match="too short"):
         gen.score("The")  # one token: its log-probability is never reported
-    with pytest.raises(GenlabError, match="context"):
-        gen.score(NOVEL[:3000])
+    with pytest.raises(GenlabError, match="context length is 256 tokens"):
+        gen.score("x" * 3000)  # longer than the context and never a space to cut at
+
+
+def test_a_text_longer_than_the_context_is_scored_in_windows(gen, local):
+    """3,000 characters are ~1,600 tokens, six times the server's context of 256: the server
+    refuses them whole, and genlab scores them in windows of half a context after half a
+    context. The in-process model scores the same text in its own windows (stride 128 tokens);
+    with the same context lengths the two agree closely - and exactly in token count, so no
+    token is scored twice or skipped."""
+    for text in (NOVEL[:3000], NOVEL[20000:26000]):
+        remote, mine = gen.score(text), local.score(text)
+        assert remote.tokens > 4 * CTX
+        assert (remote.tokens, remote.bytes, remote.words) == (mine.tokens, mine.bytes, mine.words)
+        assert remote.bits_per_byte == pytest.approx(mine.bits_per_byte, rel=1e-3)
 
 
 def test_count_tokens(gen, local):

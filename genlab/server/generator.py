@@ -38,7 +38,13 @@ The first token: the OpenAI API reports no log-probability for the first echoed 
   unbiased-looking estimate; the error vs LlamaGenerator is |c1 - mean| / n of the total for n
   tokens (measured in tests/test_server.py). A one-token text cannot be scored that way and is
   an error.
-Texts must fit the server's context (no windowing: the API takes text, not token ids).
+A text longer than the server's context (the server says so, and how many tokens the context
+and the text hold) is scored in windows cut at spaces: each window is one part of the text, about
+half a context long, after the part before it as context - LlamaGenerator's default stride. The
+API takes text, not token ids, so a window's tokens are told apart by their text_offset: those
+starting in its new part count (offsets run over the echoed tokens' text, which a tokenizer's
+leading-space artefact lengthens; that artefact is measured and taken off). The first window is
+scored as a whole text is. Cutting before a space keeps tokens from straddling a cut.
 
 count_tokens: llama-cpp-python's POST /extras/tokenize/count (which adds BOS: the count of ""
 is subtracted), else POST /tokenize (llama.cpp's server: "content"; vLLM: "prompt"), else an
@@ -54,6 +60,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import threading
 from typing import Any, Iterator, Sequence
 
@@ -194,20 +201,66 @@ class ServerGenerator:
         counts = dict(bytes=len(text.encode("utf-8", errors="surrogatepass")), words=len(text.split()))
         if not text:
             return Score(nats=0.0, tokens=0, **counts)
+        try:
+            nats, tokens = self._read_logprobs(self._echo(text), text)
+        except ServerError as exc:
+            sizes = _context_overflow(exc)
+            if sizes is None:
+                raise
+            nats, tokens = self._score_in_windows(text, *sizes)
+        return Score(nats=nats, tokens=tokens, **counts)
+
+    def _echo(self, text: str) -> Any:
+        """The server's answer to an echoed completion of `text` with prompt log-probabilities."""
         body = {**({"model": self.model} if self.model else {}), "prompt": text, "echo": True,
                 "logprobs": 1, "max_tokens": 1, "temperature": 0.0}
         try:
-            data = self.client.post_json(self.endpoint.base + "/completions", body)
+            return self.client.post_json(self.endpoint.base + "/completions", body)
         except ServerError as exc:
             msg = str(exc)
             if "logprob" in msg.lower() or "echo" in msg.lower():
                 raise ServerError(f"{_NO_SCORE}: {msg}", exc.status) from None
-            if exc.status == 400 and "context" in msg.lower():
-                raise ServerError(f"{msg} (scoring through a server needs the text to fit its context: "
-                                  "split the text)", exc.status) from None
             raise
-        nats, tokens = self._read_logprobs(data, text)
-        return Score(nats=nats, tokens=tokens, **counts)
+
+    def _score_in_windows(self, text: str, n_ctx: int, n_tokens: int) -> tuple[float, int]:
+        """Score a text longer than the context (see the module docstring): -sum ln p, tokens."""
+        chars_per_token = len(text) / max(n_tokens, 1)
+        scale = 0.9  # of half a context per part, by the text's own characters per token
+        while True:
+            size = max(8, int((n_ctx // 2 - 2) * chars_per_token * scale))
+            cuts = _cuts_before_spaces(text, size)
+            try:
+                nats, tokens = self._read_logprobs(self._echo(text[:cuts[1]]), text[:cuts[1]])
+                for k in range(1, len(cuts) - 1):
+                    window = text[cuts[k - 1]:cuts[k + 1]]
+                    n, t = self._read_new_part(self._echo(window), window, cuts[k] - cuts[k - 1])
+                    nats, tokens = nats + n, tokens + t
+                return nats, tokens
+            except ServerError as exc:
+                if _context_overflow(exc) is None or scale < 0.1:
+                    raise
+                scale *= 0.6  # this text packs more tokens into a part than the whole did: smaller parts
+
+    def _read_new_part(self, data: Any, window: str, boundary: int) -> tuple[float, int]:
+        """-sum ln p and count of the echoed tokens that start at or after `boundary` in `window`."""
+        try:
+            choice = data["choices"][0]
+            logprobs = choice["logprobs"]
+            values, pieces, offsets = logprobs["token_logprobs"], logprobs["tokens"], logprobs["text_offset"]
+            assert isinstance(values, list) and isinstance(pieces, list) and isinstance(offsets, list)
+        except (KeyError, IndexError, TypeError, AssertionError):
+            raise ServerError(f"{self.url} cannot score a text longer than its context: its answers carry "
+                              "no token offsets (split the text)") from None
+        n = min(_prompt_entries(data, choice, values), len(pieces), len(offsets))
+        shift = max(0, sum(len(str(p)) for p in pieces[:n]) - len(window))  # a leading-space artefact
+        mine = [values[i] for i in range(n) if isinstance(offsets[i], int) and offsets[i] - shift >= boundary]
+        self._check_values(mine)
+        return -math.fsum(float(v) for v in mine), len(mine)
+
+    def _check_values(self, values: list[Any]) -> None:
+        if any(not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v > 1e-6
+               for v in values):
+            raise ServerError(f"{self.url} sent incomplete or invalid prompt log-probabilities")
 
     def _read_logprobs(self, data: Any, text: str) -> tuple[float, int]:
         try:
@@ -220,11 +273,7 @@ class ServerGenerator:
         if not isinstance(values, list) or not values or all(v is None for v in values):
             raise ServerError(f"{_NO_SCORE}: {self.url} sent no token_logprobs for an echoed prompt")
         pieces = logprobs.get("tokens") if isinstance(logprobs.get("tokens"), list) else []
-        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-        generated = usage.get("completion_tokens")
-        if not isinstance(generated, int) or not 0 <= generated <= len(values):
-            generated = 1 if choice.get("finish_reason") == "length" else 0
-        n = len(values) - generated
+        n = _prompt_entries(data, choice, values)
         prompt, strings = values[:n], [str(p) for p in pieces[:n]]
         first_missing = bool(prompt) and prompt[0] is None
         if first_missing and len(strings) == n and "".join(strings[1:]).lstrip(" ") == text.lstrip(" "):
@@ -236,9 +285,7 @@ class ServerGenerator:
         if not prompt:
             raise ServerError(f"the text is too short to score through {self.url}: the first token's "
                               "log-probability is never reported, so at least two tokens are needed")
-        if any(not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v > 1e-6
-               for v in prompt):
-            raise ServerError(f"{self.url} sent incomplete or invalid prompt log-probabilities")
+        self._check_values(prompt)
         nats = -math.fsum(float(v) for v in prompt)
         count = len(prompt)
         if impute:
@@ -349,6 +396,48 @@ class ServerGenerator:
         data["context_length"] = self.context_length
         data["tokenizer"] = self._facts.get("tokenizer")
         return data
+
+
+def _prompt_entries(data: dict[str, Any], choice: dict[str, Any], values: list[Any]) -> int:
+    """How many of the echoed log-probability entries belong to the prompt (the rest were
+    generated: usage.completion_tokens, or one when the answer stopped for length)."""
+    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    generated = usage.get("completion_tokens")
+    if not isinstance(generated, int) or not 0 <= generated <= len(values):
+        generated = 1 if choice.get("finish_reason") == "length" else 0
+    return len(values) - generated
+
+
+_OVERFLOW = (
+    re.compile(r"maximum context length is (\d+) tokens.*?requested (\d+) tokens \((\d+) in your prompt", re.S),
+    re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)"),
+)
+
+
+def _context_overflow(exc: ServerError) -> tuple[int, int] | None:
+    """(context tokens, prompt tokens) when the server refused a prompt as too long for its
+    context and said both numbers (vLLM's and llama-cpp-python's wording), else None."""
+    msg = str(exc)
+    m = _OVERFLOW[0].search(msg)
+    if m:
+        return int(m.group(1)), int(m.group(3))
+    m = _OVERFLOW[1].search(msg)
+    if m:
+        return int(m.group(2)), int(m.group(1))
+    return None
+
+
+def _cuts_before_spaces(text: str, size: int) -> list[int]:
+    """0, then positions about `size` characters apart, each moved forward to a space (so the
+    part after it starts with one), then len(text)."""
+    cuts = [0]
+    while len(text) - cuts[-1] > size:
+        at = text.find(" ", cuts[-1] + size)
+        if at < 0:
+            break
+        cuts.append(at)
+    cuts.append(len(text))
+    return cuts
 
 
 def _int_field(data: Any, key: str, url: str) -> int:
