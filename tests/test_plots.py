@@ -335,3 +335,26 @@ def test_sweep_of_another_setting_is_drawn_against_it(metrics):
     assert "top_k 40" in distinct.axes[0].get_title()
     heights = {c.get_label(): c.patches[0].get_height() for c in distinct.axes[0].containers}
     assert heights[MARKOV] != 0.2
+
+
+def test_human_line_is_never_on_a_panel_frame(metrics):
+    """The human value is often the extreme of a panel. A value just past the backends' range
+    (inside the axes' 5% margin, so matplotlib does not rescale for it) must not sit on the
+    frame: here distinct-2 just above every backend, self-BLEU just below."""
+    m = copy.deepcopy(metrics)
+    rows = [r for r in m["style"] if r["backend"] != "human"]
+    for key, side in (("distinct_2", 1), ("self_bleu_4", -1)):
+        values = [r[key] for r in rows]
+        edge = max(values) if side > 0 else min(values)
+        human = next(r for r in m["style"] if r["backend"] == "human")
+        human[key] = edge + side * 0.04 * (max(values) - min(values))
+    fig = plots.plot_metrics_vs_temperature(m)
+    checked = 0
+    for ax in fig.axes:
+        lo, hi = ax.get_ylim()
+        for line in ax.get_lines():
+            if line.get_linestyle() == ":" and ax.get_title().startswith(("distinct-2", "self-BLEU")):
+                y = line.get_ydata()[0]
+                assert min(y - lo, hi - y) > 0.03 * (hi - lo), (ax.get_title(), y, lo, hi)
+                checked += 1
+    assert checked == 2

@@ -587,6 +587,9 @@ def plot_metrics_vs_temperature(metrics: Mapping[str, Any]) -> Figure | None:
         value = _num(human.get(metric))
         if value is not None:
             ax.axhline(value, color=HUMAN_COLOUR, linestyle=":", linewidth=1.6, label=HUMAN_LABEL)
+            lo, hi = ax.get_ylim()  # keep the human line off the frame when it is the extreme value
+            pad = 0.06 * ((max(hi, value) - min(lo, value)) or abs(value) or 1.0)
+            ax.set_ylim(min(lo, value - pad), max(hi, value + pad))
         _dress(ax, None, xlabel if i + cols >= len(present) else None, unit)
         ax.set_title(title, fontsize=_LABEL_SIZE)
         ax.yaxis.label.set_size(_TICK_SIZE)
