@@ -333,6 +333,7 @@ class _Regexes:
 
         # joined inside a word: ' ’ ‘ - ‐ ‑ and . (www.gutenberg.org), , and : in numbers
         joiner = (  # o’- only after a one- or two-letter segment, as in will-o’-the-wisp
+            r"(?=[.,:'’‘\-‐‑])"  # both branches start with one of these: most words stop here, fast
             r"(?:(?:(?<=[\-‐‑]\w)|(?<=[\-‐‑]\w\w))['’][\-‐‑]"
             r"|[.,:'’‘\-‐‑](?:(?<=[.'’‘\-‐‑])|(?<=\d.)(?=\d)))"
         )
