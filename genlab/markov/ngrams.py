@@ -87,7 +87,7 @@ def _merge(table: tuple[np.ndarray, np.ndarray], part: tuple[np.ndarray, np.ndar
     seen[seen] = keys[at[seen]] == new_keys[seen]
     wide = np.float64 if counts.dtype.kind == "f" or new_counts.dtype.kind == "f" else np.uint64
     counts = counts.astype(wide)
-    np.add.at(counts, at[seen], new_counts[seen])
+    counts[at[seen]] += new_counts[seen].astype(wide)  # distinct keys: distinct slots (no np.add.at needed)
     fresh = ~seen
     if fresh.any():
         keys = np.insert(keys, at[fresh], new_keys[fresh])
