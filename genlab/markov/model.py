@@ -313,16 +313,18 @@ def quote_statistics(model: MarkovModel) -> tuple[float, int]:
     pending: list[int] = []
     opened_here = False
     opened_at = 0
-    for pos in interesting.tolist():  # a Python loop, but only over quote marks and breaks
-        t = int(ids[pos])
+    kinds, directions = roles[:, 0].tolist(), roles[:, 1].tolist()
+    before = ids[np.maximum(interesting - 1, 0)].tolist()
+    # a Python loop, but only over quote marks and breaks, and over plain lists
+    for pos, t, prev in zip(interesting.tolist(), ids[interesting].tolist(), before):
         if t == para:
             pending = list(tracker.stack)
             quoted += opened_here
             opened_here = False
             tracker.stack.clear()
             continue
-        kind, direction = int(roles[t, 0]), int(roles[t, 1])
-        if pending and direction > 0 and ids[pos - 1] == para and kind == pending[-1]:
+        kind, direction = kinds[t], directions[t]
+        if pending and direction > 0 and prev == para and kind == pending[-1]:
             continued += 1
         pending = []
         if direction > 0 and not tracker.stack:
