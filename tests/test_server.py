@@ -300,6 +300,12 @@ def test_models_add_writes_a_server_alias_that_generates(server, gen, tmp_path):
     assert r.stdout == "The" + expected + "\n"  # the alias's max_tokens = 12 applied
     listed = cli("models", "list", env=env)
     assert "big" in listed.stdout and server.url in listed.stdout
+    shown = cli("models", "show", "big", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert server.url in shown.stdout and "from $GENLAB_TEST_KEY" in shown.stdout
+    assert "max_tokens=12" in shown.stdout and "sk-very-secret" not in shown.stdout
+    data = json.loads(cli("models", "show", "big", "--json", env=env).stdout)
+    assert data["url"] == server.url and data["model"] == "tiny" and data["models"]
 
 
 def test_models_add_server_errors(tmp_path):

@@ -285,7 +285,8 @@ def show_command(model: str, as_json: bool) -> None:
     NAME_OR_PATH is an alias, a GGUF file (PATH or llama:PATH), or hf:OWNER/REPO/FILE.gguf
     (downloaded first if it is not in the Hugging Face cache). Shows the architecture, parameter
     count, trained context length, quantisation, whether it has a chat template, the file size,
-    and an alias's settings.
+    and an alias's settings. For a server alias: its address and settings, and what the server
+    says of itself (its models, context length, tokenizer route).
 
     \b
     Examples:
@@ -313,8 +314,8 @@ def show_command(model: str, as_json: bool) -> None:
             hint = f"known aliases: {', '.join(names)}" if names else "no aliases yet"
             raise GenlabError(f"no alias or file named {model!r} ({hint})")
         if alias is not None and alias.is_server:
-            raise GenlabError(f"alias {alias.name!r} is a server ({alias.path}): 'models show' reads GGUF files; "
-                              f"'genlab generate --backend {alias.name}' talks to it")
+            _show_server(alias, as_json)
+            return
         if alias is not None and not alias.path.exists():
             raise GenlabError(f"alias {alias.name!r} ({alias.source}) points to {alias.path}, which does not exist")
     info = inspect_gguf(path)
@@ -345,6 +346,35 @@ def show_command(model: str, as_json: bool) -> None:
         rows.append(("settings", settings or "none (the model's own defaults)"))
         if alias.sampling:
             rows.append(("sampling", " ".join(f"{k}={_show_value(v)}" for k, v in alias.sampling.items())))
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        click.echo(f"{key.ljust(width)}  {value}")
+
+
+def _show_server(alias: Any, as_json: bool) -> None:
+    from genlab.server.generator import ServerGenerator
+
+    info = ServerGenerator(**alias.server_options()).info()
+    if as_json:
+        data = {"alias": {"name": alias.name, "scope": alias.scope, "source": str(alias.source),
+                          "sampling": {k: list(v) if isinstance(v, tuple) else v for k, v in alias.sampling.items()}},
+                **{k: v for k, v in info.items() if k != "server_models"}}
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        return
+    models = info.get("models")
+    rows = [
+        ("alias", f"{alias.name} ({alias.scope}: {alias.source})"),
+        ("server", str(info["url"])),
+        ("model", str(info["model"] or "(not named: the server's own)")),
+        ("API key", f"from ${info['api_key_env']}" if info.get("api_key_env") else "none"),
+        ("timeout", f"{info['timeout']:g} s"),
+        ("server models", ", ".join(map(str, models)) if models else f"unknown ({info.get('server_error', 'none listed')})"),
+        ("context length", f"{info['context_length']:,} tokens" if info.get("context_length") else "not said by the server"),
+    ]
+    if info.get("tokenizer"):
+        rows.append(("tokenizer", str(info["tokenizer"])))
+    if alias.sampling:
+        rows.append(("sampling", " ".join(f"{k}={_show_value(v)}" for k, v in alias.sampling.items())))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         click.echo(f"{key.ljust(width)}  {value}")
