@@ -90,7 +90,7 @@ def _alias_json(a: Any) -> dict[str, Any]:
     return {
         "name": a.name, "path": str(a.path), "exists": size is not None, "size_bytes": size,
         "scope": a.scope, "source": str(a.source), **a.options(),
-        "sampling": {k: list(v) if isinstance(v, tuple) else v for k, v in a.sampling.items()},
+        "sampling": _sampling_json(a),
     }
 
 
@@ -346,9 +346,7 @@ def show_command(model: str, as_json: bool) -> None:
         rows.append(("settings", settings or "none (the model's own defaults)"))
         if alias.sampling:
             rows.append(("sampling", " ".join(f"{k}={_show_value(v)}" for k, v in alias.sampling.items())))
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        click.echo(f"{key.ljust(width)}  {value}")
+    _print_rows(rows)
 
 
 def _show_server(alias: Any, as_json: bool) -> None:
@@ -357,7 +355,7 @@ def _show_server(alias: Any, as_json: bool) -> None:
     info = ServerGenerator(**alias.server_options()).info()
     if as_json:
         data = {"alias": {"name": alias.name, "scope": alias.scope, "source": str(alias.source),
-                          "sampling": {k: list(v) if isinstance(v, tuple) else v for k, v in alias.sampling.items()}},
+                          "sampling": _sampling_json(alias)},
                 **{k: v for k, v in info.items() if k != "server_models"}}
         click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
         return
@@ -375,9 +373,17 @@ def _show_server(alias: Any, as_json: bool) -> None:
         rows.append(("tokenizer", str(info["tokenizer"])))
     if alias.sampling:
         rows.append(("sampling", " ".join(f"{k}={_show_value(v)}" for k, v in alias.sampling.items())))
+    _print_rows(rows)
+
+
+def _print_rows(rows: list[tuple[str, str]]) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         click.echo(f"{key.ljust(width)}  {value}")
+
+
+def _sampling_json(alias: Any) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in alias.sampling.items()}
 
 
 def tensor_types(path: Path) -> Counter[str]:
