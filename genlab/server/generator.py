@@ -205,7 +205,7 @@ class ServerGenerator:
             nats, tokens = self._read_logprobs(self._echo(text), text)
         except ServerError as exc:
             sizes = _context_overflow(exc)
-            if sizes is None:
+            if sizes is None or sizes[0] < 32:  # (a context too small to hold two parts of any use)
                 raise
             nats, tokens = self._score_in_windows(text, *sizes)
         return Score(nats=nats, tokens=tokens, **counts)
