@@ -423,3 +423,34 @@ def test_seed_range_is_reproducible(gen):
     assert "".join(gen.stream(PROMPT, top)) == "".join(gen.stream(PROMPT, top))
     assert math.isfinite(gen.score(PROMPT).nats)
     assert os.fspath(gen.path) == str(Path(gen.info(sha256=False)["path"]))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+def test_ctrl_c_mid_stream_keeps_the_text_and_exits_130(tmp_path):
+    """SIGINT while `genlab generate` streams from a llama model: what was printed stays, one
+    line says so, exit 130, no traceback. (A wider model, so that a stream lasts a while; a seed
+    whose stream the random model happens to end early is skipped for the next.)"""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = build_tiny_model(tmp_path / "wide.gguf", seed=0, dim=384, layers=8, heads=4, context=2048)
+    for seed in range(1, 30):
+        cmd = [sys.executable, "-m", "genlab", "generate", "--backend", f"llama:{path}", "--prompt", PROMPT,
+               "--seed", str(seed), "--max-tokens", "2000", "--temperature", "1.0"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        first = proc.stdout.read(40)  # text is streaming
+        time.sleep(0.2)
+        if proc.poll() is None:
+            break
+        proc.communicate(timeout=30)
+    else:
+        raise AssertionError("every stream ended before it could be interrupted")
+    proc.send_signal(signal.SIGINT)
+    rest, err = proc.communicate(timeout=30)
+    text, err = (first + rest).decode("utf-8"), err.decode("utf-8", "replace")
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and [ln for ln in err.splitlines() if ln.strip()] == ["genlab: interrupted"]
+    assert text.startswith(PROMPT) and len(text) > len(PROMPT) + 20
