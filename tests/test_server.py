@@ -627,3 +627,14 @@ def test_compare_keeps_its_saved_samples_when_the_server_dies(model, tmp_path):
     rows = [json.loads(x) for x in saved.read_text(encoding="utf-8").splitlines()]
     assert 3 <= len(rows) < 9 * 30
     assert all(r["text"] and r["tokens"] > 0 for r in rows)
+
+
+def test_a_context_refusal_without_numbers_says_to_split(stub):
+    """llama.cpp's own server refuses a long prompt without saying how long its context is:
+    then the text cannot be cut to fit, and the one error line says to split it."""
+    refusal = (400, {"Content-Type": "application/json"},
+               json.dumps({"error": {"message": "the request exceeds the available context size"}}).encode())
+    s = stub([refusal])
+    with pytest.raises(ServerError, match="exceeds the available context size.*split it"):
+        ServerGenerator(s.url).score("a text the server finds too long for its context")
+    assert len(s.requests) == 1

@@ -206,6 +206,9 @@ class ServerGenerator:
         except ServerError as exc:
             sizes = _context_overflow(exc)
             if sizes is None or sizes[0] < 32:  # (a context too small to hold two parts of any use)
+                if exc.status == 400 and "context" in str(exc).lower():
+                    raise ServerError(f"{exc} (this server does not say how many tokens its context and the "
+                                      "text hold, so genlab cannot cut the text to fit: split it)", exc.status) from None
                 raise
             nats, tokens = self._score_in_windows(text, *sizes)
         return Score(nats=nats, tokens=tokens, **counts)
@@ -247,10 +250,11 @@ class ServerGenerator:
             choice = data["choices"][0]
             logprobs = choice["logprobs"]
             values, pieces, offsets = logprobs["token_logprobs"], logprobs["tokens"], logprobs["text_offset"]
-            assert isinstance(values, list) and isinstance(pieces, list) and isinstance(offsets, list)
-        except (KeyError, IndexError, TypeError, AssertionError):
+        except (KeyError, IndexError, TypeError):
+            values = pieces = offsets = None
+        if not all(isinstance(x, list) for x in (values, pieces, offsets)):
             raise ServerError(f"{self.url} cannot score a text longer than its context: its answers carry "
-                              "no token offsets (split the text)") from None
+                              "no token offsets (split the text)")
         n = min(_prompt_entries(data, choice, values), len(pieces), len(offsets))
         shift = max(0, sum(len(str(p)) for p in pieces[:n]) - len(window))  # a leading-space artefact
         mine = [values[i] for i in range(n) if isinstance(offsets[i], int) and offsets[i] - shift >= boundary]
