@@ -8,6 +8,7 @@ the anti-plagiarism guard and novelty metrics need to know what the corpus actua
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -25,6 +26,7 @@ UNITS = ("word", "char")
 MAX_ORDER = 8
 TOKENIZER = {"word": "genlab-word-1", "char": "genlab-char-1"}
 PRETOKENIZED = "pretokenized-1"  # one sentence per line, tokens split by spaces (KenLM's input)
+COMPILED_TOKENIZER = True  # False: tokenize.py alone (the tests compare the two)
 RESERVED = frozenset({"<s>", "</s>", "<unk>"})  # lmplz reads these as whitespace; so does genlab
 
 
@@ -219,6 +221,7 @@ def _encode_pieces(pieces: Iterable[str], unit: str, index: dict[str, int],
     parts: list[np.ndarray] = [np.zeros(1, dtype=np.uint32)]  # leading paragraph mark (id 0)
     carry = ""
     separator = "\n" if unit == "tokenized" else "\n\n"
+    encode = _word_encoder(index) if unit == "word" else functools.partial(_encode_block, unit=unit, index=index)
     for piece in pieces:
         text = carry + piece
         cut = text.rfind(separator)
@@ -226,12 +229,27 @@ def _encode_pieces(pieces: Iterable[str], unit: str, index: dict[str, int],
             carry = text
             continue
         carry = text[cut:]
-        parts.append(_encode_block(text[:cut], unit, index))
+        parts.append(encode(text[:cut]))
         if progress:
             progress(len(piece))
     if carry.strip():
-        parts.append(_encode_block(carry, unit, index))
+        parts.append(encode(carry))
     return [p for p in parts if len(p)]
+
+
+def _word_encoder(index: dict[str, int]) -> Callable[[str], np.ndarray]:
+    """Token ids of a block of text: by the compiled tokenizer where it was built (about six
+    times faster on a big corpus, same tokens), else by tokenize.py."""
+    compiled = tok.compiled() if COMPILED_TOKENIZER else None
+    if compiled is None:
+        return functools.partial(_encode_block, unit="word", index=index)
+    encoder = compiled.Encoder(index, tok.tokenize_collapsed)
+
+    def encode(text: str) -> np.ndarray:
+        ids = np.frombuffer(encoder.encode(tok.normalize(text)), dtype=np.uint32)
+        return ids.astype(np.uint16) if len(index) <= 1 << 16 else ids.copy()
+
+    return encode
 
 
 def _encode_block(text: str, unit: str, index: dict[str, int]) -> np.ndarray:

@@ -8,9 +8,9 @@ generated text is spaced like the book. Training runs it over 50 MB, so the work
 by compiled regexes; Python runs per quote character and once per token.
 
 Interface: PARAGRAPH ("<p>", only between paragraphs), normalize, split_paragraphs
-(a whitespace run becomes " ", or the U+00A0 / U+202F it holds), tokenize_paragraph,
+(a whitespace run becomes " ", or the U+00A0 / U+202F it holds), tokenize_paragraph, tokenize_collapsed,
 paragraph_tokens, tokenize, detokenize (paragraphs joined by "\\n\\n"),
-Detokenizer().piece (streaming), surface, quote_role.
+Detokenizer().piece (streaming), surface, quote_role, compiled (the C fast path, or None).
 
 Tokens: quotes “ ” ‘ ’ « » ‹ › are themselves, straight quotes are <" "> <' '>, italics
 _x_ give <_ x _>. Tokens never hold whitespace: where the text's spacing differs from the
@@ -36,7 +36,9 @@ __all__ = [
     "quote_role",
     "split_paragraphs",
     "surface",
+    "compiled",
     "tokenize",
+    "tokenize_collapsed",
     "tokenize_paragraph",
 ]
 
@@ -239,6 +241,7 @@ _ELISIONS = (
     "(?i:tis|twas|twere|twill|twould|twixt|tween|em|n|cause|cos|til|bout|neath|gainst|"
     r"mongst|nuff|scuse|spose)|\d\d(?:s|th)?"
 )
+_NUMBER_WORDS = ["No", "no", "Nos", "nos", "p", "pp"]  # keep their period before a number
 _UPPER = "A-ZÀ-ÖØ-Þ"
 
 
@@ -275,9 +278,13 @@ def _lookbehinds(words: list[str]) -> str:
     return "|".join(f"(?<={'|'.join(ws)})" for ws in by_len.values())
 
 
+def _abbreviation_words() -> set[str]:
+    return {v for a in _ABBREVIATIONS for v in (a, a.lower(), a.upper(), a.capitalize())}
+
+
 def _abbreviation_dot() -> str:
     """A period that belongs to the word before it."""
-    words = {v for a in _ABBREVIATIONS for v in (a, a.lower(), a.upper(), a.capitalize())}
+    words = _abbreviation_words()
     gap = f"[{_CLAIM_WS}{_LEFT_MARKS}]?"  # what follows may already be a sentinel
     return (
         r"(?=\.)(?:"
@@ -286,7 +293,7 @@ def _abbreviation_dot() -> str:
         rf"|(?<=\b[{_UPPER}])(?<!\bI)\.(?={gap}[{_UPPER}])"  # J. R. Tolkien
         rf"|(?<=\b[{_UPPER}]\. [{_UPPER}])\."  # the last of a row of initials: O. G.
         rf"|(?:(?<=\bM)|(?<=\bMM))\.(?={gap}[^\W\d_])"  # M. le curé
-        rf"|(?:{_lookbehinds(['No', 'no', 'Nos', 'nos', 'p', 'pp'])})\.(?={gap}\d)"
+        rf"|(?:{_lookbehinds(_NUMBER_WORDS)})\.(?={gap}\d)"
         r")"
     )
 
@@ -522,7 +529,8 @@ def _name(raw: str) -> str:
     return left + _SENTINEL_NAME.get(raw, raw) + right
 
 
-def _tokenize_collapsed(p: str) -> list[str]:
+def tokenize_collapsed(p: str) -> list[str]:
+    """Tokens of one paragraph whose whitespace is collapsed already (see split_paragraphs)."""
     rx = _regexes()
     if _NONCHARACTERS.search(p):
         p = _NONCHARACTERS.sub("\ufffd", p)
@@ -551,14 +559,28 @@ def _paragraph_edge_dashes(tokens: list[str]) -> None:
         tokens[-1] = last + last[0]
 
 
+@functools.cache
+def compiled():
+    """The compiled fast path (_fastwords.c), configured, or None where it was not built.
+
+    It tokenizes the plain paragraphs of a text exactly as this module does and hands the
+    rest back; training uses it through its Encoder (ids without a str per token)."""
+    try:
+        from genlab.markov import _fastwords
+    except ImportError:
+        return None
+    _fastwords.configure(frozenset(_abbreviation_words()), frozenset(_NUMBER_WORDS))
+    return _fastwords
+
+
 def tokenize_paragraph(p: str) -> list[str]:
     """Tokens of one paragraph (its whitespace is collapsed first)."""
-    return _tokenize_collapsed(_collapse(p))
+    return tokenize_collapsed(_collapse(p))
 
 
 def paragraph_tokens(text: str) -> Iterator[list[str]]:
     """Tokens of each paragraph of a whole text (collapsed once, by split_paragraphs)."""
-    return map(_tokenize_collapsed, split_paragraphs(text))
+    return map(tokenize_collapsed, split_paragraphs(text))
 
 
 def tokenize(text: str) -> list[str]:
