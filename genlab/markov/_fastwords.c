@@ -46,7 +46,7 @@ static int is_upper_initial(Py_UCS4 c) {
 }
 
 /* tokenize.py's _DASHES */
-static int is_dash_char(Py_UCS4 c) {
+static inline int is_dash_char(Py_UCS4 c) {
     switch (c) {
     case 0x2014: case 0x2013: case 0x2015: case 0x2012: case 0x2E3A: case 0x2E3B:
     case 0x2010: case 0x2011: case 0x2212: case '-':
@@ -58,7 +58,7 @@ static int is_dash_char(Py_UCS4 c) {
 static int is_hyphen(Py_UCS4 c) { return c == '-' || c == 0x2010 || c == 0x2011; }
 
 /* the characters the quote classifier decides: " ' ’ ‘ _ */
-static int is_quote_char(Py_UCS4 c) {
+static inline int is_quote_char(Py_UCS4 c) {
     return c == '"' || c == '\'' || c == RSQUO || c == LSQUO || c == '_';
 }
 
@@ -66,7 +66,7 @@ enum { T_WORD, T_GLUE_LEFT, T_GLUE_RIGHT, T_GLUE_BOTH, T_DASH, T_SYMBOLS, T_OTHE
 
 /* How the token regex treats a character (outside words and quotes). Characters of
  * T_OTHER send the paragraph to Python. */
-static int char_type(Py_UCS4 c) {
+static inline int char_type(Py_UCS4 c) {
     if (is_dash_char(c))
         return T_DASH;
     switch (c) {
@@ -109,10 +109,11 @@ static int closes_context(Py_UCS4 c) {
 
 /* Per character, what the quote pass made of it: a quote it decided, or nothing (a word
  * character, or an apostrophe, which stays itself). */
-enum { Q_NONE, Q_DOUBLE_OPEN, Q_DOUBLE_CLOSE, Q_ITALIC_OPEN, Q_ITALIC_CLOSE };
+enum { Q_NONE, Q_DOUBLE_OPEN, Q_DOUBLE_CLOSE, Q_ITALIC_OPEN, Q_ITALIC_CLOSE, Q_SINGLE_OPEN, Q_SINGLE_CLOSE,
+       Q_STRAIGHT_OPEN, Q_STRAIGHT_CLOSE };
 
 /* \w of the text after the quote pass: letters, digits, and an "_" left inside a word */
-static int is_w(const Py_UCS4 *s, const signed char *q, Py_ssize_t i) {
+static inline int is_w(const Py_UCS4 *s, const signed char *q, Py_ssize_t i) {
     return is_alnum(s[i]) || (s[i] == '_' && q[i] == Q_NONE);
 }
 
@@ -223,48 +224,160 @@ static int wants_right(const Token *t) {
     return t->type == T_WORD || t->type == T_SYMBOLS || t->type == T_GLUE_LEFT;
 }
 
+/* tokenize.py's _SURE_CLOSER_AFTER / _SURE_CLOSER_BEFORE */
+static int sure_closer_context(Py_UCS4 c, int before) {
+    switch (c) {
+    case ',': case '.': case ';': case ':': case '!': case '?': case ELLIPSIS: case ')':
+    case ']': case RDQUO: case 0xBB:
+        return 1;
+    case '"':
+        return before;
+    }
+    return is_dash_char(c);
+}
+
+/* Is a quote between a word and a space an apostrophe rather than the closer of one of the
+ * `depth` open quotations? It is when enough surer closers follow before the next opener to
+ * close them all (_QuoteClassifier._apostrophe_after_word). `straight`: the quote is a ', and
+ * the events are straight quotes; else it is a ’, and the events ‘ and ’. -1: too long a
+ * search, left to Python. */
+static int apostrophe_after_word(const Py_UCS4 *s, Py_ssize_t n, int depth, Py_UCS4 after,
+                                 Py_ssize_t end, int straight, Py_ssize_t *budget) {
+    if (!depth)
+        return 1;
+    if (!is_space(after))
+        return 0;
+    int closers = 0;
+    for (Py_ssize_t j = end; j < n; j++) {
+        if (--*budget < 0)
+            return -1;
+        Py_UCS4 c = s[j], prev = s[j - 1];
+        if (straight ? c != '\'' : c != LSQUO && c != RSQUO)
+            continue;
+        if (straight ? is_space(prev) || opens_context(prev) : c == LSQUO)
+            break; /* the next opener */
+        if (sure_closer_context(prev, 0) || j + 1 == n || sure_closer_context(s[j + 1], 1))
+            closers++;
+    }
+    return closers >= depth;
+}
+
+static int is_letter(Py_UCS4 c) { return is_alnum(c) && !is_decimal(c); }
+
+/* Do the characters before `start` end in a hyphen and one or two letters (the "-o" of
+ * will-o’-the-wisp)? */
+static int short_segment_before(const Py_UCS4 *s, Py_ssize_t start) {
+    return (start >= 2 && is_hyphen(s[start - 2]) && is_letter(s[start - 1]))
+           || (start >= 3 && is_hyphen(s[start - 3]) && is_letter(s[start - 2]) && is_letter(s[start - 1]));
+}
+
+/* tokenize.py's _ELISION at i: 'tis, 'em, 'n', '90s ... -1: not sure (a non-ASCII letter
+ * follows, which a case-insensitive match might fold), left to Python. */
+static int elision_at(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t i) {
+    static const char *words[] = {"tis", "twas", "twere", "twill", "twould", "twixt", "tween",
+                                  "em", "n", "cause", "cos", "til", "bout", "neath", "gainst",
+                                  "mongst", "nuff", "scuse", "spose", NULL};
+    for (Py_ssize_t k = i; k < n && k < i + 8 && is_alnum(s[k]); k++)
+        if (s[k] >= 128)
+            return -1;
+    for (const char **w = words; *w; w++) {
+        Py_ssize_t len = (Py_ssize_t)strlen(*w), k = 0;
+        while (k < len && i + k < n && (s[i + k] | 0x20) == (Py_UCS4)(*w)[k]
+               && ((s[i + k] >= 'a' && s[i + k] <= 'z') || (s[i + k] >= 'A' && s[i + k] <= 'Z')))
+            k++;
+        if (k == len && (i + len == n || !is_alnum(s[i + len])))
+            return 1;
+    }
+    if (i + 1 < n && is_decimal(s[i]) && is_decimal(s[i + 1])) {
+        Py_ssize_t k = i + 2;
+        if (k + 1 < n && s[k] == 't' && s[k + 1] == 'h' && (k + 2 == n || !is_alnum(s[k + 2])))
+            return 1;
+        if (k < n && s[k] == 's' && (k + 1 == n || !is_alnum(s[k + 1])))
+            return 1;
+        return k == n || !is_alnum(s[k]);
+    }
+    return 0;
+}
+
 /* The quote pass (tokenize.py's _QuoteClassifier) for the paragraphs of the fast subset:
- * straight double quotes and italic underscores opened or closed by their surroundings and
- * the paragraph's state, apostrophes next to a word left as they are. 0: a quote this file
- * leaves to Python (a ‘, a straight single quote that may open or close, a run of quotes
- * with an apostrophe in it). */
+ * straight double quotes, italic underscores and curly single quotes opened or closed by
+ * their surroundings and the paragraph's state, apostrophes left as they are. 0: a quote
+ * this file leaves to Python (a straight single quote that may open or close, a ‘ inside a
+ * word, a run of quotes holding a straight single one). */
 static int classify_quotes(const Py_UCS4 *s, Py_ssize_t n, signed char *q) {
-    int double_open = 0, italic_open = 0;
+    int double_open = 0, italic_open = 0, single_open = 0, curly = 0;
+    Py_ssize_t budget = 64 * n + 4096; /* bounds the apostrophe searches */
     for (Py_ssize_t i = 0; i < n; i++)
         q[i] = Q_NONE;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (!is_quote_char(s[i]))
             continue;
         Py_ssize_t end = i;
-        int apostrophes = 0;
-        for (; end < n && is_quote_char(s[end]); end++)
-            apostrophes += s[end] == '\'' || s[end] == RSQUO || s[end] == LSQUO;
+        while (end < n && is_quote_char(s[end]))
+            end++;
         Py_UCS4 c = s[i], before = i ? s[i - 1] : ' ', after = end < n ? s[end] : ' ';
         int word_before = is_alnum(before), word_after = is_alnum(after);
-        if (end - i == 1 && word_before && word_after)
+        if (end - i == 1 && word_before && word_after) {
+            if (c == LSQUO)
+                return 0; /* tokenize.py's spacing pass splits a word at a ‘ */
+            i = end - 1;
             continue; /* don’t, o'er, snake_case */
-        if (apostrophes) {
-            if (end - i > 1 || c == LSQUO)
-                return 0;
-            if (c == RSQUO && (word_before || word_after))
-                continue; /* ’Tis, the Bennets’: no ‘ is open in this subset */
-            if (c == '\'' && word_before)
-                continue; /* the Bennets' (no straight single quote is open either) */
-            return 0;
         }
+        if (c == RSQUO && end - i == 1 && word_before && is_hyphen(after) && end + 1 < n
+            && is_alnum(s[end + 1]) && short_segment_before(s, i))
+            continue; /* will-o’-the-wisp */
         int opening = is_space(before) || opens_context(before);
         int closing = is_space(after) || closes_context(after);
         int direction = opening && !closing ? 1 : closing && !opening ? -1 : 0;
-        for (; i < end; i++) {
-            if (s[i] == '"') {
+        for (Py_ssize_t k = i; k < end; k++) {
+            int leading = k == end - 1 && word_after && direction >= 0;
+            int trailing = k == i && word_before && direction <= 0;
+            switch (s[k]) {
+            case '"':
                 double_open = direction > 0 || (direction == 0 && !double_open);
-                q[i] = double_open ? Q_DOUBLE_OPEN : Q_DOUBLE_CLOSE;
-            } else {
+                q[k] = double_open ? Q_DOUBLE_OPEN : Q_DOUBLE_CLOSE;
+                break;
+            case '_':
                 italic_open = direction > 0 || (direction == 0 && !italic_open);
-                q[i] = italic_open ? Q_ITALIC_OPEN : Q_ITALIC_CLOSE;
+                q[k] = italic_open ? Q_ITALIC_OPEN : Q_ITALIC_CLOSE;
+                break;
+            case LSQUO:
+                curly++;
+                q[k] = Q_SINGLE_OPEN;
+                break;
+            case '\'': {
+                int apostrophe = 0;
+                if (leading) {
+                    apostrophe = elision_at(s, n, end);
+                    if (!apostrophe && !is_space(before) && end < n && s[end] == 's'
+                        && (end + 1 == n || !is_alnum(s[end + 1])))
+                        apostrophe = 1; /* O. G.'s */
+                }
+                if (!apostrophe && trailing)
+                    apostrophe = apostrophe_after_word(s, n, single_open, after, end, 1, &budget);
+                if (apostrophe < 0)
+                    return 0;
+                if (!apostrophe) {
+                    single_open = direction > 0 || (direction == 0 && !single_open);
+                    q[k] = single_open ? Q_STRAIGHT_OPEN : Q_STRAIGHT_CLOSE;
+                }
+                break;
+            }
+            default: { /* ’ */
+                int apostrophe = leading;
+                if (!apostrophe && trailing) {
+                    apostrophe = apostrophe_after_word(s, n, curly, after, end, 0, &budget);
+                    if (apostrophe < 0)
+                        return 0;
+                }
+                if (!apostrophe) {
+                    curly = curly > 0 ? curly - 1 : 0;
+                    q[k] = Q_SINGLE_CLOSE;
+                }
+            }
             }
         }
-        i--;
+        i = end - 1;
     }
     return 1;
 }
@@ -321,7 +434,8 @@ static int tokenize_fast(const Py_UCS4 *s, Py_ssize_t n, Tokens *out) {
         t->quote = q[i];
         t->left_mark = t->right_mark = 0;
         Py_ssize_t j = i + 1;
-        if (q[i] == Q_DOUBLE_OPEN || q[i] == Q_ITALIC_OPEN) {
+        if (q[i] == Q_DOUBLE_OPEN || q[i] == Q_ITALIC_OPEN || q[i] == Q_SINGLE_OPEN
+            || q[i] == Q_STRAIGHT_OPEN) {
             t->type = T_GLUE_RIGHT;
         } else if (q[i] != Q_NONE) {
             t->type = T_GLUE_LEFT;
@@ -334,7 +448,7 @@ static int tokenize_fast(const Py_UCS4 *s, Py_ssize_t n, Tokens *out) {
                 while (j < n && is_w(s, q, j))
                     j++;
             }
-            if (j < n && (s[j] == '\'' || s[j] == RSQUO)) {
+            if (j < n && (s[j] == '\'' || s[j] == RSQUO) && q[j] == Q_NONE) {
                 j++;
             } else if (j < n && s[j] == '.') {
                 int dot = abbreviation_dot(s, q, n, j);
@@ -350,8 +464,10 @@ static int tokenize_fast(const Py_UCS4 *s, Py_ssize_t n, Tokens *out) {
             t->type = T_DASH;
             while (j < n && s[j] == c)
                 j++;
-            /* a space before is the dash's own, unless the dash before took it */
-            t->left_mark = space_before && !(prev && prev->type == T_DASH && prev->right_mark);
+            /* a space before is the dash's own (a dash before took its own already) */
+            if (space_before && prev && (prev->type == T_GLUE_RIGHT || prev->type == T_GLUE_BOTH))
+                return 0; /* an opener's space: marked spacing, left to Python */
+            t->left_mark = space_before;
             t->right_mark = j < n && s[j] == ' ';
         } else {
             t->type = char_type(c);
@@ -363,8 +479,12 @@ static int tokenize_fast(const Py_UCS4 *s, Py_ssize_t n, Tokens *out) {
         }
         t->end = j;
         j += t->right_mark; /* the space a dash claims is in its mark */
-        /* The spacing must be the default one (else tokenize.py writes marks). */
-        if (prev ? prev->type != T_DASH && t->type != T_DASH
+        /* a space before a token that glues to the left is the token's own ("␣...") */
+        if (space_before && (t->type == T_GLUE_LEFT || t->type == T_GLUE_BOTH) && prev
+            && prev->type != T_GLUE_RIGHT && prev->type != T_GLUE_BOTH)
+            t->left_mark = 1; /* (after an opener, the space would be the opener's) */
+        /* Other spacing must be the default one (else tokenize.py writes marks). */
+        if (prev ? prev->type != T_DASH && t->type != T_DASH && !t->left_mark
                        && (wants_right(prev) && wants_left(t)) != space_before
                  : space_before)
             return 0;
@@ -383,15 +503,19 @@ static int tokenize_fast(const Py_UCS4 *s, Py_ssize_t n, Tokens *out) {
 
 /* The token's text, as tokenize.py names it, into buf (at most length + 2 chars). */
 static Py_ssize_t token_text(const Py_UCS4 *s, const Token *t, Py_UCS4 *buf) {
-    static const char *names[] = {"", "<\"", "\">", "<_", "_>"};
+    static const char *names[] = {"", "<\"", "\">", "<_", "_>", "", "", "<'", "'>"};
     Py_ssize_t k = 0;
-    if (t->quote) {
-        buf[0] = names[t->quote][0];
-        buf[1] = names[t->quote][1];
-        return 2;
-    }
     if (t->left_mark)
         buf[k++] = MARK_SPACE;
+    if (t->quote == Q_SINGLE_OPEN || t->quote == Q_SINGLE_CLOSE) {
+        buf[k++] = s[t->start]; /* ‘ and ’ are their own names */
+        return k;
+    }
+    if (t->quote) {
+        buf[k++] = names[t->quote][0];
+        buf[k++] = names[t->quote][1];
+        return k;
+    }
     for (Py_ssize_t i = t->start; i < t->end; i++)
         buf[k++] = s[i];
     if (t->right_mark)
