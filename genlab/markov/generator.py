@@ -28,6 +28,7 @@ SENTENCE_LIMIT = 400  # units; a walk that never ends a sentence is given up
 CACHE_LIMIT = 1 << 20  # memoised continuations (summed over states) before the cache starts afresh
 WIDE = 256  # states with more continuations are sampled from arrays, not memoised as lists
 QUOTE_LIMIT = 2000  # units a quotation may stay open before it is closed regardless
+COMPILED_WALK = True  # False: make_sentence walks in Python alone (the tests compare the two)
 
 
 def _is_pure(s: Sampling) -> bool:
@@ -64,6 +65,7 @@ class MarkovGenerator:
         self._cached = 0
         self._uniform = random.random
         self._sentence_sampling: dict[Sampling, Sampling] = {}  # make_sentence's longer budgets
+        self._walker = None  # the compiled sentence walk, built on first use (False: none)
 
     @classmethod
     def load(cls, path: str | Path) -> "MarkovGenerator":
@@ -371,8 +373,10 @@ class MarkovGenerator:
                     self._sentence_sampling.clear()
                 longer = self._sentence_sampling[sampling] = sampling.merged(max_tokens=SENTENCE_LIMIT)
             sampling = longer
+        start_ids = [self._para] + self.model.encode(start_units)
+        walker = self._compiled_walker(sampling)
         for _ in range(tries):
-            units = self._sentence_units(start_units, sampling, rng)
+            units = self._sentence_units(start_units, start_ids, sampling, rng, walker)
             if units is None:
                 continue
             words = self._words(units)
@@ -385,9 +389,9 @@ class MarkovGenerator:
             return self.model.detokenize(units)
         return None
 
-    def _sentence_units(self, start_units: list[str], sampling: Sampling,
-                        rng: np.random.Generator) -> list[str] | None:
-        history = [self._para] + self.model.encode(start_units)
+    def _sentence_units(self, start_units: list[str], start_ids: list[int], sampling: Sampling,
+                        rng: random.Random, walker) -> list[str] | None:
+        history = list(start_ids)
         tracker = self.track(history)
         out = list(start_units)
         vocab = self.model.vocab
@@ -401,6 +405,12 @@ class MarkovGenerator:
                 out.append(vocab[t])
             else:
                 return None
+        elif walker is not None and len(tracker.stack) <= MAX_DEPTH:
+            self._uniform = rng.random  # as tokens() sets it, for _draw_wide
+            ids = walker.sentence(self, history, tracker, rng.random, sampling.max_tokens)
+            if ids is None:
+                return None
+            out += map(vocab.__getitem__, ids)
         else:
             is_end = self._is_end
             for t in self.tokens(history, sampling, rng, tracker):
@@ -414,6 +424,22 @@ class MarkovGenerator:
         if len(out) == len(start_units):
             return None
         return out + [vocab[self._closers[k]] for k in reversed(tracker.stack)]
+
+    def _compiled_walker(self, sampling: Sampling):
+        """The compiled walk (_fastwalk.c: tokens() step for step, several times faster), for
+        the chain's own distribution and a word chain; else None."""
+        if self._walker is None:
+            self._walker = False
+            try:
+                from genlab.markov import _fastwalk
+            except ImportError:
+                return None
+            self._walker = _fastwalk.Walker(
+                self.model.order, self._role_of, self._closers, self._openers, self._para, self._is_end,
+                self._patience, QUOTE_LIMIT, MAX_DEPTH, float(self.model.continue_rate))
+        if not (COMPILED_WALK and self._walker and _is_pure(sampling) and self.model.unit == "word"):
+            return None
+        return self._walker
 
     def _ends_sentence(self, units: list[str]) -> bool:
         i = len(units) - 1

@@ -35,6 +35,11 @@ _LOW64 = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15  # 2**64 / golden ratio: spreads packed keys over the top bits
 _BLOCK = 1 << 18  # runs hashed at a time while building: temporaries of a few MB
 
+try:  # the same lookup compiled (_fastwalk.c), where it was built
+    from genlab.markov import _fastwalk as _compiled
+except ImportError:
+    _compiled = None
+
 
 def _seed_hashes(words: np.ndarray, k: int, starts: np.ndarray | None = None) -> np.ndarray:
     """32-bit hash of words[s:s+k] for every start s (or the given starts)."""
@@ -127,6 +132,7 @@ class RunIndex:
         self.words = np.ascontiguousarray(words)
         self._seeds: dict[int, _Buckets] = {}
         self._small: tuple[list[int], array, array, int] | None = None
+        self._small_words: array | None = None  # the text as int64, for the compiled lookup
         self._short: dict[int, array | None] = {}  # length -> sorted packed runs (any_run)
 
     def seed(self, k: int) -> _Buckets:
@@ -145,6 +151,11 @@ class RunIndex:
         words, first, positions, shift = self._small_tables()
         if first is None:  # ids too large to pack four into 64 bits
             return bool(self.count_runs(seq, np.asarray(starts, dtype=np.int64), length).any())
+        if _compiled is not None and isinstance(starts, range) and starts.step == 1:
+            if self._small_words is None:
+                self._small_words = array("q", self.words.astype(np.int64).tobytes())
+            return _compiled.any_run(self._small_words, first, positions, shift, seq, starts.start,
+                                     starts.stop, length)
         for s in starts:
             run = seq[s:s + length]
             a, b, c, d = run[:SEED_LEN]

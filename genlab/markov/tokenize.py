@@ -144,13 +144,19 @@ _SPEC[""] = (1, 1, "")
 _SPECIAL_EDGE = frozenset(_DASHES + _MARK_CHARS + ".…")
 
 
+_SPEC_MEMO: dict[str, tuple] = {}  # every token's spacing once worked out (bounded below)
+
+
 def _spec(token: str) -> tuple:
-    spec = _SPEC.get(token)
-    if spec is not None:
-        return spec
-    if token[0] in _SPECIAL_EDGE or token[-1] in _SPECIAL_EDGE:
-        return _special_spec(token)
-    return (1, 1, token)
+    spec = _SPEC_MEMO.get(token)
+    if spec is None:
+        spec = _SPEC.get(token)
+        if spec is None:
+            spec = _special_spec(token) if token[0] in _SPECIAL_EDGE or token[-1] in _SPECIAL_EDGE else (1, 1, token)
+        if len(_SPEC_MEMO) >= 1 << 17:
+            _SPEC_MEMO.clear()
+        _SPEC_MEMO[token] = spec
+    return spec
 
 
 class Detokenizer:
@@ -169,18 +175,33 @@ class Detokenizer:
             return ""
         left, right, text = _spec(token)
         prev, self._right = self._right, right
-        if prev is None:
-            return text
-        if prev.__class__ is str:
-            return prev + text
-        if left.__class__ is str:
-            return left + text
-        return " " + text if prev and left else text
+        return _joined(prev, left, text)
+
+
+def _joined(prev: int | str | None, left: int | str, text: str) -> str:
+    """A token's text after the gap that the previous token's right side and its left side make."""
+    if prev is None:
+        return text
+    if prev.__class__ is str:
+        return prev + text
+    if left.__class__ is str:
+        return left + text
+    return " " + text if prev and left else text
 
 
 def detokenize(tokens: Iterable[str]) -> str:
     """Text of tokens: default spacing, or the spacing the tokens' marks say."""
-    return "".join(map(Detokenizer().piece, tokens))
+    pieces, prev = [], None  # Detokenizer().piece, without a method call per token
+    memo = _SPEC_MEMO.get
+    for token in tokens:
+        if token == PARAGRAPH:
+            pieces.append("\n\n")
+            prev = None
+        elif token:
+            left, right, text = memo(token) or _spec(token)
+            pieces.append(_joined(prev, left, text))
+            prev = right
+    return "".join(pieces)
 
 
 def surface(token: str) -> str:

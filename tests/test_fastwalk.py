@@ -1,0 +1,130 @@
+"""The compiled sentence walk and overlap lookup must give exactly what the Python code gives.
+
+MarkovGenerator.tokens() and RunIndex.any_run are the definitions; _fastwalk.c repeats them
+step for step for make_sentence(). Same seed, same sentence, whichever runs.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from genlab.markov import generator as markov_generator
+from genlab.markov import overlap
+from genlab.markov.generator import MarkovGenerator
+from genlab.markov.model import train
+from genlab.sampling import PURE, Sampling
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "corpora"
+NOVEL = ROOT / "corpora" / "novel.txt"
+
+
+@pytest.fixture(scope="module")
+def fastwalk():
+    from genlab.markov import _fastwalk  # built by pip install -e . (setup.py)
+
+    return _fastwalk
+
+
+def sentences(gen: MarkovGenerator, compiled: bool, seeds, **kwargs) -> list:
+    markov_generator.COMPILED_WALK = compiled
+    try:
+        gen._cache.clear()  # each side starts from a cold memo, as a user's first call does
+        gen._cached = 0
+        return [gen.make_sentence(rng=random.Random(seed), **kwargs) for seed in seeds]
+    finally:
+        markov_generator.COMPILED_WALK = True
+
+
+CORPORA = [(NOVEL, 1), (NOVEL, 2), (NOVEL, 3)] + [
+    (SHARED / name, order)
+    for name, order in [("alices-adventures-in-wonderland.txt", 2), ("phantom-of-the-opera.txt", 3),
+                        ("adventures-of-sherlock-holmes.txt", 2)]
+]
+
+
+@pytest.mark.parametrize("path,order", CORPORA, ids=lambda v: v.stem if isinstance(v, Path) else str(v))
+def test_make_sentence_is_the_same_with_the_compiled_walk(fastwalk, path, order):
+    if not path.exists():
+        pytest.skip(f"{path} is not here")
+    gen = MarkovGenerator(train([(path, 1.0)], order=order))
+    seeds = range(300)
+    compiled = sentences(gen, True, seeds)
+    assert compiled == sentences(gen, False, seeds)
+    assert sum(s is not None for s in compiled) > 150  # the walk made sentences, not Nones
+    assert any("“" in s or '"' in s for s in compiled if s)  # and quoted ones among them
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"start": "“Well,"},
+    {"start": "She said"},
+    {"start": "Never-seen-word and"},
+    {"tries": 1, "min_words": 8, "max_words": 12},
+    {"test_output": False},
+    {"sampling": Sampling(max_tokens=6)},
+])
+def test_make_sentence_options_are_the_same_with_the_compiled_walk(fastwalk, kwargs):
+    gen = MarkovGenerator(train([(NOVEL, 1.0)], order=2))
+    assert sentences(gen, True, range(150), **kwargs) == sentences(gen, False, range(150), **kwargs)
+
+
+def python_sentence(gen: MarkovGenerator, history, tracker, rng, budget):
+    """What _sentence_units takes from tokens(): ids up to a break (left out) or an end."""
+    out = []
+    for t in gen.tokens(history, PURE.merged(max_tokens=budget), rng, tracker):
+        if t == gen._para:
+            return out
+        out.append(t)
+        if gen._is_end[t]:
+            return out
+    return None
+
+
+@pytest.mark.parametrize("prompt", ["", "“Well,", "“I said, ‘no", '"Yes,'])
+def test_the_walk_closes_quotes_on_a_tight_budget_as_tokens_does(fastwalk, prompt):
+    """Budgets of 1 to 40 tokens after prompts that leave quotes open: the closing paths. Each
+    side runs them all over one memo of its own, so a state memoised wrongly shows later."""
+    gen = MarkovGenerator(train([(NOVEL, 1.0)], order=2))
+    start = [gen._para] + gen.model.encode(gen.model.tokens_of(prompt))
+    walker = gen._compiled_walker(PURE)
+    results = []
+    for compiled in (True, False):
+        gen._cache.clear()
+        results.append([])
+        for budget in range(1, 41):
+            for seed in range(10):
+                history = list(start)
+                tracker = gen.track(history)
+                rng = random.Random(seed * 1000 + budget)
+                gen._uniform = rng.random
+                if compiled:
+                    ids = walker.sentence(gen, history, tracker, rng.random, budget)
+                else:
+                    ids = python_sentence(gen, history, tracker, rng, budget)
+                results[-1].append((budget, seed, ids, history, list(tracker.stack), rng.random()))
+        results[-1].append(sorted(map(repr, gen._cache)))  # the same states memoised, under the same keys
+    for a, b in zip(*results):
+        assert a == b
+
+
+def test_the_compiled_overlap_lookup_answers_as_python_does(fastwalk, monkeypatch):
+    ids = train([(NOVEL, 1.0)], order=2).text_ids
+    index = overlap.RunIndex(ids[ids != 0].astype(np.int64))
+    text = index.words.tolist()
+    rng = random.Random(5)
+    queries = []
+    for _ in range(400):
+        at = rng.randrange(len(text) - 30)
+        seq = text[at:at + rng.randrange(8, 30)]
+        for _ in range(rng.randrange(3)):  # mutations, unknown words among them
+            seq[rng.randrange(len(seq))] = rng.choice([-1, rng.randrange(max(text) + 1)])
+        length = rng.randrange(4, len(seq) + 1)
+        queries.append((seq, range(len(seq) - length + 1), length))
+    compiled = [index.any_run(*q) for q in queries]
+    monkeypatch.setattr(overlap, "_compiled", None)
+    assert compiled == [index.any_run(*q) for q in queries]
+    assert 50 < sum(compiled) < 350  # both answers occur
