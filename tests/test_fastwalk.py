@@ -59,6 +59,34 @@ def test_make_sentence_is_the_same_with_the_compiled_walk(fastwalk, path, order)
     assert any("“" in s or '"' in s for s in compiled if s)  # and quoted ones among them
 
 
+def test_weighted_and_large_tables_walk_the_same(fastwalk, monkeypatch, tmp_path):
+    """Float counts (corpus weights), and tables too big for the plain-Python copies (the
+    compiled walk then asks _candidates for every new state)."""
+    other = tmp_path / "other.txt"
+    other.write_text("“Yes,” said the keeper. “The lamp is lit.” Nobody answered him.\n\n" * 20,
+                     encoding="utf-8")
+    weighted = MarkovGenerator(train([(NOVEL, 1.0), (other, 2.5)], order=2))
+    assert sentences(weighted, True, range(200)) == sentences(weighted, False, range(200))
+    from genlab.markov import ngrams
+
+    monkeypatch.setattr(ngrams, "SMALL_TABLES", 0)
+    large = MarkovGenerator(train([(NOVEL, 1.0)], order=3))
+    assert large.model.counts._small_lists(1) is None
+    assert sentences(large, True, range(200)) == sentences(large, False, range(200))
+
+
+def test_states_memoised_by_the_compiled_walk_equal_candidates(fastwalk):
+    gen = MarkovGenerator(train([(NOVEL, 1.0)], order=3))
+    sentences(gen, True, range(200))
+    memo = dict(gen._cache)
+    assert len(memo) > 1000
+    for key, entry in memo.items():
+        if isinstance(key[0], tuple):
+            continue  # a state on a closing budget: _candidates made it anyway
+        again = gen._candidates(list(key), gen.track([]), False, key)
+        assert (again[0], again[1], again[2:5], again[5]) == (entry[0], entry[1], entry[2:5], entry[5])
+
+
 @pytest.mark.parametrize("kwargs", [
     {"start": "“Well,"},
     {"start": "She said"},

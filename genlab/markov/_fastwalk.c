@@ -26,6 +26,16 @@
 
 #define MAX_KIND 16
 
+/* One depth of a novel-sized count table (NgramCounts._small_lists): sorted context codes,
+ * where each context's continuations start, and the continuations' ids and counts. */
+typedef struct {
+    uint64_t *contexts;
+    int64_t *starts, *ids;
+    double *counts;      /* as doubles; integral counts are summed as integers below */
+    int integral;
+    Py_ssize_t n_contexts, n_grams;
+} Table;
+
 typedef struct {
     PyObject_HEAD
     Py_ssize_t order, vocab;
@@ -33,6 +43,9 @@ typedef struct {
     double continue_rate;
     signed char *kind, *direction, *is_end;
     long closers[MAX_KIND], openers[MAX_KIND]; /* by quote kind; -1: none */
+    Table *tables;  /* per depth 0..order, or NULL: misses go to _candidates */
+    int bits;
+    Py_ssize_t wide, cache_limit;
 } Walker;
 
 static long kind_closer(Walker *w, long kind) {
@@ -60,18 +73,97 @@ static int walker_fill_kinds(long *table, PyObject *dict) {
     return 0;
 }
 
+static void free_tables(Walker *w) {
+    if (w->tables == NULL)
+        return;
+    for (Py_ssize_t d = 0; d <= w->order; d++) {
+        PyMem_Free(w->tables[d].contexts);
+        PyMem_Free(w->tables[d].starts);
+        PyMem_Free(w->tables[d].ids);
+        PyMem_Free(w->tables[d].counts);
+    }
+    PyMem_Free(w->tables);
+    w->tables = NULL;
+}
+
+/* C copies of NgramCounts._small_lists(d) for d = 0..order: (contexts, starts, ids, counts). */
+static int walker_load_tables(Walker *w, PyObject *tables, Py_ssize_t order, int bits) {
+    free_tables(w);
+    if (!PyList_Check(tables) || PyList_GET_SIZE(tables) != order + 1 || bits < 1 || bits > 32) {
+        PyErr_SetString(PyExc_ValueError, "tables: one (contexts, starts, ids, counts) per depth 0..order");
+        return -1;
+    }
+    w->order = order; /* free_tables reads it */
+    w->tables = PyMem_Calloc(order + 1, sizeof(Table));
+    if (w->tables == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t d = 0; d <= order; d++) {
+        Table *t = &w->tables[d];
+        PyObject *four = PyList_GET_ITEM(tables, d), *contexts, *starts, *ids, *counts;
+        if (!PyArg_ParseTuple(four, "O!OOO!", &PyList_Type, &contexts, &starts, &ids, &PyList_Type, &counts))
+            goto fail;
+        t->n_contexts = PyList_GET_SIZE(contexts);
+        t->n_grams = PyList_GET_SIZE(counts);
+        if (PySequence_Size(starts) != t->n_contexts + 1 || PySequence_Size(ids) != t->n_grams) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "tables: sizes do not agree");
+            goto fail;
+        }
+        t->contexts = PyMem_Malloc((t->n_contexts + 1) * sizeof(uint64_t));
+        t->starts = PyMem_Malloc((t->n_contexts + 1) * sizeof(int64_t));
+        t->ids = PyMem_Malloc((t->n_grams + 1) * sizeof(int64_t));
+        t->counts = PyMem_Malloc((t->n_grams + 1) * sizeof(double));
+        if (!t->contexts || !t->starts || !t->ids || !t->counts) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+        t->integral = 1;
+        for (Py_ssize_t i = 0; i < t->n_contexts; i++)
+            t->contexts[i] = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(contexts, i));
+        for (Py_ssize_t i = 0; i <= t->n_contexts; i++) {
+            PyObject *o = PySequence_GetItem(starts, i);
+            t->starts[i] = o ? PyLong_AsLongLong(o) : -1;
+            Py_XDECREF(o);
+        }
+        for (Py_ssize_t i = 0; i < t->n_grams; i++) {
+            PyObject *o = PySequence_GetItem(ids, i);
+            t->ids[i] = o ? PyLong_AsLongLong(o) : -1;
+            Py_XDECREF(o);
+            PyObject *c = PyList_GET_ITEM(counts, i);
+            t->integral &= PyLong_Check(c);
+            t->counts[i] = PyFloat_Check(c) ? PyFloat_AS_DOUBLE(c) : PyLong_AsDouble(c);
+        }
+        if (PyErr_Occurred())
+            goto fail;
+    }
+    return 0;
+fail:
+    free_tables(w);
+    return -1;
+}
+
 static int Walker_init(Walker *w, PyObject *args, PyObject *kwds) {
     static char *names[] = {"order", "role_of", "closers", "openers", "para", "is_end", "patience",
-                            "quote_limit", "max_depth", "continue_rate", NULL};
-    PyObject *role_of, *closers, *openers, *is_end;
+                            "quote_limit", "max_depth", "continue_rate", "tables", "bits", "wide",
+                            "cache_limit", NULL};
+    PyObject *role_of, *closers, *openers, *is_end, *tables = Py_None;
+    int bits = 0;
+    Py_ssize_t wide = 0, cache_limit = 0;
     Py_ssize_t order;
     long para, patience, quote_limit, max_depth;
     double continue_rate;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "nO!O!O!lO!llld:Walker", names, &order, &PyList_Type,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "nO!O!O!lO!llld|Oinn:Walker", names, &order, &PyList_Type,
                                      &role_of, &PyDict_Type, &closers, &PyDict_Type, &openers, &para,
                                      &PyList_Type, &is_end, &patience, &quote_limit, &max_depth,
-                                     &continue_rate))
+                                     &continue_rate, &tables, &bits, &wide, &cache_limit))
         return -1;
+    if (tables != Py_None && walker_load_tables(w, tables, order, bits) < 0)
+        return -1;
+    w->bits = bits;
+    w->wide = wide;
+    w->cache_limit = cache_limit;
     Py_ssize_t n = PyList_GET_SIZE(role_of);
     if (PyList_GET_SIZE(is_end) != n || order < 1) {
         PyErr_SetString(PyExc_ValueError, "role_of and is_end must cover the vocabulary");
@@ -112,6 +204,7 @@ static int Walker_init(Walker *w, PyObject *args, PyObject *kwds) {
 
 static void Walker_dealloc(Walker *w) {
     PyMem_Free(w->kind);
+    free_tables(w);
     Py_TYPE(w)->tp_free((PyObject *)w);
 }
 
@@ -156,19 +249,19 @@ static double draw_uniform(PyObject *random) {
     return x;
 }
 
-static double number(PyObject *o) { return PyFloat_Check(o) ? PyFloat_AS_DOUBLE(o) : PyLong_AsDouble(o); }
-
-/* The next id from a memoised entry (ids, cumulative counts, ...), as tokens() draws it. */
 typedef struct {
     PyObject *cache, *candidates, *draw_wide; /* the generator's, for one call */
 } Owner;
 
+static double number(PyObject *o) { return PyFloat_Check(o) ? PyFloat_AS_DOUBLE(o) : PyLong_AsDouble(o); }
+
+/* The next id from a memoised entry (ids, cumulative counts, ...: tuples), as tokens() draws it. */
 static long draw_from(Owner *g, PyObject *entry, PyObject *random) {
     if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) < 2) {
         PyErr_SetString(PyExc_TypeError, "a memoised state is a tuple (ids, cumulative, ...)");
         return -1;
     }
-    PyObject *ids = PyTuple_GET_ITEM(entry, 0);
+    PyObject *ids = PyTuple_GET_ITEM(entry, 0), *cum = PyTuple_GET_ITEM(entry, 1);
     if (ids == Py_None) {
         PyObject *t = PyObject_CallOneArg(g->draw_wide, entry);
         if (t == NULL)
@@ -177,30 +270,122 @@ static long draw_from(Owner *g, PyObject *entry, PyObject *random) {
         Py_DECREF(t);
         return id;
     }
-    Py_ssize_t n = PyList_GET_SIZE(ids);
+    if (!PyTuple_Check(ids) || !PyTuple_Check(cum) || PyTuple_GET_SIZE(ids) != PyTuple_GET_SIZE(cum)
+        || PyTuple_GET_SIZE(ids) == 0) {
+        PyErr_SetString(PyExc_TypeError, "a memoised state holds tuples of ids and cumulative counts");
+        return -1;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(ids);
     if (n == 1)
-        return PyLong_AsLong(PyList_GET_ITEM(ids, 0));
-    PyObject *cum = PyTuple_GET_ITEM(entry, 1);
+        return PyLong_AsLong(PyTuple_GET_ITEM(ids, 0));
     double u = draw_uniform(random);
     if (u < 0 && PyErr_Occurred())
         return -1;
-    double x = u * number(PyList_GET_ITEM(cum, n - 1));
+    double x = u * number(PyTuple_GET_ITEM(cum, n - 1));
     Py_ssize_t lo = 0, hi = n; /* bisect_right */
     while (lo < hi) {
         Py_ssize_t mid = (lo + hi) / 2;
-        if (x < number(PyList_GET_ITEM(cum, mid)))
+        if (x < number(PyTuple_GET_ITEM(cum, mid)))
             hi = mid;
         else
             lo = mid + 1;
     }
     if (PyErr_Occurred())
         return -1;
-    return PyLong_AsLong(PyList_GET_ITEM(ids, lo));
+    return PyLong_AsLong(PyTuple_GET_ITEM(ids, lo));
+}
+
+/* NgramCounts._lookup on a small table: the [lo, hi) of the last `depth` ids, or 0. */
+static int lookup(Walker *w, PyObject *history, Py_ssize_t depth, Py_ssize_t *lo, Py_ssize_t *hi) {
+    Py_ssize_t h = PyList_GET_SIZE(history);
+    uint64_t code = 0;
+    for (Py_ssize_t i = 1; i <= depth; i++) {
+        long tok = PyLong_AsLong(PyList_GET_ITEM(history, h - i));
+        if (tok < 0)
+            return 0;
+        code = code << w->bits | (uint64_t)tok;
+    }
+    const Table *t = &w->tables[depth];
+    Py_ssize_t a = 0, b = t->n_contexts; /* bisect_left */
+    while (a < b) {
+        Py_ssize_t mid = (a + b) / 2;
+        if (t->contexts[mid] < code)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    if (a == t->n_contexts || t->contexts[a] != code)
+        return 0;
+    *lo = t->starts[a];
+    *hi = t->starts[a + 1];
+    return 1;
+}
+
+/* _candidates for a state that needs no closing: NgramCounts.context, then the continuations
+ * as tuples, memoised under `key` with the same bookkeeping. NULL with no error set: a wide
+ * state, left to _candidates. New ref. */
+static PyObject *memoise(Walker *w, PyObject *generator, Owner *g, PyObject *history, PyObject *key) {
+    Py_ssize_t h = PyList_GET_SIZE(history), top = h < w->order ? h : w->order;
+    Py_ssize_t depth = 0, lo = 0, hi = w->tables[0].starts[w->tables[0].n_contexts], l, r;
+    if (top && lookup(w, history, top, &l, &r)) {
+        depth = top, lo = l, hi = r;
+    } else {
+        for (Py_ssize_t d = 1; d <= top && lookup(w, history, d, &l, &r); d++)
+            depth = d, lo = l, hi = r;
+    }
+    if (PyErr_Occurred() || hi - lo > w->wide)
+        return NULL;
+    const Table *t = &w->tables[depth];
+    PyObject *ids = PyTuple_New(hi - lo), *cum = PyTuple_New(hi - lo);
+    if (ids == NULL || cum == NULL)
+        goto fail;
+    int64_t whole = 0;
+    double sum = 0.0;
+    for (Py_ssize_t i = lo; i < hi; i++) {
+        PyObject *id = PyLong_FromLongLong(t->ids[i]), *c;
+        if (t->integral)
+            c = PyLong_FromLongLong(whole += (int64_t)t->counts[i]);
+        else
+            c = PyFloat_FromDouble(sum += t->counts[i]);
+        if (id == NULL || c == NULL) {
+            Py_XDECREF(id);
+            Py_XDECREF(c);
+            goto fail;
+        }
+        PyTuple_SET_ITEM(ids, i - lo, id);
+        PyTuple_SET_ITEM(cum, i - lo, c);
+    }
+    PyObject *entry = Py_BuildValue("(NNnnnO)", ids, cum, depth, lo, hi, Py_None);
+    if (entry == NULL)
+        return NULL;
+    /* self._cached += hi - lo; past CACHE_LIMIT the memo starts afresh */
+    PyObject *cached = PyObject_GetAttrString(generator, "_cached");
+    Py_ssize_t total = cached ? PyLong_AsSsize_t(cached) + (hi - lo) : -1;
+    Py_XDECREF(cached);
+    if (total < 0 && PyErr_Occurred())
+        goto fail_entry;
+    if (total >= w->cache_limit) {
+        PyDict_Clear(g->cache);
+        total = 0;
+    }
+    PyObject *value = PyLong_FromSsize_t(total);
+    int rc = value ? PyObject_SetAttrString(generator, "_cached", value) : -1;
+    Py_XDECREF(value);
+    if (rc < 0 || PyDict_SetItem(g->cache, key, entry) < 0)
+        goto fail_entry;
+    return entry;
+fail_entry:
+    Py_DECREF(entry);
+    return NULL;
+fail:
+    Py_XDECREF(ids);
+    Py_XDECREF(cum);
+    return NULL;
 }
 
 /* The state's entry: the memo's, else _candidates(history, tracker, tight, key). New ref. */
-static PyObject *state_entry(Walker *w, Owner *g, PyObject *history, PyObject *tracker, int tight,
-                             int closing) {
+static PyObject *state_entry(Walker *w, PyObject *generator, Owner *g, PyObject *history,
+                             PyObject *tracker, int tight, int closing) {
     Py_ssize_t h = PyList_GET_SIZE(history);
     Py_ssize_t from = h > w->order ? h - w->order : 0;
     PyObject *key = PyTuple_New(h - from); /* tuple(history[-order:]) */
@@ -215,6 +400,9 @@ static PyObject *state_entry(Walker *w, Owner *g, PyObject *history, PyObject *t
     PyObject *entry = PyDict_GetItemWithError(g->cache, key);
     if (entry != NULL) {
         Py_INCREF(entry);
+    } else if (!PyErr_Occurred() && !closing && w->tables != NULL
+               && ((entry = memoise(w, generator, g, history, key)) != NULL || PyErr_Occurred())) {
+        /* memoised here (or failed) */
     } else if (!PyErr_Occurred()) {
         entry = PyObject_CallFunctionObjArgs(g->candidates, history, tracker, tight ? Py_True : Py_False,
                                              key, NULL);
@@ -269,7 +457,7 @@ static PyObject *Walker_sentence(Walker *w, PyObject *args) {
                 goto fail;
         } else {
             int tight = remaining <= depth + 2;
-            PyObject *entry = state_entry(w, &g, history, tracker, tight, tight && depth);
+            PyObject *entry = state_entry(w, generator, &g, history, tracker, tight, tight && depth);
             if (entry == NULL)
                 goto fail;
             t = draw_from(&g, entry, random);

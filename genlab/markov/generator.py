@@ -284,7 +284,9 @@ class MarkovGenerator:
                 keep = ok.tolist()
                 id_list = [i for i, k in zip(id_list, keep) if k]
                 cnt = [c for c, k in zip(cnt, keep) if k]
-            entry = (id_list, list(accumulate(cnt)), depth, lo, hi, ok)
+            # tuples of numbers, not lists: the garbage collector stops tracking them (and the
+            # entry) at its first look, instead of walking every memoised state each full pass
+            entry = (tuple(id_list), tuple(accumulate(cnt)), depth, lo, hi, ok)
         self._cached += hi - lo
         if self._cached >= CACHE_LIMIT:  # bounded memory: about 60 bytes per continuation
             self._cache.clear()
@@ -434,9 +436,12 @@ class MarkovGenerator:
                 from genlab.markov import _fastwalk
             except ImportError:
                 return None
+            counts = self.model.counts
+            tables = [counts._small_lists(d) for d in range(self.model.order + 1)]
             self._walker = _fastwalk.Walker(
                 self.model.order, self._role_of, self._closers, self._openers, self._para, self._is_end,
-                self._patience, QUOTE_LIMIT, MAX_DEPTH, float(self.model.continue_rate))
+                self._patience, QUOTE_LIMIT, MAX_DEPTH, float(self.model.continue_rate),
+                tables if all(t is not None for t in tables) else None, counts.bits, WIDE, CACHE_LIMIT)
         if not (COMPILED_WALK and self._walker and _is_pure(sampling) and self.model.unit == "word"):
             return None
         return self._walker
