@@ -86,11 +86,30 @@ static void free_tables(Walker *w) {
     w->tables = NULL;
 }
 
-/* C copies of NgramCounts._small_lists(d) for d = 0..order: (contexts, starts, ids, counts). */
+/* A copy of a buffer of 8-byte items (formats: one of `formats`), its length in *n. */
+static void *copy8(PyObject *o, const char *formats, Py_ssize_t *n) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(o, &view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0)
+        return NULL;
+    void *out = NULL;
+    if (view.itemsize != 8 || view.format == NULL || strlen(view.format) != 1 || !strchr(formats, view.format[0])) {
+        PyErr_Format(PyExc_TypeError, "tables: expected 8-byte items of format %s", formats);
+    } else if ((out = PyMem_Malloc(view.len ? view.len : 8)) == NULL) {
+        PyErr_NoMemory();
+    } else {
+        memcpy(out, view.buf, view.len);
+        *n = view.len / 8;
+    }
+    PyBuffer_Release(&view);
+    return out;
+}
+
+/* C copies of the count tables for d = 0..order: (contexts uint64, starts int64, ids int64,
+ * counts float64, counts_are_integers) as NgramCounts.slices and its keys and counts give them. */
 static int walker_load_tables(Walker *w, PyObject *tables, Py_ssize_t order, int bits) {
     free_tables(w);
     if (!PyList_Check(tables) || PyList_GET_SIZE(tables) != order + 1 || bits < 1 || bits > 32) {
-        PyErr_SetString(PyExc_ValueError, "tables: one (contexts, starts, ids, counts) per depth 0..order");
+        PyErr_SetString(PyExc_ValueError, "tables: one (contexts, starts, ids, counts, integral) per depth 0..order");
         return -1;
     }
     w->order = order; /* free_tables reads it */
@@ -101,42 +120,18 @@ static int walker_load_tables(Walker *w, PyObject *tables, Py_ssize_t order, int
     }
     for (Py_ssize_t d = 0; d <= order; d++) {
         Table *t = &w->tables[d];
-        PyObject *four = PyList_GET_ITEM(tables, d), *contexts, *starts, *ids, *counts;
-        if (!PyArg_ParseTuple(four, "O!OOO!", &PyList_Type, &contexts, &starts, &ids, &PyList_Type, &counts))
+        PyObject *contexts, *starts, *ids, *counts;
+        int integral;
+        Py_ssize_t n_starts = 0, n_ids = 0;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(tables, d), "OOOOp", &contexts, &starts, &ids, &counts, &integral)
+            || !(t->contexts = copy8(contexts, "QL", &t->n_contexts)) || !(t->starts = copy8(starts, "ql", &n_starts))
+            || !(t->ids = copy8(ids, "ql", &n_ids)) || !(t->counts = copy8(counts, "d", &t->n_grams)))
             goto fail;
-        t->n_contexts = PyList_GET_SIZE(contexts);
-        t->n_grams = PyList_GET_SIZE(counts);
-        if (PySequence_Size(starts) != t->n_contexts + 1 || PySequence_Size(ids) != t->n_grams) {
-            if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_ValueError, "tables: sizes do not agree");
-            goto fail;
-        }
-        t->contexts = PyMem_Malloc((t->n_contexts + 1) * sizeof(uint64_t));
-        t->starts = PyMem_Malloc((t->n_contexts + 1) * sizeof(int64_t));
-        t->ids = PyMem_Malloc((t->n_grams + 1) * sizeof(int64_t));
-        t->counts = PyMem_Malloc((t->n_grams + 1) * sizeof(double));
-        if (!t->contexts || !t->starts || !t->ids || !t->counts) {
-            PyErr_NoMemory();
+        if (n_starts != t->n_contexts + 1 || n_ids != t->n_grams) {
+            PyErr_SetString(PyExc_ValueError, "tables: sizes do not agree");
             goto fail;
         }
-        t->integral = 1;
-        for (Py_ssize_t i = 0; i < t->n_contexts; i++)
-            t->contexts[i] = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(contexts, i));
-        for (Py_ssize_t i = 0; i <= t->n_contexts; i++) {
-            PyObject *o = PySequence_GetItem(starts, i);
-            t->starts[i] = o ? PyLong_AsLongLong(o) : -1;
-            Py_XDECREF(o);
-        }
-        for (Py_ssize_t i = 0; i < t->n_grams; i++) {
-            PyObject *o = PySequence_GetItem(ids, i);
-            t->ids[i] = o ? PyLong_AsLongLong(o) : -1;
-            Py_XDECREF(o);
-            PyObject *c = PyList_GET_ITEM(counts, i);
-            t->integral &= PyLong_Check(c);
-            t->counts[i] = PyFloat_Check(c) ? PyFloat_AS_DOUBLE(c) : PyLong_AsDouble(c);
-        }
-        if (PyErr_Occurred())
-            goto fail;
+        t->integral = integral;
     }
     return 0;
 fail:

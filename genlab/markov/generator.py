@@ -437,11 +437,10 @@ class MarkovGenerator:
             except ImportError:
                 return None
             counts = self.model.counts
-            tables = [counts._small_lists(d) for d in range(self.model.order + 1)]
             self._walker = _fastwalk.Walker(
                 self.model.order, self._role_of, self._closers, self._openers, self._para, self._is_end,
                 self._patience, QUOTE_LIMIT, MAX_DEPTH, float(self.model.continue_rate),
-                tables if all(t is not None for t in tables) else None, counts.bits, WIDE, CACHE_LIMIT)
+                counts.plain_tables(), counts.bits, WIDE, CACHE_LIMIT)
         if not (COMPILED_WALK and self._walker and _is_pure(sampling) and self.model.unit == "word"):
             return None
         return self._walker

@@ -232,6 +232,20 @@ class NgramCounts:
             return None
         return depth, int(starts[j]), int(starts[j + 1])
 
+    def plain_tables(self) -> list[tuple] | None:
+        """Per depth (contexts, slice starts, next ids, counts as float64, counts are integers),
+        for tables of at most SMALL_TABLES n-grams that were never renumbered; else None.
+        (What the compiled walk copies to look states up itself.)"""
+        if sum(self.sizes) > SMALL_TABLES or any(r is not None for r in self.reindex):
+            return None
+        out = []
+        for depth in range(self.order + 1):
+            contexts, starts = self.slices(depth)
+            counts = self.counts[depth]
+            out.append((contexts, starts.astype(np.int64), (self.keys[depth] & U64(self.mask)).astype(np.int64),
+                        counts.astype(np.float64), counts.dtype.kind in "iu"))
+        return out
+
     def _small_lists(self, depth: int) -> tuple[list[int], array, array, list] | None:
         """(contexts, slice starts, next ids, counts) of a depth as Python sequences, for
         tables of at most SMALL_TABLES n-grams; None for bigger ones."""
