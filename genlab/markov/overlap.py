@@ -12,7 +12,8 @@ corpus size while building (peak memory is what the benchmark against markovify 
 A novel-sized text (up to SMALL_TEXT words, ids under 2**16) answers the guard's one-sentence
 queries in plain Python instead, where numpy's per-call cost would dominate: its runs are
 packed 16 bits a word into one integer, four-word runs bucketed by a multiplicative hash of
-that integer, shorter runs kept sorted for a bisect.
+that integer, shorter runs kept sorted for a bisect. The four-word lookup also runs compiled
+(_fastwalk.any_run, same answers) where the extension was built.
 """
 
 from __future__ import annotations
