@@ -2,12 +2,14 @@
  *
  * Why: the Python tokenizer runs at about 9 MB/s, and its regexes alone cost more than the
  * whole training run may take on 50 MB. Most paragraphs of a novel are plain: words, common
- * punctuation, curly or straight double quotes, dashes, apostrophes inside words, and the
- * book's usual spacing. For those this file finds the same tokens as tokenize.py, and maps
- * them to ids without making a Python string per token. Any paragraph outside that subset
- * (other symbols, single quotes that may open or close, unusual spacing, no-break spaces)
- * goes to the Python tokenizer, which stays the definition: tests compare the two on every
- * paragraph of the test novels and on generated text.
+ * punctuation and symbols, curly and straight quotes, italic underscores, dashes, ellipses,
+ * apostrophes, and the book's usual spacing. For those this file finds the same tokens as
+ * tokenize.py (quote decisions included), and maps them to ids without making a Python string
+ * per token. Any paragraph outside that subset (rarer symbols, a ‘ inside a word, spacing
+ * that needs marks other than a dash's or a glued mark's, no-break spaces, marks, accents
+ * after an elided ') goes to the Python tokenizer, which stays the definition: tests compare the
+ * two on every paragraph of the test novels and on generated text. 98.7-99.8% of the test
+ * novels' paragraphs take the fast path.
  *
  * Interface:
  *   tokenize(paragraph) -> list[str] | None   tokens of one collapsed paragraph, None when
