@@ -184,29 +184,29 @@ typedef struct {
     Py_ssize_t quote_cap;
 } Tokens;
 
-static int tokens_reserve(Tokens *t, Py_ssize_t n) {
-    if (n > t->cap) {
-        Py_ssize_t cap = t->cap ? t->cap : 256;
-        while (cap < n)
-            cap *= 2;
-        Token *items = PyMem_Realloc(t->items, cap * sizeof(Token));
-        if (items == NULL)
-            return -1;
-        t->items = items;
-        t->cap = cap;
+/* Room for `need` items of `size` bytes in a growable buffer (doubling from `first`). */
+static int reserve(void **buf, Py_ssize_t *cap, Py_ssize_t need, size_t size, Py_ssize_t first) {
+    if (need <= *cap)
+        return 0;
+    Py_ssize_t grown = *cap ? *cap : first;
+    while (grown < need)
+        grown *= 2;
+    void *p = PyMem_Realloc(*buf, grown * size);
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return -1;
     }
+    *buf = p;
+    *cap = grown;
     return 0;
 }
 
+static int tokens_reserve(Tokens *t, Py_ssize_t n) {
+    return reserve((void **)&t->items, &t->cap, n, sizeof(Token), 256);
+}
+
 static int quotes_reserve(Tokens *t, Py_ssize_t n) {
-    if (n > t->quote_cap) {
-        signed char *q = PyMem_Realloc(t->quote, n);
-        if (q == NULL)
-            return -1;
-        t->quote = q;
-        t->quote_cap = n;
-    }
-    return 0;
+    return reserve((void **)&t->quote, &t->quote_cap, n, 1, 256);
 }
 
 static void tokens_free(Tokens *t) {
@@ -670,18 +670,8 @@ static int64_t token_id(Encoder *e, const Py_UCS4 *chars, Py_ssize_t len, PyObje
             PyErr_SetString(PyExc_ValueError, "token ids must be in 0..2**32-1");
         return -1;
     }
-    if (e->arena_len + len > e->arena_cap) {
-        Py_ssize_t cap = e->arena_cap ? e->arena_cap : 1 << 16;
-        while (cap < e->arena_len + len)
-            cap *= 2;
-        Py_UCS4 *arena = PyMem_Realloc(e->arena, cap * sizeof(Py_UCS4));
-        if (arena == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        e->arena = arena;
-        e->arena_cap = cap;
-    }
+    if (reserve((void **)&e->arena, &e->arena_cap, e->arena_len + len, sizeof(Py_UCS4), 1 << 16) < 0)
+        return -1;
     memcpy(e->arena + e->arena_len, chars, len * sizeof(Py_UCS4));
     e->slots[at] = (Slot){h, e->arena_len, len, (uint32_t)id};
     e->arena_len += len;
@@ -693,16 +683,8 @@ static int64_t token_id(Encoder *e, const Py_UCS4 *chars, Py_ssize_t len, PyObje
 }
 
 static int push_id(Encoder *e, uint32_t id) {
-    if (e->ids_len == e->ids_cap) {
-        Py_ssize_t cap = e->ids_cap ? e->ids_cap * 2 : 1 << 16;
-        uint32_t *ids = PyMem_Realloc(e->ids, cap * sizeof(uint32_t));
-        if (ids == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        e->ids = ids;
-        e->ids_cap = cap;
-    }
+    if (reserve((void **)&e->ids, &e->ids_cap, e->ids_len + 1, sizeof(uint32_t), 1 << 16) < 0)
+        return -1;
     e->ids[e->ids_len++] = id;
     return 0;
 }
@@ -778,16 +760,8 @@ static int encode_paragraph(Encoder *e, const Py_UCS4 *s, Py_ssize_t n) {
  * whitespace run becomes " " (or U+202F / U+00A0 when it holds one), as split_paragraphs
  * does. */
 static int para_push(Encoder *e, Py_ssize_t *len, Py_UCS4 c) {
-    if (*len == e->para_cap) {
-        Py_ssize_t cap = e->para_cap ? e->para_cap * 2 : 1 << 12;
-        Py_UCS4 *para = PyMem_Realloc(e->para, cap * sizeof(Py_UCS4));
-        if (para == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        e->para = para;
-        e->para_cap = cap;
-    }
+    if (reserve((void **)&e->para, &e->para_cap, *len + 1, sizeof(Py_UCS4), 1 << 12) < 0)
+        return -1;
     e->para[(*len)++] = c;
     return 0;
 }

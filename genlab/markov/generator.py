@@ -26,7 +26,7 @@ from genlab.sampling import PURE, Sampling, apply_chain, draw
 SENTENCE_END = frozenset({".", "!", "?", "…", "...", "?!", "!?"})
 SENTENCE_LIMIT = 400  # units; a walk that never ends a sentence is given up
 CACHE_LIMIT = 1 << 20  # memoised continuations (summed over states) before the cache starts afresh
-WIDE = 256  # states with more continuations are sampled from arrays, not memoised as lists
+WIDE = 256  # states with more continuations are sampled from arrays, not memoised as tuples
 QUOTE_LIMIT = 2000  # units a quotation may stay open before it is closed regardless
 COMPILED_WALK = True  # False: make_sentence walks in Python alone (the tests compare the two)
 

@@ -236,27 +236,34 @@ class NgramCounts:
         """Per depth (contexts, slice starts, next ids, counts as float64, counts are integers),
         for tables of at most SMALL_TABLES n-grams that were never renumbered; else None.
         (What the compiled walk copies to look states up itself.)"""
-        if sum(self.sizes) > SMALL_TABLES or any(r is not None for r in self.reindex):
+        if not self._small():
             return None
         out = []
         for depth in range(self.order + 1):
             contexts, starts = self.slices(depth)
             counts = self.counts[depth]
-            out.append((contexts, starts.astype(np.int64), (self.keys[depth] & U64(self.mask)).astype(np.int64),
-                        counts.astype(np.float64), counts.dtype.kind in "iu"))
+            out.append((contexts, starts.astype(np.int64), self._next_ids(depth), counts.astype(np.float64),
+                        counts.dtype.kind in "iu"))
         return out
+
+    def _small(self) -> bool:
+        """At most SMALL_TABLES n-grams, never renumbered: worth plain-Python (or C) copies."""
+        return sum(self.sizes) <= SMALL_TABLES and all(r is None for r in self.reindex)
+
+    def _next_ids(self, depth: int) -> np.ndarray:
+        return (self.keys[depth] & U64(self.mask)).astype(np.int64)
 
     def _small_lists(self, depth: int) -> tuple[list[int], array, array, list] | None:
         """(contexts, slice starts, next ids, counts) of a depth as Python sequences, for
         tables of at most SMALL_TABLES n-grams; None for bigger ones."""
         if self._lists is None:
             self._lists = [None] * (self.order + 1)
-            if sum(self.sizes) > SMALL_TABLES or any(r is not None for r in self.reindex):
+            if not self._small():
                 self._lists = [False] * (self.order + 1)
         lists = self._lists[depth]
         if lists is None:
             contexts, starts = self.slices(depth)
-            ids = (self.keys[depth] & U64(self.mask)).astype(np.int64)
+            ids = self._next_ids(depth)
             lists = self._lists[depth] = (
                 contexts.tolist(), array("q", starts.astype(np.int64).tobytes()),
                 array("q", ids.tobytes()), self.counts[depth].tolist())
