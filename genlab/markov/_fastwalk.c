@@ -433,6 +433,12 @@ static PyObject *Walker_sentence(Walker *w, PyObject *args) {
         PyErr_SetString(PyExc_TypeError, "generator._cache must be a dict and tracker.stack a list");
         goto fail;
     }
+    /* the queue holds at most a closer per open quotation and a break: refuse a deeper stack
+     * rather than cut the queue short (generator.py only calls with len(stack) <= MAX_DEPTH) */
+    if (PyList_GET_SIZE(stack) > QUEUE_MAX - 1 || w->max_depth > QUEUE_MAX - 1) {
+        PyErr_SetString(PyExc_ValueError, "more quotations open than the walk can close");
+        goto fail;
+    }
     long queue[QUEUE_MAX];
     int queue_len = 0, queue_at = 0;
     long open_for = 0;
@@ -480,7 +486,7 @@ static PyObject *Walker_sentence(Walker *w, PyObject *args) {
                     open_for = 0;
                 } else { /* close what is open, then end the paragraph */
                     queue_len = queue_at = 0;
-                    for (Py_ssize_t i = depth - 2; i >= 0 && queue_len < QUEUE_MAX - 1; i--)
+                    for (Py_ssize_t i = depth - 2; i >= 0; i--)
                         if ((queue[queue_len++] = kind_closer(w, PyLong_AsLong(PyList_GET_ITEM(stack, i)))) < 0)
                             goto fail;
                     queue[queue_len++] = w->para;
@@ -503,7 +509,7 @@ static PyObject *Walker_sentence(Walker *w, PyObject *args) {
             depth = PyList_GET_SIZE(stack);
             if (w->is_end[t] && depth && open_for > w->patience) {
                 queue_len = queue_at = 0;
-                for (Py_ssize_t i = depth - 1; i >= 0 && queue_len < QUEUE_MAX; i--)
+                for (Py_ssize_t i = depth - 1; i >= 0; i--)
                     if ((queue[queue_len++] = kind_closer(w, PyLong_AsLong(PyList_GET_ITEM(stack, i)))) < 0)
                         goto fail;
             }
