@@ -1,7 +1,8 @@
-"""The one interface every text model in genlab implements, and backend-name resolution.
+"""The one interface every text model in genlab implements.
 
 The CLI, chat, perplexity and compare only talk to `Generator`, so a Markov chain trained a
-minute ago and a llama.cpp model are interchangeable everywhere.
+minute ago and a llama.cpp model are interchangeable everywhere. What a backend can and cannot
+do is declared in its `capabilities`, so callers ask instead of checking types.
 """
 
 from __future__ import annotations
@@ -67,6 +68,32 @@ def check_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
     return out
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do, declared so callers never test its type.
+
+    chat: `chat()` turns messages into a prompt the model was made for (a chat template, a
+    server's chat route, a chain answering the last message). False for a llama model without
+    a chat template and no chat format chosen: callers refuse chat in one line up front.
+    persona_prompts: the system prompt and few-shot turns reach the model (a Markov chain
+    answers the last message only). score: `score()` works (a server without prompt
+    log-probabilities cannot). exact_chat_tokens: `chat_prompt_tokens(messages)` gives the exact
+    prompt the model sees. continue_chat: `continue_chat(messages, s)` extends the last reply.
+    """
+
+    chat: bool = True
+    persona_prompts: bool = True
+    score: bool = True
+    exact_chat_tokens: bool = False
+    continue_chat: bool = False
+
+
+def capabilities_of(generator: object) -> Capabilities:
+    """A generator's declared capabilities (the defaults for one that declares none)."""
+    caps = getattr(generator, "capabilities", None)
+    return caps if isinstance(caps, Capabilities) else Capabilities()
+
+
 @runtime_checkable
 class Generator(Protocol):
     name: str
@@ -81,6 +108,8 @@ class Generator(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
     def info(self) -> dict[str, object]: ...
+
+    # optional: `capabilities: Capabilities` (see capabilities_of)
 
 
 def generate(generator: Generator, prompt: str, sampling: Sampling) -> str:
