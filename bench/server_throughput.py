@@ -60,7 +60,7 @@ def time_samples(backend: str, work: Path, name: str, samples: int, max_tokens: 
     """Seconds to make every sample of a compare (the library's run_samples: generation and
     saving, not start-up or measuring), and how many were made."""
     from genlab.eval.compare import CompareSettings, run_samples
-    from genlab.generator import load_backend
+    from genlab.backends import load_backend
     from genlab.sampling import Sampling
 
     settings = CompareSettings(backends=(backend,), samples=samples, seed=1, sampling=Sampling(max_tokens=max_tokens))

@@ -27,7 +27,8 @@ pytest.importorskip("gguf")
 pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
 
 from genlab.errors import GenlabError  # noqa: E402
-from genlab.generator import Generator, load_backend  # noqa: E402
+from genlab.backends import load_backend
+from genlab.generator import Generator  # noqa: E402
 from genlab.llama.generator import LlamaGenerator  # noqa: E402
 from genlab.llama.tiny import build_tiny_model  # noqa: E402
 from genlab.sampling import Sampling  # noqa: E402

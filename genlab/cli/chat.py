@@ -47,14 +47,14 @@ def chat(backend: str, persona: str | None, system: str | None, blocks: bool, re
     from genlab.chat.session import ChatSession, Transcript
     from genlab.chat.terminal import ChatTerminal
     from genlab.errors import GenlabError
-    from genlab.generator import load_backend
-    from genlab.llama.registry import default_sampling
+    from genlab.backends import resolve
 
     if resume and persona:
         raise GenlabError("--resume reopens the last chat with its own persona: leave out --persona")
     given = {k: v for k in SAMPLING_FIELDS if (v := kwargs.pop(k)) not in (None, ())}  # flags typed
     chosen = None if resume else load_persona(persona or DEFAULT_PERSONA)  # a bad persona fails before loading
-    model = load_backend(backend, **kwargs)
+    target = resolve(backend)
+    model = target.load(**kwargs)
     if resume:
         path = Transcript.latest(transcripts_dir())
         session = ChatSession.resume(model, path, Transcript(path))
@@ -63,7 +63,7 @@ def chat(backend: str, persona: str | None, system: str | None, blocks: bool, re
         for key, value in given.items():
             session.set(key, value)
     else:
-        sampling = chosen.sampling(default_sampling(backend, CHAT_DEFAULTS)).merged(**given)
+        sampling = chosen.sampling(target.default_sampling(CHAT_DEFAULTS)).merged(**given)
         session = ChatSession(model, chosen, sampling=sampling, system=system,
                               transcript=Transcript.new(transcripts_dir(), chosen.name))
     terminal = ChatTerminal(session)

@@ -54,7 +54,7 @@ def compare(backends: tuple[str, ...], prompts: Path | None, eval_text: Path | N
     from genlab.eval.compare import CompareSettings, parse_sweep, run_compare
     from genlab.eval.perplexity import parse_orders
     from genlab.eval.prompts import BUILT_IN, load_prompts
-    from genlab.generator import load_backend
+    from genlab.backends import load_backend
     from genlab.sampling import Sampling
 
     sampling = sampling_from(kwargs, base=Sampling(max_tokens=120))

@@ -28,11 +28,11 @@ def generate(backend: str, prompt: str, samples: int, **kwargs) -> None:
       genlab generate --backend markov:novel
       genlab generate --backend markov:novel --prompt "“Well,” said" --temperature 0.9 --seed 7
     """
-    from genlab.generator import load_backend
-    from genlab.llama.registry import default_sampling
+    from genlab.backends import resolve
 
-    sampling = sampling_from(kwargs, base=default_sampling(backend))  # flags over the alias's defaults
-    model = load_backend(backend, **kwargs)
+    target = resolve(backend)
+    sampling = sampling_from(kwargs, base=target.default_sampling())  # flags over the model's own defaults
+    model = target.load(**kwargs)
     out = sys.stdout
     for i in range(samples):
         s = sampling if sampling.seed is None else sampling.merged(seed=sampling.seed + i)

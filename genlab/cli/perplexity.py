@@ -46,7 +46,7 @@ def perplexity(file: Path, backends: tuple[str, ...], train_corpus: Path | None,
     from genlab.corpus import read_corpus
     from genlab.errors import GenlabError
     from genlab.eval.perplexity import parse_orders, perplexity as score_one, prepare_text, prepare_tokenized
-    from genlab.generator import load_backend
+    from genlab.backends import load_backend
 
     if orders and not train_corpus:
         raise GenlabError("--orders needs --train CORPUS (the text to train the chains on)")
