@@ -158,6 +158,8 @@ def test_ollama_broken_store_is_skipped_with_problems(home, tiny_gguf):
     (manifests / "folder" / "latest").mkdir(parents=True)  # a manifest that is a folder
     (manifests / "huge").mkdir()
     (manifests / "huge" / "latest").write_bytes(b" " * ((1 << 20) + 1))
+    (manifests / "pipe").mkdir()
+    os.mkfifo(manifests / "pipe" / "latest")  # reading it would wait for a writer forever
     (manifests / "nolayers").mkdir()
     (manifests / "nolayers" / "latest").write_text('{"schemaVersion": 2, "layers": {}}')
     missing = {"mediaType": "application/vnd.ollama.image.model", "digest": "sha256:" + "0" * 64, "size": 1}
@@ -178,10 +180,11 @@ def test_ollama_broken_store_is_skipped_with_problems(home, tiny_gguf):
     assert set(models) == {"good", "badparams"}
     assert "could not be read" in " ".join(models["badparams"].notes)
     text = "\n".join(problems)
-    for name in ("notjson", "folder", "huge", "nolayers", "missing", "ggml", "evil", "badparams"):
+    for name in ("notjson", "folder", "huge", "pipe", "nolayers", "missing", "ggml", "evil", "badparams"):
         assert f"ollama: {name}:" in text, name
     assert "gpt-oss" not in text
     assert "not a GGUF" in text and "not a sha256 digest" in text and "larger than" in text
+    assert "not a regular file" in text
     assert_one_line(problems)
 
 
@@ -366,11 +369,12 @@ def test_genlab_models_folder(home, gguf):
     path = gguf(Path("models") / "novel-llm.gguf")
     Path("models", "novel.markov").write_bytes(b"PK\x03\x04")  # a Markov chain: listed elsewhere
     (Path("models") / os.fsdecode(b"caf\xe9.gguf")).write_bytes(b"GGUF")  # a name that is not UTF-8
+    os.mkfifo(Path("models") / "pipe.gguf")
     problems: list[str] = []
     models = found("genlab", problems)
     assert set(models) == {"novel-llm"}
     assert models["novel-llm"].path == Path.cwd() / path and models["novel-llm"].where == "./models"
-    assert len(problems) == 1 and "not UTF-8" in problems[0]
+    assert len(problems) == 2 and "not UTF-8" in problems[0] and "pipe.gguf is not a regular file" in problems[1]
     problems[0].encode("utf-8")  # printable
 
 

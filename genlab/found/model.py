@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -133,19 +134,21 @@ def files_at_depth(folder: Path, depth: int, problems: list[str], what: str) -> 
 
 
 def _read_start(path: Path, count: int, what: str, problems: list[str], limit: int | None = None) -> bytes | None:
-    """The first `count` bytes of a file; None (with a problem) when it is missing, a folder,
-    unreadable, or larger than `limit` (checked before anything is read)."""
+    """The first `count` bytes of a file; None (with a problem) when it is missing, a folder, not a
+    regular file, unreadable, or larger than `limit` (all checked before anything is read)."""
     try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if limit is not None and size > limit:
-                problems.append(f"{what}: {shown(str(path))} is {size} bytes, larger than {limit}: not read")
-                return None
-            return fh.read(count)
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            problems.append(f"{what}: {shown(str(path))} is a folder, not a file")
+        elif not stat.S_ISREG(st.st_mode):  # a pipe or a device would block or never end
+            problems.append(f"{what}: {shown(str(path))} is not a regular file")
+        elif limit is not None and st.st_size > limit:
+            problems.append(f"{what}: {shown(str(path))} is {st.st_size} bytes, larger than {limit}: not read")
+        else:
+            with open(path, "rb") as fh:
+                return fh.read(count)
     except FileNotFoundError:
         problems.append(f"{what}: {shown(str(path))} is missing (a broken link or a deleted file)")
-    except IsADirectoryError:
-        problems.append(f"{what}: {shown(str(path))} is a folder, not a file")
     except OSError as exc:
         problems.append(f"{what}: cannot read {shown(str(path))} ({exc.strerror or exc})")
     return None
