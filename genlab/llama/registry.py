@@ -33,9 +33,9 @@ An alias with ``url`` instead of ``path`` names a model on an OpenAI-compatible 
     timeout = 120                                 # optional, seconds (default 60)
     extra_sampling = false                        # optional: only OpenAI's standard sampling fields
 
-`resolve_llama` turns a backend name into a GGUF path and llama options: an alias name,
-``llama:PATH.gguf``, or ``hf:OWNER/REPO/FILE.gguf`` (downloaded once into the Hugging Face cache;
-needs the optional ``huggingface-hub`` package).
+genlab.backends turns an alias name into the model it names (`find_alias` here); `hf_download`
+fetches ``hf:OWNER/REPO/FILE.gguf`` once into the Hugging Face cache (it needs the optional
+``huggingface-hub`` package).
 
 `add_alias` and `remove_alias` rewrite one file atomically (temporary file + rename). They edit
 only the alias's own sections, so comments and other settings in the file are kept; if the file
@@ -57,12 +57,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from genlab.backends import BUILT_IN
 from genlab.errors import GenlabError
 from genlab.sampling import Sampling, parse_value
 
 CONFIG_NAME = "genlab.toml"
 SCOPES = ("local", "user")
-RESERVED = ("markov", "llama", "hf", "openai")  # backend kinds: `genlab generate --backend markov` must stay an error
+RESERVED = tuple(BUILT_IN)  # backend kinds: `genlab generate --backend markov` must stay an error
 LLAMA_SETTINGS = ("n_ctx", "n_threads", "n_gpu_layers", "chat_format")
 SERVER_KEYS = ("url", "model", "api_key_env", "timeout", "extra_sampling")  # an alias of a server model
 ALIAS_KEYS = ("path", *LLAMA_SETTINGS, "sampling", *SERVER_KEYS)
@@ -328,14 +329,6 @@ def _server_alias(name: str, table: dict[str, Any], source: Path, scope: str | N
     return Alias(name=name, path=ServerURL(url.strip()), sampling=sampling, source=source,  # type: ignore[arg-type]
                  scope=scope, raw_path="", url=url.strip(), model=model.strip() if model else None,
                  api_key_env=env, timeout=timeout, extra_sampling=extra)
-
-
-def server_options(name: str) -> dict[str, Any] | None:
-    """ServerGenerator keyword arguments of alias `name` if it is a server alias, else None."""
-    if not isinstance(name, str) or not name or ":" in name or name in RESERVED:
-        return None
-    alias = find_alias(name)
-    return alias.server_options() if alias is not None and alias.is_server else None
 
 
 def _defined(scopes: tuple[str, ...] | None = None) -> Iterator[tuple[str, Path, dict[str, Any]]]:
@@ -688,61 +681,6 @@ def _value(v: Any) -> str:
 
 
 # --- backend names -------------------------------------------------------------------------------
-
-
-def resolve_llama(
-    name: str,
-    *,
-    n_ctx: int | None = None,
-    n_threads: int | None = None,
-    n_gpu_layers: int | None = None,
-    chat_format: str | None = None,
-) -> tuple[Path, dict[str, Any], dict[str, Any]]:
-    """(GGUF path, llama options, default sampling settings) of a llama backend name.
-
-    `name`: an alias, "llama:PATH.gguf" or "hf:OWNER/REPO/FILE.gguf" (downloaded into the
-    Hugging Face cache on first use). The keyword settings come from the command line: those
-    that are not None override the alias's. The options hold only settings that are set; the
-    sampling settings (only an alias has them) go under the command line's sampling flags:
-    `Alias.default_sampling` / `default_sampling`.
-    """
-    overrides = _check_settings("", dict(n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
-                                         chat_format=chat_format))
-    if not isinstance(name, str) or not name.strip():
-        raise GenlabError("no model given: use an alias, llama:PATH.gguf or hf:OWNER/REPO/FILE.gguf")
-    kind, sep, rest = name.partition(":")
-    if sep and kind == "llama":
-        if not rest:
-            raise GenlabError("llama backend needs a GGUF file: llama:PATH.gguf")
-        return Path(rest).expanduser(), overrides, {}
-    if sep and kind == "hf":
-        return hf_download(rest), overrides, {}
-    if sep:
-        raise GenlabError(f"{name!r} is not a llama model: use an alias, llama:PATH.gguf or hf:OWNER/REPO/FILE.gguf")
-    if name in RESERVED:
-        form = {"markov": "markov:NAME_OR_PATH", "llama": "llama:PATH.gguf", "hf": "hf:OWNER/REPO/FILE.gguf",
-                "openai": "openai:http://HOST:PORT/v1#MODEL"}[name]
-        raise GenlabError(f"{name!r} needs a model after the colon: {form}")
-    alias = find_alias(name)
-    if alias is None:
-        raise GenlabError(
-            f"no backend or model alias named {name!r} ({_known_hint()}); other backends: "
-            "markov:NAME_OR_PATH, llama:PATH.gguf, hf:OWNER/REPO/FILE.gguf")
-    if alias.is_server:
-        raise GenlabError(f"alias {name!r} ({alias.source}) is a model on the server {alias.url}, not a llama.cpp file")
-    if not alias.path.exists():
-        raise GenlabError(f"alias {name!r} ({alias.source}) points to {alias.path}, which does not exist")
-    return alias.path, {**alias.options(), **overrides}, dict(alias.sampling)
-
-
-def default_sampling(name: str, base: Sampling | None = None) -> Sampling:
-    """`base` with the default sampling settings of alias `name` on top (unchanged for a name that
-    is not an alias). Merge the command line's sampling flags over the result."""
-    base = base or Sampling()
-    if not isinstance(name, str) or ":" in name or not name or name in RESERVED:
-        return base
-    alias = find_alias(name)
-    return alias.default_sampling(base) if alias else base
 
 
 def parse_hf(spec: str) -> tuple[str, str]:
