@@ -1,4 +1,7 @@
-"""A small HTTP client for OpenAI-compatible servers: JSON requests, server-sent events, retries.
+"""A small HTTP client for model servers: JSON requests, streamed answers, retries.
+
+Streams come as server-sent events (OpenAI-compatible servers: `post_stream`) or as
+newline-delimited JSON (Ollama's native API: `post_ndjson`).
 
 Standard library only (http.client), so the server backend adds no dependency. Why each part:
 
@@ -29,19 +32,22 @@ from urllib.parse import urlsplit
 
 from genlab.errors import GenlabError
 
-MAX_LINE = 4 * 2**20  # longest SSE line accepted (a chunk is a few hundred bytes)
+MAX_LINE = 4 * 2**20  # longest stream line accepted (a chunk is a few hundred bytes)
 MAX_ERROR_BODY = 2**16  # bytes of an error response read for its message
 RETRY_STATUS = (429, 503)
+JSON, EVENT_STREAM, NDJSON = "application/json", "text/event-stream", "application/x-ndjson"  # Accept headers
 
 
 class ServerError(GenlabError):
     """A server request failed. `status`: the HTTP status (None: no HTTP answer);
-    `received`: the text a stream had already yielded when it failed (kept by the caller)."""
+    `received`: the text a stream had already yielded when it failed (kept by the caller);
+    `detail`: the server's own message from an error answer ("" if none)."""
 
-    def __init__(self, message: str, status: int | None = None, received: str = ""):
+    def __init__(self, message: str, status: int | None = None, received: str = "", detail: str = ""):
         super().__init__(message)
         self.status = status
         self.received = received
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -116,7 +122,7 @@ class Endpoint:
 
 
 class Client:
-    """JSON and SSE requests to one server. Thread-safe: a new connection per request."""
+    """JSON, SSE and NDJSON requests to one server. Thread-safe: a new connection per request."""
 
     def __init__(self, endpoint: Endpoint, *, api_key: str | None = None, timeout: float = 60.0,
                  retry: Retry = Retry(), sleep: Callable[[float], None] = time.sleep):
@@ -132,11 +138,11 @@ class Client:
     # --- requests -----------------------------------------------------------------------------
 
     def get_json(self, path: str) -> Any:
-        conn, resp = self._open("GET", path, None, stream=False)
+        conn, resp = self._open("GET", path, None, JSON)
         return self._read_json(conn, resp, path)
 
     def post_json(self, path: str, body: dict[str, Any]) -> Any:
-        conn, resp = self._open("POST", path, body, stream=False)
+        conn, resp = self._open("POST", path, body, JSON)
         return self._read_json(conn, resp, path)
 
     def post_stream(self, path: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -147,7 +153,7 @@ class Client:
         and the connection closing before either means the stream was cut off: both are a
         ServerError. ([DONE] itself is optional: some servers omit it.) Closing the iterator
         closes the connection (the server then stops generating)."""
-        conn, resp = self._open("POST", path, body, stream=True)
+        conn, resp = self._open("POST", path, body, EVENT_STREAM)
         finished = False
         try:
             for event, data in self._events(resp, path):
@@ -158,16 +164,7 @@ class Client:
                             "llama-cpp-python's server does this when another request arrives, unless it is "
                             "started with --interrupt_requests false")
                     return
-                try:
-                    obj = json.loads(data)
-                except json.JSONDecodeError:
-                    raise ServerError(f"{self.endpoint.url} sent a malformed event in its stream "
-                                      f"(not JSON): {_clip(data, 80)!r}") from None
-                if event == "error" or (isinstance(obj, dict) and "error" in obj):
-                    raise ServerError(f"{self.endpoint.url} reported an error mid-stream: {error_message(obj)}")
-                if not isinstance(obj, dict):
-                    raise ServerError(f"{self.endpoint.url} sent a malformed event in its stream "
-                                      f"(not a JSON object): {_clip(data, 80)!r}")
+                obj = self._stream_object(data, "event", error=event == "error")
                 choices = obj.get("choices")
                 if isinstance(choices, list) and any(isinstance(c, dict) and c.get("finish_reason")
                                                      for c in choices):
@@ -176,6 +173,29 @@ class Client:
             if not finished:
                 raise ServerError(f"the answer from {self.endpoint.url} was cut off mid-stream: the connection "
                                   "closed before the end-of-stream marker")
+        finally:
+            conn.close()
+
+    def post_ndjson(self, path: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """The JSON objects of a newline-delimited JSON stream (Ollama's native API), up to and
+        including the first one with "done": true.
+
+        The request is sent (and retried) when iteration starts. A line {"error": ...} is how
+        Ollama reports a failure once the stream has begun: a ServerError with its message. The
+        connection closing before a "done": true object means the answer was cut off: also a
+        ServerError. Blank lines are skipped. Closing the iterator closes the connection (the
+        server then stops generating)."""
+        conn, resp = self._open("POST", path, body, NDJSON)
+        try:
+            for line in self._lines(resp):
+                if not line.strip():
+                    continue
+                obj = self._stream_object(line, "line")
+                yield obj
+                if obj.get("done") is True:
+                    return
+            raise ServerError(f"the answer from {self.endpoint.url} was cut off mid-stream: the connection "
+                              "closed before the final \"done\" object")
         finally:
             conn.close()
 
@@ -188,20 +208,19 @@ class Client:
                                                context=ssl.create_default_context())
         return http.client.HTTPConnection(ep.host, ep.port, timeout=self.timeout)
 
-    def _headers(self, stream: bool) -> dict[str, str]:
+    def _headers(self, accept: str) -> dict[str, str]:
         from genlab import __version__
 
-        headers = {"Content-Type": "application/json", "User-Agent": f"genlab/{__version__}",
-                   "Accept": "text/event-stream" if stream else "application/json"}
+        headers = {"Content-Type": "application/json", "User-Agent": f"genlab/{__version__}", "Accept": accept}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
         return headers
 
     def _open(self, method: str, path: str, body: dict[str, Any] | None,
-              stream: bool) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+              accept: str) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
         """Send the request; retry 429/503; return a 2xx response whose body is unread."""
         data = None if body is None else json.dumps(body).encode("utf-8")
-        headers = self._headers(stream)
+        headers = self._headers(accept)
         url = self.endpoint.url
         for attempt in range(1, self.retry.attempts + 1):
             conn = self._connection()
@@ -234,8 +253,10 @@ class Client:
                     why = f"it asks to retry after {retry_after:g} s, more than {self.retry.cap:g} s"
                 else:
                     why = f"gave up after {attempt} attempt{'s' if attempt > 1 else ''}"
-                raise ServerError(f"{url} {busy} (HTTP {resp.status}, {why}): {message}", resp.status)
-            raise ServerError(self._status_message(resp.status, message, body if invalid else None), resp.status)
+                raise ServerError(f"{url} {busy} (HTTP {resp.status}, {why}): {message}", resp.status,
+                                  detail=message)
+            raise ServerError(self._status_message(resp.status, message, body if invalid else None), resp.status,
+                              detail=message)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _status_message(self, status: int, message: str, body: dict[str, Any] | None) -> str:
@@ -284,22 +305,42 @@ class Client:
             return f"the answer from {url} was cut off {when}: the connection closed before its end"
         return f"lost the connection to {url} {when} ({_clip(str(exc) or type(exc).__name__, 120)})"
 
-    def _events(self, resp: http.client.HTTPResponse, path: str) -> Iterator[tuple[str, str]]:
-        """(event type, data) of each server-sent event (WHATWG event-stream rules)."""
-        event, data = "", []
+    def _stream_object(self, text: str, what: str, error: bool = False) -> dict[str, Any]:
+        """One JSON object of a stream; a ServerError for an error report (`error`, or an object
+        with an "error" key) or for anything that is not a JSON object."""
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError:
+            raise ServerError(f"{self.endpoint.url} sent a malformed {what} in its stream "
+                              f"(not JSON): {_clip(text, 80)!r}") from None
+        if error or (isinstance(obj, dict) and "error" in obj):
+            raise ServerError(f"{self.endpoint.url} reported an error mid-stream: {error_message(obj)}")
+        if not isinstance(obj, dict):
+            raise ServerError(f"{self.endpoint.url} sent a malformed {what} in its stream "
+                              f"(not a JSON object): {_clip(text, 80)!r}")
+        return obj
+
+    def _lines(self, resp: http.client.HTTPResponse) -> Iterator[str]:
+        """The lines of a streamed body, without their line ends, until the connection closes."""
         while True:
             try:
                 line = resp.readline(MAX_LINE + 1)
             except Exception as exc:
                 raise ServerError(self._read_message(exc, "mid-stream")) from None
             if not line:
-                return  # EOF; an event without its blank line is incomplete and dropped
+                return
             if len(line) > MAX_LINE:
                 raise ServerError(f"{self.endpoint.url} sent a malformed stream (a line over {MAX_LINE} bytes)")
             try:
-                text = line.decode("utf-8").rstrip("\r\n")
+                text = line.decode("utf-8")
             except UnicodeDecodeError:
                 raise ServerError(f"{self.endpoint.url} sent a malformed stream (not UTF-8)") from None
+            yield text.rstrip("\r\n")
+
+    def _events(self, resp: http.client.HTTPResponse, path: str) -> Iterator[tuple[str, str]]:
+        """(event type, data) of each server-sent event (WHATWG event-stream rules)."""
+        event, data = "", []
+        for text in self._lines(resp):  # at EOF an event without its blank line is incomplete: dropped
             if not text:
                 if data:
                     yield event or "message", "\n".join(data)
