@@ -1,0 +1,206 @@
+"""Ollama's native API, the parts genlab uses: where the server is, how an `ollama:` name reads,
+which request options carry genlab's sampling, and what POST /api/show says about a model.
+
+Read from Ollama's own code and docs (github.com/ollama/ollama: docs/api.md, api/types.go
+`Options`, `DefaultOptions`, `Options.FromMap`; envconfig/config.go `Host`; server/routes.go;
+llm/llama_server.go):
+
+* Every sampling setting goes in "options" under Ollama's name. Options the request leaves out
+  come from the model's Modelfile PARAMETERs, then Ollama's defaults, which differ from
+  genlab's (top_p 0.9, min_p 0, num_predict -1 = unlimited, seed -1 = random). So genlab sends
+  every one, and also the settings it has no field for at their neutral values (typical_p 1,
+  presence and frequency penalties 0: what LlamaGenerator runs), so no Modelfile changes the
+  sampler chain. Ollama ignores an unknown option name (it logs a warning) and refuses a value
+  of the wrong type (HTTP 500 `option "top_k" must be of type integer`).
+* seed: a Go int; -1 means "random", and llama.cpp (which Ollama runs) also reads 4294967295
+  (its LLAMA_DEFAULT_SEED) as "random". genlab's seed None is sent as -1 (so a Modelfile's fixed
+  seed does not make every "random" sample the same) and 4294967295 as 4294967294, as
+  LlamaGenerator and the openai: backend do.
+* num_ctx: the context Ollama loads the model with. Unless the request or the Modelfile says,
+  Ollama picks one itself ($OLLAMA_CONTEXT_LENGTH on the server, else 4096 or more by the GPU's
+  memory; 2048 in older versions), which genlab cannot see. So genlab always sends it: the
+  `num_ctx` asked for, else the Modelfile's, else the model's training context capped at 4096
+  (LlamaGenerator's default). The chat front end then budgets against the context really used.
+  A prompt longer than num_ctx is not refused: Ollama cuts it (keeping its first num_keep
+  tokens and about half a context of the end); a chat loses its oldest messages (not the system
+  ones) until it fits.
+* stop: a raw completion gets exactly genlab's stop strings (an empty list overrides the
+  Modelfile's, as LlamaGenerator.stream uses only the caller's). A chat gets the Modelfile's stop
+  strings (chat templates' turn markers, like the chat format's stops in LlamaGenerator.chat)
+  plus genlab's, because a request's list replaces the Modelfile's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any, Mapping, Sequence
+from urllib.parse import urlsplit
+
+from genlab.errors import GenlabError
+from genlab.sampling import Sampling
+from genlab.server.client import Endpoint
+
+HOST_ENV = "OLLAMA_HOST"
+DEFAULT_PORT = 11434
+DEFAULT_NUM_CTX = 4096  # context sent when neither the caller nor the Modelfile sets one
+_LLAMA_RANDOM_SEED = 0xFFFFFFFF
+FORM = "ollama:MODEL[:TAG] or ollama:http://HOST:PORT#MODEL"
+
+
+# --- where the server is -------------------------------------------------------------------------
+
+
+def parse_host(value: str | None) -> Endpoint:
+    """The server an OLLAMA_HOST value names, by Ollama's own rules (envconfig.Host):
+
+        "" or None            http://127.0.0.1:11434
+        HOST, HOST:PORT, :PORT, [IPv6]:PORT   http, port 11434 unless given
+        http://HOST[:PORT]    port 80 unless given;  https://HOST[:PORT]: port 443
+        ollama.com            https://ollama.com:443
+        HOST:PORT/PATH        the path is kept (a proxy's prefix)
+
+    A bind-all address (0.0.0.0, ::), which OLLAMA_HOST often holds for the server's sake, is
+    reached on the loopback address, as Ollama's own client does."""
+    text = (value or "").strip().strip("\"'")  # envconfig.Var trims spaces and quotes
+    scheme, sep, rest = text.partition("://")
+    port = DEFAULT_PORT
+    if not sep:
+        scheme, rest = "http", text
+        if text == "ollama.com":
+            scheme, rest = "https", "ollama.com:443"
+    elif scheme in ("http", "https"):
+        port = 80 if scheme == "http" else 443
+    else:
+        raise GenlabError(f"Ollama host {value!r} must be http:// or https:// (for example http://127.0.0.1:11434)")
+    try:
+        parts = urlsplit(f"{scheme}://{rest}")
+        port = parts.port or port
+    except ValueError:
+        raise GenlabError(f"Ollama host {value!r} has an invalid port") from None
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise GenlabError(f"Ollama host {value!r} cannot carry a query, a '#' or credentials")
+    host = parts.hostname or "127.0.0.1"
+    if host in ("0.0.0.0", "::", "0:0:0:0:0:0:0:0"):
+        host = "127.0.0.1" if host == "0.0.0.0" else "::1"
+    return Endpoint(scheme, host, port, parts.path.rstrip("/"))
+
+
+def parse_spec(rest: str) -> tuple[str | None, str]:
+    """What follows "ollama:" -> (server or None for $OLLAMA_HOST, model name).
+
+    "llama3", "llama3:8b", "user/model:tag", "hf.co/OWNER/REPO:QUANT": a model on the default
+    server; "http://HOST:PORT#MODEL" (any OLLAMA_HOST form before the '#'): on that server."""
+    if not isinstance(rest, str) or not rest.strip():
+        raise GenlabError(f"ollama backend needs a model name: {FORM}")
+    host, sep, model = rest.strip().partition("#")
+    if not sep:
+        host, model = "", host
+        if re.match(r"(?i)https?://", model):
+            raise GenlabError(f"ollama backend {rest!r}: put the model after a '#': ollama:http://HOST:PORT#MODEL")
+    elif not host.strip():
+        raise GenlabError(f"ollama backend {rest!r} has nothing before the '#': {FORM}")
+    return (host.strip() or None), check_model(model)
+
+
+def check_model(model: object) -> str:
+    if not isinstance(model, str) or not model.strip():
+        raise GenlabError(f"ollama backend needs a model name: {FORM}")
+    model = model.strip()
+    if re.search(r"[\s#]", model):
+        raise GenlabError(f"{model!r} is not an Ollama model name (names have no spaces or '#')")
+    return model
+
+
+# --- sampling -> options --------------------------------------------------------------------------
+
+
+def request_options(s: Sampling, num_ctx: int, stop: Sequence[str] | None) -> dict[str, Any]:
+    """The "options" object for a Sampling (see the module docstring). `stop` None leaves the
+    stop strings out (the Modelfile's apply); a list, even empty, is sent."""
+    if not isinstance(s, Sampling):
+        raise GenlabError(f"sampling must be a Sampling, got {type(s).__name__}")
+    seed = -1 if s.seed is None else (s.seed if s.seed != _LLAMA_RANDOM_SEED else _LLAMA_RANDOM_SEED - 1)
+    out: dict[str, Any] = {
+        "temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p, "min_p": s.min_p,
+        "typical_p": 1.0, "repeat_penalty": s.repeat_penalty, "repeat_last_n": s.repeat_last_n,
+        "presence_penalty": 0.0, "frequency_penalty": 0.0, "seed": seed, "num_predict": s.max_tokens,
+        "num_ctx": num_ctx,
+    }
+    if stop is not None:
+        out["stop"] = list(dict.fromkeys(x for x in stop if x))
+    return out
+
+
+# --- what /api/show says -------------------------------------------------------------------------------
+
+
+def parse_parameters(text: object) -> dict[str, Any]:
+    """The Modelfile PARAMETERs of an /api/show answer, by Ollama's names.
+
+    /api/show writes one "NAME<spaces>VALUE" line a value, VALUE in Go syntax (%#v): strings in
+    double quotes, numbers, true/false; "stop" comes once per string and is always a list here."""
+    out: dict[str, Any] = {}
+    if not isinstance(text, str):
+        return out
+    for line in text.splitlines():
+        key, _, raw = line.strip().partition(" ")
+        raw = raw.strip()
+        if not key or not raw:
+            continue
+        value = _go_value(raw)
+        if key == "stop":
+            out.setdefault("stop", []).append(value if isinstance(value, str) else raw)
+        else:
+            out[key] = value
+    return out
+
+
+def _go_value(raw: str) -> Any:
+    try:
+        value = json.loads(raw)  # Go's %#v of a string, a number or a bool reads as JSON
+    except ValueError:
+        return raw[1:-1] if len(raw) >= 2 and raw[0] == raw[-1] == '"' else raw
+    if isinstance(value, float) and value.is_integer() and "." not in raw and "e" not in raw.lower():
+        return int(value)
+    return value
+
+
+def trained_context(show: Mapping[str, Any]) -> int | None:
+    """The model's training context: model_info["<architecture>.context_length"] (the GGUF
+    key), else details.context_length (newer servers), else None."""
+    info = show.get("model_info") if isinstance(show.get("model_info"), dict) else {}
+    arch = info.get("general.architecture")
+    candidates = [info.get(f"{arch}.context_length")] if isinstance(arch, str) else []
+    candidates += [v for k, v in info.items() if isinstance(k, str) and k.endswith(".context_length")]
+    details = show.get("details") if isinstance(show.get("details"), dict) else {}
+    candidates.append(details.get("context_length"))
+    for n in candidates:
+        if _positive_int(n):
+            return int(n)
+    return None
+
+
+def adds_bos(show: Mapping[str, Any]) -> bool:
+    """Whether the tokenizer puts a BOS token before a raw prompt: the GGUF's
+    tokenizer.ggml.add_bos_token, else llama.cpp's default for its vocabulary (SentencePiece:
+    yes; byte-level BPE and the others: no)."""
+    info = show.get("model_info") if isinstance(show.get("model_info"), dict) else {}
+    flag = info.get("tokenizer.ggml.add_bos_token")
+    if isinstance(flag, bool):
+        return flag
+    return info.get("tokenizer.ggml.model") == "llama"
+
+
+def _positive_int(x: object) -> bool:
+    if isinstance(x, float) and math.isfinite(x) and x.is_integer():
+        x = int(x)
+    return isinstance(x, int) and not isinstance(x, bool) and x > 0
+
+
+def not_found_model(message: str) -> str | None:
+    """The model an Ollama "not found" message names: `model 'x' not found` (current servers) or
+    `model "x" not found, try pulling it first` (older ones); None for any other message."""
+    found = re.search(r"model ['\"](.+?)['\"] not found", message)
+    return found.group(1) if found else None
