@@ -396,3 +396,30 @@ def test_closing_a_stream_early_closes_its_connection(gen, local):
     first = next(it)
     it.close()  # the server sees the connection go and stops
     assert first and "".join(gen.stream(PROMPT, s)) == "".join(local.stream(PROMPT, s))
+
+
+# --- through the backend table and the CLI ------------------------------------------------------------
+
+
+def test_ollama_names_through_the_cli(stub, local, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, OLLAMA_HOST=stub.url, GENLAB_CONFIG_DIR=str(tmp_path / "config"), HOME=str(tmp_path),
+               PYTHONIOENCODING="utf-8")
+
+    def genlab(*args, input=None):
+        return subprocess.run([sys.executable, "-m", "genlab", *args], cwd=tmp_path, env=env, input=input,
+                              capture_output=True, text=True, encoding="utf-8", timeout=120)
+
+    s = Sampling(seed=3, max_tokens=12)
+    expected = PROMPT + "".join(local.stream(PROMPT, s)) + "\n"
+    for backend in ("ollama:tiny", f"ollama:{stub.url}#tiny"):
+        r = genlab("generate", "--backend", backend, "--prompt", PROMPT, "--seed", "3", "--max-tokens", "12")
+        assert r.returncode == 0 and r.stdout == expected, r.stderr
+    r = genlab("chat", "--backend", "ollama:tiny", "--seed", "1", "--max-tokens", "5", input="hello\n")
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    r = genlab("generate", "--backend", "ollama:nope", "--prompt", "Hi")
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1 and "ollama pull nope" in lines[0], r.stderr
