@@ -13,22 +13,26 @@ or check a target (its defaults, whether it can chat) before spending time on a 
                                  this machine (Ollama's store, the Hugging Face cache, LM Studio,
                                  a pip package, ./models): see genlab.found
 
-Each kind is a `Kind` that its own backend package defines (genlab/markov/backend.py, ...);
-this module names the built-in ones by import path, so it imports no backend until a name
-needs one. Another package adds a kind through the entry-point group ``genlab.backends``
-(each entry point is a `Kind`; its name is the prefix before the colon).
+Each kind is a `Kind` (genlab/kinds.py) that its own backend package defines
+(genlab/markov/backend.py, ...); this module names the built-in ones by import path, so it
+imports no backend until a name needs one. Another package adds a kind through the entry-point
+group ``genlab.backends`` (each entry point is a `Kind`; its name is the prefix before the
+colon).
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
-from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from dataclasses import replace
+from typing import Any, Mapping
 
 from genlab.errors import GenlabError
 from genlab.generator import Generator
-from genlab.sampling import Sampling
+from genlab.kinds import Kind, Target
+
+__all__ = ["BUILT_IN", "ENTRY_POINT_GROUP", "Kind", "Target", "forms", "kinds", "load_backend", "register",
+           "resolve"]
 
 ENTRY_POINT_GROUP = "genlab.backends"
 
@@ -39,50 +43,6 @@ BUILT_IN: dict[str, str] = {
     "openai": "genlab.server.backend:KIND",
     "ollama": "genlab.ollama.backend:KIND",
 }
-
-
-@dataclass(frozen=True)
-class Target:
-    """A backend name, resolved: enough to describe it and to load it, nothing loaded yet.
-
-    name: as given (reports use it). kind: the Kind that loads it. location: its file or
-    address. source: where the name was found ("path", "alias in ./genlab.toml", "ollama",
-    ...). sampling: default sampling settings (Sampling field names) under the command line's
-    flags. options: the loader's settings (a llama model's n_ctx, ...), under the command
-    line's. load_with: (target, options) -> Generator.
-    """
-
-    name: str
-    kind: str
-    location: str
-    source: str
-    load_with: Callable[["Target", dict[str, Any]], Generator] = field(repr=False, compare=False)
-    sampling: Mapping[str, Any] = field(default_factory=dict)
-    options: Mapping[str, Any] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()
-
-    def default_sampling(self, base: Sampling | None = None) -> Sampling:
-        """`base` (default: Sampling()) with this target's own sampling settings on top."""
-        return (base or Sampling()).merged(**self.sampling)
-
-    def load(self, **options: Any) -> Generator:
-        """The Generator. Options that are not None override the target's own settings;
-        options a kind does not use (a llama model's n_ctx for a Markov chain) are ignored."""
-        merged = {**self.options, **{k: v for k, v in options.items() if v is not None}}
-        return self.load_with(self, merged)
-
-
-@dataclass(frozen=True)
-class Kind:
-    """One kind of backend: `prefix:REST` names go to `resolve(rest, name)`.
-
-    form: how such a name is written (help and error messages). about: a few words on it.
-    """
-
-    prefix: str
-    form: str
-    about: str
-    resolve: Callable[[str, str], Target]
 
 
 # --- the table -----------------------------------------------------------------------------------
@@ -202,9 +162,15 @@ def _renamed(target: Target, name: str, source: str, sampling: Mapping[str, Any]
 
 
 def _catalog_names() -> list[str]:
-    from genlab.catalog import names
+    """Alias and found-model names, for suggestions (a broken config file gives none)."""
+    from genlab.found import find_models
+    from genlab.llama import registry
 
-    return names()
+    try:
+        names = registry.alias_names()
+    except GenlabError:
+        names = []
+    return names + [m.name for m in find_models()]
 
 
 def load_backend(name: str, **options: Any) -> Generator:

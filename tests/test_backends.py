@@ -124,7 +124,7 @@ def test_a_package_adds_a_kind_through_the_entry_point_group(home, tmp_path):
     (site / "echo_kind-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: echo-kind\nVersion: 1.0\n")
     (site / "echo_kind-1.0.dist-info" / "entry_points.txt").write_text("[genlab.backends]\necho = echo_kind:KIND\n")
     (site / "echo_kind.py").write_text(textwrap.dedent('''
-        from genlab.backends import Kind, Target
+        from genlab.kinds import Kind, Target
 
         class Echo:
             name = "echo"
@@ -145,3 +145,10 @@ def test_a_package_adds_a_kind_through_the_entry_point_group(home, tmp_path):
     home["env"]["PYTHONPATH"] = str(site)
     assert ok(genlab(home, "generate", "--backend", "echo:moo", "--prompt", "cows")) == "cows moo moo\n"
     assert "echo:WORD" in one_line_error(genlab(home, "generate", "--backend", "nothing-here"))
+
+
+def test_every_built_in_kind_is_a_reserved_alias_name():
+    from genlab.backends import BUILT_IN, kinds
+    from genlab.llama.registry import RESERVED
+
+    assert set(RESERVED) == set(BUILT_IN) == set(kinds())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from genlab.backends import Kind, Target
+from genlab.kinds import Kind, Target
 from genlab.errors import GenlabError
 from genlab.generator import Generator
 

@@ -57,13 +57,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from genlab.backends import BUILT_IN
 from genlab.errors import GenlabError
 from genlab.sampling import Sampling, parse_value
 
 CONFIG_NAME = "genlab.toml"
 SCOPES = ("local", "user")
-RESERVED = tuple(BUILT_IN)  # backend kinds: `genlab generate --backend markov` must stay an error
+# the built-in backend kinds (genlab.backends.BUILT_IN): `--backend markov` must stay an error
+RESERVED = ("markov", "llama", "hf", "openai", "ollama")
 LLAMA_SETTINGS = ("n_ctx", "n_threads", "n_gpu_layers", "chat_format")
 SERVER_KEYS = ("url", "model", "api_key_env", "timeout", "extra_sampling")  # an alias of a server model
 ALIAS_KEYS = ("path", *LLAMA_SETTINGS, "sampling", *SERVER_KEYS)

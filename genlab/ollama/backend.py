@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from genlab.backends import Kind, Target
+from genlab.kinds import Kind, Target
 from genlab.generator import Generator
 
 SETTINGS = ("num_ctx", "timeout", "retries", "think", "token_count", "api_key_env")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from genlab.backends import Kind, Target
+from genlab.kinds import Kind, Target
 from genlab.generator import Generator
 
 # the settings a server alias may add (genlab.llama.registry)

@@ -1,0 +1,59 @@
+"""What a backend package hands the backend table (genlab.backends): a `Kind` of name it
+answers to, and the `Target` it makes of such a name.
+
+These sit below the backends and the table alike, so a backend package (genlab's own or
+another package's, through the ``genlab.backends`` entry-point group) imports only this and the
+contract, never the table that looks names up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from genlab.generator import Generator
+from genlab.sampling import Sampling
+
+
+@dataclass(frozen=True)
+class Target:
+    """A backend name, resolved: enough to describe it and to load it, nothing loaded yet.
+
+    name: as given (reports use it). kind: the Kind that loads it. location: its file or
+    address. source: where the name was found ("path", "alias in ./genlab.toml", "ollama",
+    ...). sampling: default sampling settings (Sampling field names) under the command line's
+    flags. options: the loader's settings (a llama model's n_ctx, ...), under the command
+    line's. load_with: (target, options) -> Generator.
+    """
+
+    name: str
+    kind: str
+    location: str
+    source: str
+    load_with: Callable[["Target", dict[str, Any]], Generator] = field(repr=False, compare=False)
+    sampling: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def default_sampling(self, base: Sampling | None = None) -> Sampling:
+        """`base` (default: Sampling()) with this target's own sampling settings on top."""
+        return (base or Sampling()).merged(**self.sampling)
+
+    def load(self, **options: Any) -> Generator:
+        """The Generator. Options that are not None override the target's own settings;
+        options a kind does not use (a llama model's n_ctx for a Markov chain) are ignored."""
+        merged = {**self.options, **{k: v for k, v in options.items() if v is not None}}
+        return self.load_with(self, merged)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of backend: `prefix:REST` names go to `resolve(rest, name)`.
+
+    form: how such a name is written (help and error messages). about: a few words on it.
+    """
+
+    prefix: str
+    form: str
+    about: str
+    resolve: Callable[[str, str], Target]
