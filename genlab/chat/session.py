@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from genlab.chat.persona import Persona
 from genlab.errors import GenlabError
-from genlab.generator import Generator, Message
+from genlab.generator import Generator, Message, capabilities_of
 from genlab.sampling import Sampling, parse_value
 
 FORMAT = "genlab-chat"
@@ -29,10 +29,17 @@ SETTINGS = tuple(f.name for f in fields(Sampling))
 
 
 def answers_last_message_only(generator: Generator) -> bool:
-    """A Markov chain answers from the words of the last message: no system prompt, no few-shot."""
-    from genlab.markov.generator import MarkovGenerator
+    """The model answers the last message only (a Markov chain, from its words): the system
+    prompt and few-shot turns do not reach it."""
+    return not capabilities_of(generator).persona_prompts
 
-    return isinstance(generator, MarkovGenerator)
+
+def require_chat(generator: Generator) -> None:
+    """One clear error for a model that cannot chat (a llama model without a chat template
+    and no chat format chosen), before the conversation starts."""
+    if not capabilities_of(generator).chat:
+        raise GenlabError(f"{generator.name} has no chat template, so it cannot chat: choose a chat format "
+                          "with --chat-format (chatml, llama-3, ...) or continue text with 'genlab generate'")
 
 
 class Reply:
@@ -93,6 +100,7 @@ class ChatSession:
 
     def __init__(self, generator: Generator, persona: Persona, *, sampling: Sampling | None = None,
                  system: str | None = None, transcript: "Transcript | None" = None):
+        require_chat(generator)
         self.generator = generator
         self.transcript = transcript
         self._restore(persona, sampling or persona.sampling(), persona.system if system is None else system,
@@ -138,8 +146,8 @@ class ChatSession:
         if not messages:
             return 0
         g = self.generator
-        if hasattr(g, "chat_prompt_tokens"):  # the exact prompt: chat template and special tokens
-            return len(g.chat_prompt_tokens(messages))
+        if capabilities_of(g).exact_chat_tokens:  # the exact prompt: chat template and special tokens
+            return len(g.chat_prompt_tokens(messages))  # type: ignore[attr-defined]
         return g.count_tokens("\n\n".join(f"{m['role']}: {m['content']}" for m in messages))
 
     def _fit(self) -> int:
@@ -208,8 +216,8 @@ class ChatSession:
             self._log("extend", content=more)
 
         g = self.generator
-        if hasattr(g, "continue_chat"):
-            return self._reply(g.continue_chat, done)
+        if capabilities_of(g).continue_chat:
+            return self._reply(g.continue_chat, done)  # type: ignore[attr-defined]
         return self._reply(lambda messages, s: g.stream(messages[-1]["content"], s), done)
 
     def _reply(self, start: Callable[[list[Message], Sampling], Iterator[str]],
@@ -315,6 +323,7 @@ class ChatSession:
     @classmethod
     def resume(cls, generator: Generator, path: Path, transcript: "Transcript | None" = None) -> "ChatSession":
         """The session a transcript describes, continuing to write to `transcript`."""
+        require_chat(generator)
         session = cls.__new__(cls)
         session.generator = generator
         session.transcript = None

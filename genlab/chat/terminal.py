@@ -99,8 +99,8 @@ class ChatTerminal:
     def opening(self) -> None:
         s = self.session
         if not s.uses_persona_prompts and (s.persona.examples or s.system):
-            self.note(f"({s.generator.name} is a Markov chain: it answers from the words of your message "
-                      "and does not use the persona's system prompt or few-shot turns)")
+            self.note(f"({s.generator.name} answers from the words of your message only: it does not use "
+                      "the persona's system prompt or few-shot turns)")
         if len(s.history) == 1 and s.history[0]["role"] == "assistant":
             self.reprint(s.history[0]["content"])
         elif s.history:
@@ -183,7 +183,7 @@ class ChatTerminal:
         rows = [
             ("persona", f"{s.persona.name} ({s.persona.source or 'saved chat'})"),
             ("backend", g.name),
-            ("system", s.system if s.uses_persona_prompts else f"{s.system} (not used by a Markov chain)"),
+            ("system", s.system if s.uses_persona_prompts else f"{s.system} (not used by this model)"),
             ("examples", f"{len(s.persona.examples)} few-shot turns" + ("" if s.uses_persona_prompts else " (not used)")),
             ("settings", " ".join(f"{k}={v!r}" for k, v in s.sampling.to_dict().items())),
             ("history", f"{len(s.history)} messages" + (f", the oldest {s.window} outside the model's window"

@@ -44,7 +44,7 @@ def chat(backend: str, persona: str | None, system: str | None, blocks: bool, re
     """
     from genlab.chat.paths import input_history_file, transcripts_dir
     from genlab.chat.persona import CHAT_DEFAULTS, DEFAULT_PERSONA, load_persona
-    from genlab.chat.session import ChatSession, Transcript
+    from genlab.chat.session import ChatSession, Transcript, require_chat
     from genlab.chat.terminal import ChatTerminal
     from genlab.errors import GenlabError
     from genlab.backends import resolve
@@ -55,6 +55,7 @@ def chat(backend: str, persona: str | None, system: str | None, blocks: bool, re
     chosen = None if resume else load_persona(persona or DEFAULT_PERSONA)  # a bad persona fails before loading
     target = resolve(backend)
     model = target.load(**kwargs)
+    require_chat(model)  # a model without a chat template: one line now, not an error at the first message
     if resume:
         path = Transcript.latest(transcripts_dir())
         session = ChatSession.resume(model, path, Transcript(path))

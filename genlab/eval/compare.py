@@ -179,6 +179,42 @@ def open_run(out: Path, s: CompareSettings) -> None:
 # --- generation -------------------------------------------------------------------------------------
 
 
+def check_chat(s: CompareSettings, load: Callable[[str], object]) -> Callable[[str], object]:
+    """With chat prompts, every backend must be able to chat: checked before any sample is made,
+    so a run never stops half-way for it. Each backend is loaded for the check, one at a time;
+    returns the loader for the run, which hands over the first backend's model (the first the
+    run needs) instead of loading it again."""
+    from genlab.generator import capabilities_of
+
+    if not any(p.is_chat for p in s.prompts):
+        return load
+    kept: dict[str, object] = {}  # the last backend checked, still loaded
+
+    def drop() -> None:
+        for model in kept.values():
+            close = getattr(model, "close", None)
+            if close:
+                close()
+        kept.clear()
+
+    for backend in reversed(s.backends):
+        drop()
+        kept[backend] = model = load(backend)
+        if not capabilities_of(model).chat:
+            drop()
+            raise GenlabError(f"{backend} has no chat template, so it cannot answer the chat prompts: choose a "
+                              "chat format with --chat-format (chatml, llama-3, ...), or give --prompts a file "
+                              "without chat prompts")
+
+    def load_checked(name: str) -> object:
+        if name in kept:
+            return kept.pop(name)
+        drop()
+        return load(name)
+
+    return load_checked
+
+
 def generate_one(gen, job: Job) -> tuple[str, int, float]:
     started = time.perf_counter()
     if job.prompt.is_chat:
@@ -412,6 +448,7 @@ def run_compare(s: CompareSettings, out: str | os.PathLike[str], *, load: Callab
         raise GenlabError("give at least one --backend")
     if s.samples < 1:
         raise GenlabError("--samples must be at least 1")
+    load = check_chat(s, load)
     out = Path(out)
     corpus = read_text([s.corpus]) if s.corpus else None
     evaluation = prepare_text(read_text([s.eval_text])) if s.eval_text else None

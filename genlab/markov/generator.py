@@ -16,7 +16,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from genlab.errors import GenlabError
-from genlab.generator import Message, Score
+from genlab.generator import Capabilities, Message, Score
 from genlab.markov import tokenize as tok
 from genlab.markov.model import MarkovModel, quote_roles
 from genlab.markov.overlap import RunIndex, too_much_overlap
@@ -38,6 +38,8 @@ def _is_pure(s: Sampling) -> bool:
 
 
 class MarkovGenerator:
+    capabilities = Capabilities(persona_prompts=False)  # answers the last message from its words
+
     def __init__(self, model: MarkovModel, name: str | None = None, path: Path | None = None):
         self.model = model
         self.path = path

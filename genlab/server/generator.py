@@ -65,7 +65,7 @@ import threading
 from typing import Any, Iterator, Sequence
 
 from genlab.errors import GenlabError
-from genlab.generator import Message, Score, check_messages as _check_messages
+from genlab.generator import Capabilities, Message, Score, check_messages as _check_messages
 from genlab.sampling import Sampling
 from genlab.server.client import Client, Endpoint, Retry, ServerError, error_message
 
@@ -110,6 +110,7 @@ class ServerGenerator:
 
     kind = "openai"
     concurrent_requests = True  # one connection per call: genlab compare may run several at once
+    capabilities = Capabilities()  # the server's chat route applies the template; scoring needs prompt logprobs
 
     def __init__(self, url: str, model: str | None = None, *, api_key: str | None = None,
                  api_key_env: str | None = None, name: str | None = None,

@@ -1,0 +1,109 @@
+"""`genlab chat` (and compare's chat prompts) on the real SmolLM2-135M-Instruct: what a user
+hits with a real model. llama.cpp runs; nothing is mocked."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("llama_cpp")
+
+from genlab.generator import Capabilities  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    e = dict(os.environ)
+    e.update(GENLAB_HOME=str(tmp_path / "home"), XDG_DATA_HOME=str(tmp_path / "xdg"),
+             GENLAB_CONFIG_DIR=str(tmp_path / "config"), PYTHONIOENCODING="utf-8", TERM="xterm-256color",
+             PROMPT_TOOLKIT_NO_CPR="1")
+    e.pop("NO_COLOR", None)
+    return e
+
+
+@pytest.fixture(scope="session")
+def template_less(smollm2_path, tmp_path_factory) -> Path:
+    """SmolLM2 with its chat template removed: what a base model looks like to chat."""
+    out = tmp_path_factory.mktemp("no-template") / "smollm2-no-template.gguf"
+    tool = Path(sys.executable).with_name("gguf-new-metadata")
+    if not tool.exists():
+        pytest.skip("gguf-new-metadata (installed with the gguf package) is missing")
+    subprocess.run([str(tool), "--force", "--remove-metadata", "tokenizer.chat_template", str(smollm2_path),
+                    str(out)], check=True, capture_output=True)
+    return out
+
+
+def genlab(args: list, env: dict[str, str], cwd: Path, stdin: str = "", timeout: float = 300):
+    return subprocess.run([sys.executable, "-m", "genlab", *map(str, args)], input=stdin, env=env, cwd=cwd,
+                          capture_output=True, text=True, encoding="utf-8", timeout=timeout)
+
+
+def one_error_line(r: subprocess.CompletedProcess) -> str:
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1 and lines[0].startswith("genlab: error:"), r.stderr[-2000:]
+    return lines[0]
+
+
+# --- a model without a chat template ----------------------------------------------------------------
+
+
+def test_chat_with_a_template_less_model_fails_at_once_naming_chat_format(template_less, env, tmp_path):
+    r = genlab(["chat", "-b", f"llama:{template_less}"], env, tmp_path, "hello\n")
+    line = one_error_line(r)
+    assert "has no chat template" in line and "--chat-format" in line and "chat_format=" not in line
+    assert r.stdout == ""
+    assert not (Path(env["GENLAB_HOME"]) / "chats").exists()  # nothing started
+
+    ok = genlab(["chat", "-b", f"llama:{template_less}", "--chat-format", "chatml", "--max-tokens", "6",
+                 "--seed", "1"], env, tmp_path, "hello\n")  # what the error advises works
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert ok.stdout.strip()
+
+
+def test_compare_with_a_template_less_model_fails_before_any_sample(template_less, env, tmp_path):
+    r = genlab(["compare", "-b", f"llama:{template_less}", "-o", tmp_path / "run", "--orders", "none"], env, tmp_path)
+    line = one_error_line(r)
+    assert "--chat-format" in line and "--prompts" in line
+    assert not (tmp_path / "run").exists()
+
+
+class _NoChatTemplate:
+    """Declares what a llama model without a chat template declares (lead's LlamaGenerator change)."""
+
+    capabilities = Capabilities(chat=False)
+
+
+def test_session_and_compare_refuse_a_generator_that_cannot_chat(smollm2_path, tmp_path):
+    from genlab.chat.persona import load_persona
+    from genlab.chat.session import ChatSession
+    from genlab.errors import GenlabError
+    from genlab.eval.compare import CompareSettings, run_compare
+    from genlab.eval.prompts import BUILT_IN, Prompt
+    from genlab.llama.generator import LlamaGenerator
+
+    class TemplateLess(_NoChatTemplate, LlamaGenerator):
+        pass
+
+    with TemplateLess(smollm2_path, n_ctx=256) as model:
+        with pytest.raises(GenlabError, match="--chat-format"):
+            ChatSession(model, load_persona("assistant"))
+        loads = []
+
+        def load(name: str):
+            loads.append(name)
+            return TemplateLess(smollm2_path, n_ctx=256)
+
+        with pytest.raises(GenlabError, match="--chat-format.*--prompts"):
+            run_compare(CompareSettings(backends=("smol",), prompts=BUILT_IN), tmp_path / "run", load=load)
+        assert not (tmp_path / "run").exists() and loads == ["smol"]  # refused before a single sample
+        story = (Prompt("harbour", "story", "The harbour was empty"),)
+        from genlab.eval.compare import check_chat
+
+        assert check_chat(CompareSettings(backends=("smol",), prompts=story), load) is load  # no chat: no check
+        assert loads == ["smol"]
