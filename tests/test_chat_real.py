@@ -3,6 +3,7 @@ hits with a real model. llama.cpp runs; nothing is mocked."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -44,10 +45,91 @@ def genlab(args: list, env: dict[str, str], cwd: Path, stdin: str = "", timeout:
                           capture_output=True, text=True, encoding="utf-8", timeout=timeout)
 
 
+def transcript(env: dict[str, str]) -> list[dict]:
+    files = sorted((Path(env["GENLAB_HOME"]) / "chats").glob("*.jsonl"))
+    assert len(files) == 1, files
+    return [json.loads(line) for line in files[0].read_text(encoding="utf-8").splitlines()]
+
+
 def one_error_line(r: subprocess.CompletedProcess) -> str:
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 1 and len(lines) == 1 and lines[0].startswith("genlab: error:"), r.stderr[-2000:]
     return lines[0]
+
+
+# --- Ctrl-C before the first token ----------------------------------------------------------------
+
+
+def test_reply_stopped_before_its_first_token_leaves_no_turn(smollm2_path, tmp_path):
+    from genlab.chat.persona import load_persona
+    from genlab.chat.session import ChatSession, Transcript
+    from genlab.llama.generator import LlamaGenerator
+
+    with LlamaGenerator(smollm2_path, n_ctx=512) as model:
+        persona = load_persona("assistant")
+        log = Transcript(tmp_path / "chat.jsonl")
+        session = ChatSession(model, persona, sampling=persona.sampling().merged(max_tokens=8, seed=1),
+                              transcript=log)
+        reply = session.send("Name a colour.")
+        reply.close()  # what Ctrl-C does while the model reads the prompt
+        assert reply.stopped and reply.text == ""
+        assert session.history == [{"role": "user", "content": "Name a colour."}]
+        assert session.messages()[-1] == {"role": "user", "content": "Name a colour."}  # no empty turn to imitate
+
+        retried = "".join(session.retry())  # /retry answers the message that is still there
+        assert retried and session.history[-1] == {"role": "assistant", "content": retried}
+        session.send("And a fruit?").close()
+        then = "".join(session.send("Just one word, please."))  # or the next message goes on from it
+        assert [m["role"] for m in session.history] == ["user", "assistant", "user", "user", "assistant"]
+        assert session.history[-1]["content"] == then
+        log.close()
+
+        assert ChatSession.resume(model, log.path).history == session.history  # --resume agrees
+
+        # a transcript from before this fix holds an empty reply: resume leaves it out too
+        old = tmp_path / "old.jsonl"
+        start = json.loads(log.path.read_text(encoding="utf-8").splitlines()[0])
+        lines = [start, {"op": "message", "role": "user", "content": "hi"},
+                 {"op": "message", "role": "assistant", "content": ""},
+                 {"op": "message", "role": "user", "content": "hello?"}]
+        old.write_text("".join(json.dumps(e) + "\n" for e in lines), encoding="utf-8")
+        assert [m["content"] for m in ChatSession.resume(model, old).history] == ["hi", "hello?"]
+
+
+def test_ctrl_c_before_the_first_token_in_the_terminal(smollm2_path, env, tmp_path):
+    pexpect = pytest.importorskip("pexpect")
+    from test_chat import READY, clean
+
+    system = "You are a patient guide to the sea. " + " ".join(f"Fact {i}: the tide turns twice a day."
+                                                               for i in range(70))  # ~800 tokens to read
+    child = pexpect.spawn(sys.executable, ["-m", "genlab", "chat", "-b", f"llama:{smollm2_path}", "--n-ctx", "2048",
+                                           "--max-tokens", "6", "--seed", "2", "--system", system],
+                          env=env, cwd=str(tmp_path), encoding="utf-8", dimensions=(50, 250), timeout=120)
+    child.expect_exact(READY)
+    child.send("Tell me about the tide.\r")
+    child.expect_exact("assistant:\x1b[0m ")  # the model is reading the prompt
+    child.sendintr()
+    child.expect_exact(READY)
+    stopped = clean(child.before)
+    assert "stopped before the reply began" in stopped or "(interrupted)" in stopped, stopped
+    child.send("/save saved.json\r")
+    child.expect_exact(READY)
+    assert json.loads((tmp_path / "saved.json").read_text(encoding="utf-8"))["messages"] == [
+        {"role": "user", "content": "Tell me about the tide."}]  # the message stays; no empty reply
+    child.send("/system Be brief.\r")  # a short prompt from here on: the test stays quick
+    child.expect_exact(READY)
+    child.send("Hello?\r")
+    child.expect_exact(READY)
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    messages = [{"role": e["role"], "content": e["content"]} for e in transcript(env) if e["op"] == "message"]
+    assert [m["role"] for m in messages] == ["user", "user", "assistant"] and messages[2]["content"]
+
+    r = genlab(["chat", "-b", f"llama:{smollm2_path}", "--resume"], env, tmp_path, "/show\n")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "history     3 messages" in r.stdout  # --resume rebuilds the same history
 
 
 # --- a model without a chat template ----------------------------------------------------------------

@@ -212,6 +212,8 @@ class ChatSession:
             raise GenlabError("nothing to continue yet: send a message first")
 
         def done(more: str) -> None:
+            if not more:
+                return
             self.history[-1] = {"role": "assistant", "content": self.history[-1]["content"] + more}
             self._log("extend", content=more)
 
@@ -298,12 +300,21 @@ class ChatSession:
         if not isinstance(system, str):
             raise GenlabError(f"{where}: system must be text")
         window = state.get("window", 0)
-        self._restore(persona, sampling, system, messages, window if isinstance(window, int) and window > 0 else 0)
+        window = window if isinstance(window, int) and window > 0 else 0
+        # empty replies recorded by older versions (an interrupted reply) are left out, as now
+        empty = [i for i, m in enumerate(messages) if m["role"] == "assistant" and not m["content"]]
+        window -= sum(1 for i in empty if i < window)
+        messages = [m for m in messages if m["role"] == "user" or m["content"]]
+        self._restore(persona, sampling, system, messages, window)
 
     # --- the transcript -------------------------------------------------------------------------
 
     def _add_reply(self, text: str) -> None:
-        self._append({"role": "assistant", "content": text})
+        # A reply that produced no text (Ctrl-C before the first token, an instant end) leaves no
+        # assistant turn: an empty turn teaches the model to answer with nothing. The user's
+        # message stays, answered by the next reply (/retry) or followed by the next message.
+        if text:
+            self._append({"role": "assistant", "content": text})
 
     def _append(self, message: Message) -> None:
         self.history.append(message)

@@ -79,6 +79,7 @@ class ChatTerminal:
             if more:
                 self.out.write("…")  # the continuation brings its own space, or goes on mid-word
         held = ""  # newlines are written once text follows them: no blank lines after a reply
+        wrote = self.label  # something is on the line: end it
         try:
             for piece in reply:
                 text = held + printable(piece)
@@ -86,15 +87,22 @@ class ChatTerminal:
                 held = text[len(body):]
                 self.out.write(body)
                 self.out.flush()
+                wrote = wrote or bool(body)
         except KeyboardInterrupt:
             reply.close()
-            self.out.write("\n")
-            self.note("(stopped; the reply so far is kept)")
+            if wrote:
+                self.out.write("\n")
+            self.note("(stopped; the reply so far is kept)" if reply.text else
+                      "(stopped before the reply began; your message is kept: /retry asks again)")
             return
         finally:
             self.out.flush()
-        self.out.write("\n")
-        self.out.flush()
+        if wrote:
+            self.out.write("\n")
+            self.out.flush()
+        if not reply.text:
+            self.note("(the model had nothing to add)" if more else
+                      "(the model gave no reply; your message is kept: /retry asks again)")
 
     def opening(self) -> None:
         s = self.session
