@@ -1,5 +1,6 @@
 """`genlab chat` (and compare's chat prompts) on the real SmolLM2-135M-Instruct: what a user
-hits with a real model. llama.cpp runs; nothing is mocked."""
+hits with a real model. llama.cpp runs; nothing is mocked. Piped output is split at NUL, as the
+help tells scripts to do."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 pytest.importorskip("llama_cpp")
 
+from genlab.chat.terminal import printable  # noqa: E402
 from genlab.generator import Capabilities  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,10 +53,37 @@ def transcript(env: dict[str, str]) -> list[dict]:
     return [json.loads(line) for line in files[0].read_text(encoding="utf-8").splitlines()]
 
 
+def answers(stdout: str) -> list[str]:
+    """Piped chat output split as a script would: one answer per message, each ended by NUL."""
+    assert stdout.endswith("\0"), stdout[-200:]
+    return stdout.split("\0")[:-1]
+
+
+def shown(reply: str) -> str:
+    """A reply as the screen shows it: control characters replaced, its last newlines held back."""
+    return printable(reply).rstrip("\n") + "\n"
+
+
 def one_error_line(r: subprocess.CompletedProcess) -> str:
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 1 and len(lines) == 1 and lines[0].startswith("genlab: error:"), r.stderr[-2000:]
     return lines[0]
+
+
+# --- piped output --------------------------------------------------------------------------------
+
+
+def test_piped_multiline_replies_are_separated_exactly(smollm2_path, env, tmp_path):
+    messages = ["Give me three tips for a long walk, as a numbered list.", "/set max_tokens 6", "Thanks!"]
+    r = genlab(["chat", "-b", f"llama:{smollm2_path}", "--seed", "3", "--temperature", "0", "--max-tokens", "48"],
+               env, tmp_path, "\n".join(messages) + "\n")
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = answers(r.stdout)
+    assert len(got) == len(messages)  # one answer per message; /set's is empty
+    assert got[1] == ""
+    replies = [e["content"] for e in transcript(env) if e["op"] == "message" and e["role"] == "assistant"]
+    assert [got[0], got[2]] == [shown(t) for t in replies]  # each reply exactly, blank lines and all
+    assert "\n\n" in got[0].strip()  # the list really was several paragraphs
 
 
 # --- Ctrl-C before the first token ----------------------------------------------------------------
@@ -145,7 +174,7 @@ def test_chat_with_a_template_less_model_fails_at_once_naming_chat_format(templa
     ok = genlab(["chat", "-b", f"llama:{template_less}", "--chat-format", "chatml", "--max-tokens", "6",
                  "--seed", "1"], env, tmp_path, "hello\n")  # what the error advises works
     assert ok.returncode == 0, ok.stderr[-2000:]
-    assert ok.stdout.strip()
+    assert len(answers(ok.stdout)) == 1 and ok.stdout.strip("\0\n")
 
 
 def test_compare_with_a_template_less_model_fails_before_any_sample(template_less, env, tmp_path):

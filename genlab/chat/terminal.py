@@ -4,6 +4,10 @@ On a terminal, input comes from prompt_toolkit (Enter sends, Alt-Enter or Esc-En
 line, pasted text stays one message, history kept across sessions). Otherwise messages are
 read from stdin, one per line or in blank-line-separated blocks, so chats can be scripted.
 Replies go to stdout; notes and errors to stderr, so a scripted chat's stdout holds replies only.
+Piped, every message gets exactly one answer on stdout, ended by a NUL character (ANSWER_END):
+its reply, what a command printed, or nothing (a failed message, /set). No answer can contain
+NUL (control characters are shown as U+FFFD), so a script splits stdout at NUL and gets each
+reply exactly, however many lines and blank lines it has; on a screen NUL shows as nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from typing import Callable, Iterable, Iterator, TextIO
 
 from genlab.chat.session import SETTINGS, ChatSession, Reply
 from genlab.errors import GenlabError
+
+ANSWER_END = "\0"  # ends each answer in piped output (as `find -print0` ends each name)
 
 HELP = """\
 Enter sends; Alt-Enter (or Esc then Enter) starts a new line; Ctrl-C stops a reply; Ctrl-D leaves.
@@ -63,7 +69,7 @@ class ChatTerminal:
         self.err.flush()
 
     def say(self, text: str) -> None:
-        self.out.write(text + "\n")
+        self.out.write(printable(text) + "\n")
         self.out.flush()
 
     def stream(self, reply: Reply, more: bool = False) -> None:
@@ -104,7 +110,8 @@ class ChatTerminal:
             self.note("(the model had nothing to add)" if more else
                       "(the model gave no reply; your message is kept: /retry asks again)")
 
-    def opening(self) -> None:
+    def opening(self) -> bool:
+        """Notes, and the greeting or a resumed chat's last message; True when one was printed."""
         s = self.session
         if not s.uses_persona_prompts and (s.persona.examples or s.system):
             self.note(f"({s.generator.name} answers from the words of your message only: it does not use "
@@ -114,6 +121,7 @@ class ChatTerminal:
         elif s.history:
             self.note(f"(resumed: {len(s.history)} messages)")
             self.reprint(s.history[-1]["content"])
+        return bool(s.history)
 
     def reprint(self, text: str) -> None:
         self.stream(Reply(iter([text]), lambda _: None))
@@ -143,10 +151,18 @@ class ChatTerminal:
         return True
 
     def run_piped(self, stream: Iterable[str], blocks: bool = False) -> None:
-        self.opening()
+        """Messages from `stream`; each gets one answer on stdout ended by ANSWER_END (the
+        greeting, or a resumed chat's last message, is an answer of its own before them)."""
+        if self.opening():
+            self.end_answer()
         for text in read_messages(stream, blocks):
             if not self.handle(text):
                 return
+            self.end_answer()
+
+    def end_answer(self) -> None:
+        self.out.write(ANSWER_END)
+        self.out.flush()
 
     def run_interactive(self, history_file: os.PathLike[str] | None = None) -> None:
         prompt = _prompt_session(history_file)

@@ -34,13 +34,19 @@ def chat(backend: str, persona: str | None, system: str | None, blocks: bool, re
     (temperature 1.2, top-k 40, top-p 0.95, repeat penalty 1.1).
 
     When stdin is not a terminal, messages are read from it, one per line (or in
-    blank-line-separated blocks with --blocks), and replies are printed one per message.
+    blank-line-separated blocks with --blocks). Each message gets exactly one answer on
+    stdout, ended by a NUL character (as 'find -print0' ends names): its reply, what a
+    command printed, or nothing (/set, or a failed message: errors go to stderr). A
+    persona's greeting comes first, as an answer of its own. Replies never contain NUL
+    (control characters are shown as U+FFFD), so splitting stdout at NUL gives every
+    reply exactly, blank lines and all; on a screen NUL shows as nothing.
 
     \b
     Examples:
       genlab chat --backend llama:models/tiny.gguf --persona pogi
       genlab chat --backend markov:novel
       printf 'hello\\n/retry\\n' | genlab chat --backend markov:novel --seed 1
+      printf 'hi\\nand?\\n' | genlab chat -b markov:novel | while IFS= read -r -d '' reply; do echo "[$reply]"; done
     """
     from genlab.chat.paths import input_history_file, transcripts_dir
     from genlab.chat.persona import CHAT_DEFAULTS, DEFAULT_PERSONA, load_persona
