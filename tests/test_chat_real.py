@@ -86,6 +86,24 @@ def test_piped_multiline_replies_are_separated_exactly(smollm2_path, env, tmp_pa
     assert "\n\n" in got[0].strip()  # the list really was several paragraphs
 
 
+@pytest.mark.parametrize("n_ctx", [300, 512])
+def test_60_message_piped_chat_in_a_small_context_ends_cleanly(smollm2_path, env, tmp_path, n_ctx):
+    script = "".join(f"message {i}: and then?\n" for i in range(60))
+    r = genlab(["chat", "-b", f"llama:{smollm2_path}", "--n-ctx", n_ctx, "--seed", "1", "--max-tokens", "4",
+                "--threads", "1"], env, tmp_path, script)  # one thread: no spinning when the machine is busy
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr and "error" not in r.stderr, r.stderr[-2000:]
+    moves = r.stderr.count("dropped the oldest")  # the window moved: the chat outgrew the context
+    assert 0 < moves <= 15  # each move frees half the room (moving every turn would reread the whole prompt)
+    log = transcript(env)
+    users = [e for e in log if e["op"] == "message" and e["role"] == "user"]
+    replies = [e["content"] for e in log if e["op"] == "message" and e["role"] == "assistant"]
+    assert len(users) == 60
+    got = answers(r.stdout)
+    assert len(got) == 60
+    assert [a for a in got if a] == [shown(t) for t in replies]
+
+
 # --- Ctrl-C before the first token ----------------------------------------------------------------
 
 

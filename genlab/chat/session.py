@@ -151,9 +151,15 @@ class ChatSession:
         return g.count_tokens("\n\n".join(f"{m['role']}: {m['content']}" for m in messages))
 
     def _fit(self) -> int:
-        """Move the window past the oldest exchanges until the prompt leaves room for a reply
-        (max_tokens, at most half the context); returns how many messages left the window.
-        The last user message always stays (the one being answered)."""
+        """Move the window past the oldest exchanges when the prompt would not leave room for a
+        reply (max_tokens, at most half the context); returns how many messages left the window.
+        The last user message always stays (the one being answered).
+
+        A move goes far enough to free half the space after the system prompt and examples, as
+        llama.cpp and Ollama do when their context fills: the next turns then extend the same
+        prompt, which a model that keeps its cache of the prompt does not read again. (Moving
+        by one exchange a turn would change the start of the prompt, and so reread all of it,
+        every turn.) After messages are removed the window grows back to fill the room."""
         n_ctx = self.generator.context_length
         if n_ctx is None:
             return 0
@@ -161,16 +167,18 @@ class ChatSession:
         if self.context_used() <= room and not (self._regrow and self.window):
             return 0
         last_user = max((i for i, m in enumerate(self.history) if m["role"] == "user"), default=len(self.history) - 1)
-        first = 0 if self._regrow else self.window + 1
+        regrow, first = self._regrow, 0 if self._regrow else self.window + 1
         self._regrow = False
         cuts = [i for i in range(first, last_user + 1) if self.history[i]["role"] == "user" or i == 0]
         if not cuts:
             return 0
-        lo, hi = 0, len(cuts) - 1  # the first cut that fits (fewer messages never need more tokens)
         prefix = self.prefix()
+        fixed = self.context_used(prefix) if prefix else 0
+        limit = room if regrow else fixed + (room - fixed) // 2
+        lo, hi = 0, len(cuts) - 1  # the first cut that fits (fewer messages never need more tokens)
         while lo < hi:
             mid = (lo + hi) // 2
-            if self.context_used(prefix + self.history[cuts[mid]:]) <= room:
+            if self.context_used(prefix + self.history[cuts[mid]:]) <= limit:
                 hi = mid
             else:
                 lo = mid + 1
