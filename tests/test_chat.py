@@ -427,3 +427,97 @@ def test_window_keeps_system_and_examples_and_grows_back_after_undo(tiny):
         "".join(session.send("again"))
         assert session.window < window  # older messages came back into view
         assert model.last_usage["prompt_tokens"] + 4 <= model.context_length
+
+
+# --- what --help promises -------------------------------------------------------------------------
+
+# Defaults stated in words, not values a run could show: (command, option).
+DESCRIBED = {("generate", "prompt"), ("compare", "prompts"), ("compare", "corpus"), ("compare", "output")}
+LLAMA_OPTIONS = {"n_ctx", "n_threads", "n_gpu_layers", "chat_format", "verbose"}  # the llama loader's own help
+
+
+def shown_defaults(command: str) -> dict[str, str]:
+    """{option: the default its --help row shows}, checking each row is in the printed help."""
+    import click
+    from click.testing import CliRunner
+
+    from genlab.cli import cli
+
+    result = CliRunner().invoke(cli, [command, "--help"], terminal_width=100)
+    assert result.exit_code == 0, result.output
+    printed = "".join(result.output.split())  # rows wrap (at spaces and hyphens): compare without them
+    cmd = cli.commands[command]
+    ctx = click.Context(cmd, info_name=command)
+    out = {}
+    for param in cmd.params:
+        record = param.get_help_record(ctx)
+        if record is None:
+            continue
+        assert "".join(" ".join(record).split()) in printed, record
+        found = re.findall(r"\[default: ([^\]]*?)(?:;[^\]]*)?\]", record[1])
+        if found:
+            out[param.name] = found[-1]
+    return out
+
+
+def test_help_shows_the_defaults_each_command_uses(tiny, env, tmp_path):
+    import click
+
+    from genlab.backends import resolve
+    from genlab.chat.persona import CHAT_DEFAULTS, DEFAULT_PERSONA
+    from genlab.cli import cli
+    from genlab.cli.options import SAMPLING_FIELDS
+    from genlab.eval.compare import CompareSettings
+    from genlab.eval.perplexity import parse_orders, prepare_text
+
+    library = CompareSettings(backends=())
+    sampling = {"generate": resolve(f"llama:{tiny}").default_sampling(),  # what generate merges its flags over
+                "chat": CHAT_DEFAULTS,
+                "compare": library.sampling.merged(seed=library.seed)}
+    shown = {c: shown_defaults(c) for c in ("generate", "chat", "compare", "perplexity")}
+    for command, rows in shown.items():
+        params = {p.name: p for p in cli.commands[command].params}
+        for name in set(params) & set(SAMPLING_FIELDS):
+            truth = getattr(sampling[command], name)
+            if truth in (None, ()):
+                assert name not in rows, (command, name)
+            else:
+                assert type(truth)(rows[name]) == truth, (command, name, rows.get(name), truth)
+        for name, value in rows.items():
+            if name in SAMPLING_FIELDS or name in LLAMA_OPTIONS or (command, name) in DESCRIBED:
+                continue
+            default = params[name].default
+            if default is getattr(click.core, "UNSET", None):  # click >= 8.3: "no default"
+                default = None
+            if isinstance(default, bool):  # a --flag/--no-flag pair shows the name of its default side
+                assert value == name if default else value == f"no-{name}", (command, name, value)
+            elif default is not None:
+                assert value == str(default), (command, name, value, default)
+            elif (command, name) == ("chat", "persona"):
+                assert value == DEFAULT_PERSONA
+            else:
+                assert (command, name) in {("perplexity", "orders"), ("perplexity", "encoding")}, (command, name)
+    assert "temperature" not in shown["perplexity"]  # it samples nothing
+
+    # what chat really uses, from the chat itself
+    r = piped(["-b", f"llama:{tiny}"], env, tmp_path, "/show\n")
+    assert r.returncode == 0, r.stderr
+    show = dict(re.findall(r"^\x00?(\w+) +(.*)$", r.stdout, re.M))
+    assert show["persona"].startswith(shown["chat"]["persona"] + " ")
+    used = dict(re.findall(r"(\w+)=(\S+)", show["settings"]))
+    for name in ("temperature", "top_k", "top_p", "min_p", "repeat_penalty", "repeat_last_n", "max_tokens"):
+        assert float(used[name]) == float(shown["chat"][name]), name
+
+    # what perplexity really uses: the orders, the unit and the encoding its help states
+    text = "The café by the harbour was empty, and the boats were in.\n\nNobody came that night.\n"
+    (tmp_path / "corpus.txt").write_text(text * 20, encoding="utf-8")
+    (tmp_path / "held.txt").write_text(text, encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "genlab", "perplexity", "--train", "corpus.txt", "held.txt", "--json"],
+                       env=env, cwd=tmp_path, capture_output=True, text=True, encoding="utf-8")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert [row["backend"] for row in rows] == [f"markov:corpus order {n}"  # word chains: no " char"
+                                                 for n in parse_orders(shown["perplexity"]["orders"])]
+    assert shown["perplexity"]["encoding"] == "UTF-8"
+    assert rows[0]["bytes"] == len(prepare_text(text).encode("utf-8"))  # read as UTF-8 (é is 2 bytes)
+    assert shown["perplexity"]["unit"] == "word"

@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from genlab.cli.options import SAMPLING_FIELDS, llama_options, sampling_options
+from genlab.chat.persona import CHAT_DEFAULTS, DEFAULT_PERSONA
+from genlab.cli.options import llama_options, sampling_options, typed_sampling
 
 
 @click.command()
@@ -15,12 +16,12 @@ from genlab.cli.options import SAMPLING_FIELDS, llama_options, sampling_options
                    "from 'genlab models list'.")
 @click.option("--persona", metavar="NAME_OR_PATH",
               help="Who the assistant is: a name from 'genlab personas list', a .toml file or a Character "
-                   "Card V2 .json file. [default: assistant]")
+                   f"Card V2 .json file. [default: {DEFAULT_PERSONA}]")
 @click.option("--system", metavar="TEXT", help="System prompt, instead of the persona's.")
 @click.option("--blocks", is_flag=True,
               help="Piped input: messages are blocks separated by blank lines (default: one per line).")
 @click.option("--resume", is_flag=True, help="Reopen the last chat: its persona, settings and history.")
-@sampling_options
+@sampling_options(defaults=CHAT_DEFAULTS)
 @llama_options
 def chat(backend: str, persona: str | None, system: str | None, blocks: bool, resume: bool, **kwargs) -> None:
     """Chat in the terminal with a llama model or a Markov chain.
@@ -31,7 +32,7 @@ def chat(backend: str, persona: str | None, system: str | None, blocks: bool, re
     in genlab's user data folder, which --resume reopens.
 
     Sampling flags override the persona's settings, which override genlab's chat defaults
-    (temperature 1.2, top-k 40, top-p 0.95, repeat penalty 1.1).
+    (the defaults shown below).
 
     When stdin is not a terminal, messages are read from it, one per line (or in
     blank-line-separated blocks with --blocks). Each message gets exactly one answer on
@@ -49,7 +50,7 @@ def chat(backend: str, persona: str | None, system: str | None, blocks: bool, re
       printf 'hi\\nand?\\n' | genlab chat -b markov:novel | while IFS= read -r -d '' reply; do echo "[$reply]"; done
     """
     from genlab.chat.paths import input_history_file, transcripts_dir
-    from genlab.chat.persona import CHAT_DEFAULTS, DEFAULT_PERSONA, load_persona
+    from genlab.chat.persona import load_persona
     from genlab.chat.session import ChatSession, Transcript, require_chat
     from genlab.chat.terminal import ChatTerminal
     from genlab.errors import GenlabError
@@ -57,7 +58,7 @@ def chat(backend: str, persona: str | None, system: str | None, blocks: bool, re
 
     if resume and persona:
         raise GenlabError("--resume reopens the last chat with its own persona: leave out --persona")
-    given = {k: v for k in SAMPLING_FIELDS if (v := kwargs.pop(k)) not in (None, ())}  # flags typed
+    given = typed_sampling(kwargs)  # the flags typed
     chosen = None if resume else load_persona(persona or DEFAULT_PERSONA)  # a bad persona fails before loading
     target = resolve(backend)
     model = target.load(**kwargs)

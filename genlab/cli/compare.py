@@ -11,6 +11,10 @@ import click
 
 from genlab.cli.options import llama_options, sampling_from, sampling_options
 from genlab.errors import GenlabError
+from genlab.eval.compare import CompareSettings
+
+_LIBRARY = CompareSettings(backends=())
+DEFAULT_SAMPLING = _LIBRARY.sampling.merged(seed=_LIBRARY.seed)  # the library's defaults: shown in --help, used
 
 
 @click.command()
@@ -34,7 +38,7 @@ from genlab.errors import GenlabError
               help="Requests in flight at once to a server backend (local models run one at a time).")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
               help="Run folder; running the same command again resumes it. [default: runs/compare-DATE-TIME]")
-@sampling_options
+@sampling_options(defaults=DEFAULT_SAMPLING)
 @llama_options
 def compare(backends: tuple[str, ...], prompts: Path | None, eval_text: Path | None, corpus: Path | None,
             orders: str, samples: int, sweep: str | None, concurrency: int, output: Path | None,
@@ -51,14 +55,13 @@ def compare(backends: tuple[str, ...], prompts: Path | None, eval_text: Path | N
       genlab compare -b markov:novel -b llama:models/novel-llm.gguf -o runs/first
       genlab compare -b markov:novel -b llama3 --eval-text held-out.txt --sweep temperature=0.5,1.0,1.5 -o runs/temps
     """
-    from genlab.eval.compare import CompareSettings, parse_sweep, run_compare
+    from genlab.eval.compare import parse_sweep, run_compare
     from genlab.eval.perplexity import parse_orders
     from genlab.eval.prompts import BUILT_IN, load_prompts
     from genlab.backends import load_backend
-    from genlab.sampling import Sampling
 
-    sampling = sampling_from(kwargs, base=Sampling(max_tokens=120))
-    seed = sampling.seed if sampling.seed is not None else 0
+    sampling = sampling_from(kwargs, base=DEFAULT_SAMPLING)
+    seed = sampling.seed
     for path, what in ((eval_text, "--eval-text"), (corpus, "--corpus"), (prompts, "--prompts")):
         if path is not None and not path.is_file():
             raise GenlabError(f"{what}: no such file: {path}")

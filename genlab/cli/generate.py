@@ -7,6 +7,7 @@ import sys
 import click
 
 from genlab.cli.options import llama_options, sampling_from, sampling_options
+from genlab.sampling import Sampling
 
 
 @click.command()
@@ -16,12 +17,13 @@ from genlab.cli.options import llama_options, sampling_from, sampling_options
 @click.option("--prompt", "-p", default="", help="Text to continue. [default: start a new paragraph]")
 @click.option("-n", "--samples", type=click.IntRange(min=1), default=1, show_default=True,
               help="How many independent samples (seeds SEED, SEED+1, ... when --seed is given).")
-@sampling_options
+@sampling_options(defaults=Sampling())
 @llama_options
 def generate(backend: str, prompt: str, samples: int, **kwargs) -> None:
     """Generate text, streaming it to stdout as it is produced.
 
-    The prompt is printed first, then its continuation.
+    The prompt is printed first, then its continuation. A model alias may bring its own
+    sampling settings, used in place of the defaults shown.
 
     \b
     Examples:

@@ -8,34 +8,49 @@ import click
 
 from genlab.sampling import Sampling
 
-_SAMPLING_OPTIONS = [
-    click.option("--temperature", type=float, help="Randomness: 0 is greedy, 1 the model's own odds. [default: 0.8]"),
-    click.option("--top-k", type=int, help="Keep only the K likeliest next tokens (0: all). [default: 40]"),
-    click.option("--top-p", type=float, help="Keep the likeliest tokens whose probabilities add up to P. [default: 0.95]"),
-    click.option("--min-p", type=float, help="Drop tokens less likely than MIN_P times the likeliest. [default: 0.05]"),
-    click.option("--repeat-penalty", type=float, help="Penalise tokens seen in the last --repeat-last-n (1: off). [default: 1.0]"),
-    click.option("--repeat-last-n", type=int, help="How many recent tokens the repeat penalty looks at. [default: 64]"),
-    click.option("--seed", type=int, help="Random seed: the same seed and inputs give the same text."),
-    click.option("--max-tokens", type=int, help="Stop after this many tokens (words and punctuation for a word chain). [default: 256]"),
-    click.option("--stop", multiple=True, help="Stop before this text (repeatable)."),
+# (field, flag, type, help); a command's help shows its own default after each (see sampling_options)
+_SAMPLING_FLAGS = [
+    ("temperature", "--temperature", float, "Randomness: 0 is greedy, 1 the model's own odds."),
+    ("top_k", "--top-k", int, "Keep only the K likeliest next tokens (0: all)."),
+    ("top_p", "--top-p", float, "Keep the likeliest tokens whose probabilities add up to P."),
+    ("min_p", "--min-p", float, "Drop tokens less likely than MIN_P times the likeliest."),
+    ("repeat_penalty", "--repeat-penalty", float, "Penalise tokens seen in the last --repeat-last-n (1: off)."),
+    ("repeat_last_n", "--repeat-last-n", int, "How many recent tokens the repeat penalty looks at."),
+    ("seed", "--seed", int, "Random seed: the same seed and inputs give the same text."),
+    ("max_tokens", "--max-tokens", int, "Stop after this many tokens (words and punctuation for a word chain)."),
+    ("stop", "--stop", None, "Stop before this text (repeatable)."),
 ]
 
-SAMPLING_FIELDS = ("temperature", "top_k", "top_p", "min_p", "repeat_penalty", "repeat_last_n", "seed",
-                   "max_tokens", "stop")
+SAMPLING_FIELDS = tuple(name for name, *_ in _SAMPLING_FLAGS)
 
 
-def sampling_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(_SAMPLING_OPTIONS):
-        f = option(f)
-    return f
+def sampling_options(f: Callable[..., Any] | None = None, *, defaults: Sampling | None = None):
+    """The sampling flags. `defaults`: the settings the command uses for a flag not given,
+    shown in its help (`@sampling_options(defaults=CHAT_DEFAULTS)`); without it no default is
+    shown (`genlab models add`: a flag not given sets nothing). Flags not given stay None, so a
+    command can tell them from its defaults."""
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        for name, flag, kind, text in reversed(_SAMPLING_FLAGS):
+            value = getattr(defaults, name) if defaults is not None else None
+            shown = f" [default: {value}]" if value not in (None, ()) else ""
+            if name == "stop":
+                f = click.option(flag, multiple=True, help=text + shown)(f)
+            else:
+                f = click.option(flag, type=kind, help=text + shown)(f)
+        return f
+
+    return decorate(f) if f is not None else decorate
+
+
+def typed_sampling(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Pop the sampling flags out of a command's kwargs; the ones given."""
+    return {k: v for k in SAMPLING_FIELDS if (v := kwargs.pop(k)) not in (None, ())}
 
 
 def sampling_from(kwargs: dict[str, Any], base: Sampling | None = None) -> Sampling:
     """Pop the sampling flags out of a command's kwargs and merge them over `base`."""
-    values = {k: kwargs.pop(k) for k in SAMPLING_FIELDS}
-    if not values["stop"]:
-        values["stop"] = None
-    return (base or Sampling()).merged(**values)
+    return (base or Sampling()).merged(**typed_sampling(kwargs))
 
 
 _LLAMA_OPTIONS = [
