@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
-from genlab.cli.options import llama_options, sampling_from, sampling_options
+from genlab.cli.options import llama_options, process_escapes, sampling_from, sampling_options
+from genlab.errors import GenlabError
 from genlab.sampling import Sampling
 
 
@@ -14,26 +16,37 @@ from genlab.sampling import Sampling
 @click.option("--backend", "-b", required=True, metavar="NAME",
               help="Which model: markov:NAME_OR_PATH (a chain from 'genlab train-markov'), llama:PATH.gguf, "
                    "hf:OWNER/REPO/FILE.gguf, or an alias from 'genlab models list'.")
-@click.option("--prompt", "-p", default="", help="Text to continue. [default: start a new paragraph]")
+@click.option("--prompt", "-p", metavar="TEXT",
+              help="Text to continue; \\n, \\t, \\\\ ... are understood as llama.cpp does (see --no-escape). "
+                   "[default: start a new paragraph]")
+@click.option("--prompt-file", "-f", "--file", "prompt_file", metavar="FILE",
+              help="Read the prompt from FILE ('-': stdin), as it is: its line breaks are real, so no escapes.")
+@click.option("--escape/--no-escape", default=True, show_default=True,
+              help="Understand \\n, \\r, \\t, \\', \\\", \\\\ and \\xHH (a byte) in --prompt and --stop, "
+                   "as llama.cpp's CLI does; --no-escape takes them as typed.")
 @click.option("-n", "--samples", type=click.IntRange(min=1), default=1, show_default=True,
               help="How many independent samples (seeds SEED, SEED+1, ... when --seed is given).")
 @sampling_options(defaults=Sampling())
 @llama_options
-def generate(backend: str, prompt: str, samples: int, **kwargs) -> None:
+def generate(backend: str, prompt: str | None, prompt_file: str | None, escape: bool, samples: int,
+             **kwargs) -> None:
     """Generate text, streaming it to stdout as it is produced.
 
-    The prompt is printed first, then its continuation. A model alias may bring its own
-    sampling settings, used in place of the defaults shown.
+    The prompt is printed first (with its escapes processed), then its continuation.
+    A model alias may bring its own sampling settings, used in place of the defaults shown.
 
     \b
     Examples:
       genlab generate --backend markov:novel
       genlab generate --backend markov:novel --prompt "“Well,” said" --temperature 0.9 --seed 7
+      genlab generate --backend llama:model.gguf --prompt "A list of reasons never to go outside:\\n\\n1."
+      genlab generate --backend markov:novel --prompt-file opening.txt
     """
     from genlab.backends import resolve
 
+    prompt = read_prompt(prompt, prompt_file, escape)
     target = resolve(backend)
-    sampling = sampling_from(kwargs, base=target.default_sampling())  # flags over the model's own defaults
+    sampling = sampling_from(kwargs, base=target.default_sampling(), escape=escape)  # flags over the model's own
     model = target.load(**kwargs)
     out = sys.stdout
     for i in range(samples):
@@ -49,3 +62,22 @@ def generate(backend: str, prompt: str, samples: int, **kwargs) -> None:
         finally:
             out.write("\n")
             out.flush()
+
+
+def read_prompt(prompt: str | None, prompt_file: str | None, escape: bool) -> str:
+    """The prompt as the model gets it: --prompt with its escapes processed, or a file's text."""
+    if prompt is not None and prompt_file is not None:
+        raise GenlabError("give the prompt with --prompt or --prompt-file, not both")
+    if prompt_file is None:
+        return process_escapes(prompt, "--prompt") if escape and prompt else (prompt or "")
+    if prompt_file == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        from genlab.corpus import _open_binary
+
+        with _open_binary(Path(prompt_file), "a prompt file") as fh:
+            data = fh.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise GenlabError(f"--prompt-file: {'stdin' if prompt_file == '-' else prompt_file} is not UTF-8 text") from None

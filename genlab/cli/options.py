@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 import click
 
+from genlab.errors import GenlabError
 from genlab.sampling import Sampling
 
 # (field, flag, type, help); a command's help shows its own default after each (see sampling_options)
@@ -18,7 +20,7 @@ _SAMPLING_FLAGS = [
     ("repeat_last_n", "--repeat-last-n", int, "How many recent tokens the repeat penalty looks at."),
     ("seed", "--seed", int, "Random seed: the same seed and inputs give the same text."),
     ("max_tokens", "--max-tokens", int, "Stop after this many tokens (words and punctuation for a word chain)."),
-    ("stop", "--stop", None, "Stop before this text (repeatable)."),
+    ("stop", "--stop", None, "Stop before this text (repeatable; \\n, \\t, \\\\ ... are understood as llama.cpp does)."),
 ]
 
 SAMPLING_FIELDS = tuple(name for name, *_ in _SAMPLING_FLAGS)
@@ -43,14 +45,40 @@ def sampling_options(f: Callable[..., Any] | None = None, *, defaults: Sampling 
     return decorate(f) if f is not None else decorate
 
 
-def typed_sampling(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Pop the sampling flags out of a command's kwargs; the ones given."""
-    return {k: v for k in SAMPLING_FIELDS if (v := kwargs.pop(k)) not in (None, ())}
+def typed_sampling(kwargs: dict[str, Any], escape: bool = True) -> dict[str, Any]:
+    """Pop the sampling flags out of a command's kwargs; the ones given, with escapes in
+    --stop processed (unless `escape` is False)."""
+    values = {k: v for k in SAMPLING_FIELDS if (v := kwargs.pop(k)) not in (None, ())}
+    if escape and "stop" in values:
+        values["stop"] = tuple(process_escapes(s, "--stop") for s in values["stop"])
+    return values
 
 
-def sampling_from(kwargs: dict[str, Any], base: Sampling | None = None) -> Sampling:
+def sampling_from(kwargs: dict[str, Any], base: Sampling | None = None, escape: bool = True) -> Sampling:
     """Pop the sampling flags out of a command's kwargs and merge them over `base`."""
-    return (base or Sampling()).merged(**typed_sampling(kwargs))
+    return (base or Sampling()).merged(**typed_sampling(kwargs, escape))
+
+
+_ESCAPE = re.compile(rb"\\(x[0-9A-Fa-f]{2}|[nrt'\"\\])")
+_ESCAPED = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"'": b"'", b'"': b'"', b"\\": b"\\"}
+
+
+def process_escapes(text: str, what: str = "--prompt") -> str:
+    """The escapes llama.cpp's CLI understands (common.cpp `string_process_escapes`): \\n, \\r,
+    \\t, \\', \\", \\\\ and \\xHH (a byte); any other backslash stays as typed."""
+    if "\\" not in text:
+        return text
+
+    def one(m: re.Match[bytes]) -> bytes:
+        code = m.group(1)
+        return bytes([int(code[1:], 16)]) if code[:1] == b"x" else _ESCAPED[code]
+
+    data = _ESCAPE.sub(one, text.encode("utf-8", "surrogateescape"))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise GenlabError(f"{what}: its \\x escapes do not make UTF-8 text (write a character as its UTF-8 "
+                          "bytes, e.g. \\xc3\\xa9 for é)") from None
 
 
 _LLAMA_OPTIONS = [
