@@ -4,6 +4,7 @@ help tells scripts to do."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -14,7 +15,7 @@ import pytest
 
 pytest.importorskip("llama_cpp")
 
-from genlab.chat.terminal import printable  # noqa: E402
+from genlab.chat.terminal import ChatTerminal, printable  # noqa: E402
 from genlab.generator import Capabilities  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -140,7 +141,13 @@ def test_reply_stopped_before_its_first_token_leaves_no_turn(smollm2_path, tmp_p
                  {"op": "message", "role": "assistant", "content": ""},
                  {"op": "message", "role": "user", "content": "hello?"}]
         old.write_text("".join(json.dumps(e) + "\n" for e in lines), encoding="utf-8")
-        assert [m["content"] for m in ChatSession.resume(model, old).history] == ["hi", "hello?"]
+        reopened = ChatSession.resume(model, old)
+        assert [m["content"] for m in reopened.history] == ["hi", "hello?"]
+
+        out, err = io.StringIO(), io.StringIO()
+        ChatTerminal(reopened, out, err).run_piped([])
+        assert out.getvalue() == ""  # the user's unanswered message is not shown as a reply
+        assert "the last one, yours, has no reply yet" in err.getvalue()
 
 
 def test_ctrl_c_before_the_first_token_in_the_terminal(smollm2_path, env, tmp_path):

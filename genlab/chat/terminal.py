@@ -118,9 +118,12 @@ class ChatTerminal:
                       "the persona's system prompt or few-shot turns)")
         if len(s.history) == 1 and s.history[0]["role"] == "assistant":
             self.reprint(s.history[0]["content"])
-        elif s.history:
+        elif s.history and s.history[-1]["role"] == "assistant":
             self.note(f"(resumed: {len(s.history)} messages)")
             self.reprint(s.history[-1]["content"])
+        elif s.history:  # the last message was never answered (stopped before the reply began)
+            self.note(f"(resumed: {len(s.history)} messages; the last one, yours, has no reply yet: /retry asks)")
+            return False
         return bool(s.history)
 
     def reprint(self, text: str) -> None:
