@@ -1,0 +1,98 @@
+"""The llama.cpp backend on the real SmolLM2-135M-Instruct (Q4_1) and on damaged copies of its
+header, through real llama.cpp, no mocks."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+llama_cpp = pytest.importorskip("llama_cpp")
+
+from genlab.errors import GenlabError  # noqa: E402
+from genlab.llama.gguf_header import chat_template, has_chat_template, inspect_gguf, read_header  # noqa: E402
+from genlab.llama.generator import LlamaGenerator  # noqa: E402
+
+BOS = 1  # SmolLM2: <|im_start|>, not added by its tokenizer (add_bos_token false)
+T = 1  # one thread: two llama.cpp threads on a busy 2-core machine wait on each other
+
+
+@pytest.fixture(scope="module")
+def smol(smollm2_path):
+    """SmolLM2 for generation and chat, as `genlab generate` loads it (f16 cache)."""
+    g = LlamaGenerator(smollm2_path, n_ctx=512, n_threads=T)
+    yield g
+    g.close()
+
+
+# --- the header ---------------------------------------------------------------------------------
+
+
+def test_header_of_the_real_model(smollm2_path, smol):
+    info = inspect_gguf(smollm2_path)
+    assert (info.architecture, info.file_type, info.context_length, info.version) == ("llama", "Q4_1", 8192, 3)
+    assert info.tensors == 272 and info.vocabulary == 49152
+    # parameters and vocabulary as llama.cpp itself counts them
+    assert info.parameters == llama_cpp.llama_model_n_params(smol.llm.model)
+    assert info.vocabulary == smol.llm.n_vocab()
+    assert sum(info.tensor_types.values()) == info.parameters and set(info.tensor_types) == {"Q4_1", "Q8_0", "F32"}
+    assert "<|im_start|>" in info.chat_template and has_chat_template(smollm2_path)
+    assert info.metadata["tokenizer.ggml.bos_token_id"] == BOS
+    assert info.metadata["tokenizer.ggml.add_bos_token"] is False
+    assert "tokenizer.ggml.tokens" not in info.metadata  # the vocabulary is skipped, not listed
+
+
+def test_chat_template_is_known_from_the_header_alone(smollm2_path, tiny_gguf, tmp_path):
+    """has_chat_template reads only the key-values: a copy cut right after them still answers."""
+    header = read_header(smollm2_path)
+    cut = tmp_path / "head.gguf"
+    cut.write_bytes(smollm2_path.read_bytes()[: header.data_offset])
+    assert has_chat_template(cut) and chat_template(cut) == inspect_gguf(smollm2_path).chat_template
+    with pytest.raises(GenlabError, match="truncated"):
+        inspect_gguf(cut)  # a model needs its tensors
+    from genlab.llama.tiny import build_tiny_model
+
+    plain = build_tiny_model(tmp_path / "plain.gguf", seed=2, context=256, chat_template=None)
+    assert has_chat_template(tiny_gguf) and not has_chat_template(plain)
+
+
+def _damaged(tmp_path, data: bytes, size: int, i: int):
+    """Write `data` as a file of `size` bytes (a sparse tail when longer) and inspect it."""
+    path = tmp_path / f"d{i}.gguf"
+    with open(path, "wb") as fh:
+        fh.write(data[:size])
+        fh.truncate(size)
+    try:
+        return inspect_gguf(path)
+    except GenlabError as exc:
+        assert str(exc) and "\n" not in str(exc)
+        return None
+    finally:
+        path.unlink()
+
+
+def test_damaged_headers_give_only_genlab_errors(smollm2_path, tmp_path):
+    """The real header cut short at many offsets, and overwritten with zeros, ones and noise at
+    many places (lengths, counts, types, keys, tensor infos): every outcome is a GenlabError or
+    a successful read, never another exception, a hang or a huge allocation."""
+    size = smollm2_path.stat().st_size
+    header = read_header(smollm2_path)
+    head = smollm2_path.read_bytes()[: header.data_offset]
+    rng = random.Random(15)
+    end = len(head)
+    cuts = sorted({0, 1, 3, 4, 7, 8, 23, 24, 25, end - 1, end} | set(range(24, 600, 17))
+                  | {rng.randrange(end) for _ in range(40)})
+    for i, cut in enumerate(cuts):
+        assert _damaged(tmp_path, head, cut, i) is None, cut  # a header cut short is never a model
+    # the tensor data cut short: the header is whole, the data ends early
+    assert _damaged(tmp_path, head, size - 1, 0) is None
+    assert _damaged(tmp_path, head, size, 0) is not None  # the sparse stand-in of the data reads as whole
+    # overwrite 8 bytes at places in the key-values and the tensor infos
+    places = list(range(4, 600, 5)) + [rng.randrange(end) for _ in range(40)] + list(range(end - 3000, end, 97))
+    patterns = [b"\xff" * 8, b"\x00" * 8, b"\x7f\xff\xff\xff\xff\xff\xff\x01"]
+    survived = 0
+    for i, at in enumerate(places):
+        pattern = patterns[i % len(patterns)] if i % 4 else bytes(rng.randrange(256) for _ in range(8))
+        bad = head[:at] + pattern + head[at + 8:]
+        survived += _damaged(tmp_path, bad, size, i) is not None
+    assert survived < len(places)  # most damage is found (a changed letter in a name is not)
