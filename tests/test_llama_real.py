@@ -9,12 +9,15 @@ import pytest
 
 llama_cpp = pytest.importorskip("llama_cpp")
 
+from conftest import NOVEL  # noqa: E402
 from genlab.errors import GenlabError  # noqa: E402
 from genlab.llama.gguf_header import chat_template, has_chat_template, inspect_gguf, read_header  # noqa: E402
 from genlab.llama.generator import LlamaGenerator  # noqa: E402
+from genlab.sampling import Sampling  # noqa: E402
 
 BOS = 1  # SmolLM2: <|im_start|>, not added by its tokenizer (add_bos_token false)
 T = 1  # one thread: two llama.cpp threads on a busy 2-core machine wait on each other
+GREEDY = Sampling(temperature=0, max_tokens=24)
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +26,10 @@ def smol(smollm2_path):
     g = LlamaGenerator(smollm2_path, n_ctx=512, n_threads=T)
     yield g
     g.close()
+
+
+def novel_tokens(g, n):
+    return g.tokenize(NOVEL.read_text(encoding="utf-8"))[:n]
 
 
 # --- the header ---------------------------------------------------------------------------------
@@ -96,3 +103,43 @@ def test_damaged_headers_give_only_genlab_errors(smollm2_path, tmp_path):
         bad = head[:at] + pattern + head[at + 8:]
         survived += _damaged(tmp_path, bad, size, i) is not None
     assert survived < len(places)  # most damage is found (a changed letter in a name is not)
+
+
+# --- the context ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_ctx", [300, 512])
+def test_any_context_size_fills_to_its_last_token(smollm2_path, smol, n_ctx):
+    """llama.cpp rounds 300 up to 512; the whole 512 tokens work (--n-ctx 300 used to fail with
+    'could not broadcast input array' once the text passed 300 tokens)."""
+    g = smol if n_ctx == 512 else LlamaGenerator(smollm2_path, n_ctx=n_ctx, n_threads=T)
+    assert g.context_length == 512 == g.llm.n_ctx()
+    prompt = g.detokenize(novel_tokens(g, 480))
+    n_prompt = g.count_tokens(prompt)
+    assert n_prompt > 300
+    text = "".join(g.stream(prompt, Sampling(seed=3, max_tokens=1000)))
+    usage = g.last_usage
+    assert usage["finish_reason"] == "length" and text
+    assert usage["prompt_tokens"] + usage["completion_tokens"] == 512
+    if g is not smol:
+        g.close()
+
+
+def test_chat_at_the_edge_of_the_context(smol):
+    msgs = [{"role": "user", "content": smol.detokenize(novel_tokens(smol, 455))}]
+    n = len(smol.chat_prompt_tokens(msgs))
+    assert 480 < n < 512
+    reply = "".join(smol.chat(msgs, Sampling(seed=3, max_tokens=1000)))
+    usage = smol.last_usage
+    assert usage["finish_reason"] in ("length", "stop") and isinstance(reply, str)
+    assert usage["prompt_tokens"] + usage["completion_tokens"] <= 512
+    longer = [{"role": "user", "content": smol.detokenize(novel_tokens(smol, 520))}]
+    with pytest.raises(GenlabError, match="context of 512"):
+        smol.chat(longer, GREEDY)
+
+
+def test_threads_also_evaluate_prompts(smollm2_path):
+    g = LlamaGenerator(smollm2_path, n_ctx=256, n_threads=1)
+    ctx = g.llm.ctx
+    assert (llama_cpp.llama_n_threads(ctx), llama_cpp.llama_n_threads_batch(ctx)) == (1, 1)
+    g.close()

@@ -82,8 +82,12 @@ def process_escapes(text: str, what: str = "--prompt") -> str:
 
 
 _LLAMA_OPTIONS = [
-    click.option("--n-ctx", type=click.IntRange(min=1), help="llama models: context size in tokens. [default: the model's, at most 4096]"),
-    click.option("--threads", "n_threads", type=click.IntRange(min=1), help="llama models: CPU threads. [default: llama.cpp's choice]"),
+    click.option("--n-ctx", type=click.IntRange(min=1),
+                 help="llama models: context size in tokens, rounded up to a multiple of 256 as llama.cpp does. "
+                      "[default: the model's, at most 4096]"),
+    click.option("--threads", "n_threads", type=click.IntRange(min=1),
+                 help="llama models: CPU threads, for generating and for evaluating prompts. "
+                      "[default: half the cores generating, all of them for prompts]"),
     click.option("--gpu-layers", "n_gpu_layers", type=click.IntRange(min=-1), help="llama models: layers to offload to a GPU (-1: all). [default: 0]"),
     click.option("--chat-format", help="llama models: chat template to use instead of the model's own (llama-3, chatml, ...)."),
     click.option("--verbose", is_flag=True, default=None, help="Show llama.cpp's own log output."),

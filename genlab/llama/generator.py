@@ -6,6 +6,14 @@ What this module does on top of `llama_cpp.Llama`, and why:
   `genlab.llama.gguf_header`, tensor data inside the file), so a wrong or damaged file is one
   clear GenlabError instead of a C-level failure. Only the header is read (~15 ms for the
   98 MB SmolLM2; `gguf.GGUFReader` maps every tensor and took 2.3 s).
+* n_ctx is rounded up to a multiple of 256 before `Llama` is created. llama.cpp rounds the
+  context it allocates that way anyway, but llama-cpp-python sizes its own buffers (input_ids,
+  scores) by the number it was given, so `Llama(n_ctx=300)` has room for 300 tokens in Python
+  and 512 in llama.cpp, and failed ("could not broadcast input array") once a text passed 300
+  tokens. Rounding up first makes both 512: the user gets at least the context asked for, and
+  the extra tokens cost nothing llama.cpp had not allocated already.
+* n_threads sets both llama.cpp thread counts: generating (n_threads) and evaluating prompts
+  and scored text (n_threads_batch).
 * llama.cpp's stderr chatter is silenced at the file-descriptor level (fd 2 pointed at a
   temporary file / the null device) around loading and every call into the library, unless
   `verbose=True`. `Llama(verbose=False)` alone does not silence everything (llama-cpp-python
@@ -62,6 +70,7 @@ from genlab.llama.gguf_header import GGUFInfo, has_chat_template, inspect_gguf  
 from genlab.sampling import Sampling
 
 DEFAULT_MAX_CONTEXT = 4096  # n_ctx=None uses the model's training context, capped at this
+CONTEXT_STEP = 256  # llama.cpp rounds a context size up to a multiple of this
 _DEFAULT_SEED = 0xFFFFFFFF  # llama.cpp: "random seed"
 _SCORE_FLOATS = 32 * 2**20  # cap on logits copied per decode call while scoring (128 MiB f32)
 
@@ -225,8 +234,9 @@ class LlamaGenerator:
 
     llama.cpp's context is single-use: run one stream, chat or score at a time (an interleaved
     stream raises GenlabError instead of continuing from the wrong state), and use one
-    generator per thread. n_ctx is rounded up by llama.cpp to a multiple of 256;
-    `context_length` is the size actually in use.
+    generator per thread. n_ctx is rounded up to a multiple of 256 (see the module docstring);
+    `context_length` is the size in use. `last_usage` holds the prompt and completion
+    tokens and the finish reason of the last generation.
     """
 
     kind = "llama"
@@ -257,6 +267,7 @@ class LlamaGenerator:
             raise GenlabError(f"n_threads must be a whole number >= 1, got {n_threads!r}")
         if n_ctx is None:
             n_ctx = min(self.header.context_length or DEFAULT_MAX_CONTEXT, DEFAULT_MAX_CONTEXT)
+        n_ctx = -(-n_ctx // CONTEXT_STEP) * CONTEXT_STEP  # see the class docstring
         llama_cpp = _llama_cpp()
         self._lib = llama_cpp
         if chat_format is not None:
@@ -269,8 +280,8 @@ class LlamaGenerator:
         self.chat_format = chat_format
 
         kwargs: dict[str, Any] = dict(
-            model_path=str(self.path), n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
-            chat_format=chat_format, logits_all=False, last_n_tokens_size=64,
+            model_path=str(self.path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+            n_gpu_layers=n_gpu_layers, chat_format=chat_format, logits_all=False, last_n_tokens_size=64,
         )
         if f32_cache:
             kwargs.update(type_k=0, type_v=0)  # GGML_TYPE_F32
@@ -355,7 +366,10 @@ class LlamaGenerator:
 
     @property
     def context_length(self) -> int:
-        return int(self.llm.n_ctx())
+        """Tokens of context in use: llama.cpp's and llama-cpp-python's sizes (they agree, as
+        n_ctx is rounded up to a multiple of 256 before loading)."""
+        llm = self.llm
+        return min(int(llm.n_ctx()), len(llm.input_ids))
 
     # --- tokens -------------------------------------------------------------------------------
 
