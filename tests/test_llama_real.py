@@ -143,3 +143,86 @@ def test_threads_also_evaluate_prompts(smollm2_path):
     ctx = g.llm.ctx
     assert (llama_cpp.llama_n_threads(ctx), llama_cpp.llama_n_threads_batch(ctx)) == (1, 1)
     g.close()
+
+
+# --- chat keeps its KV cache ---------------------------------------------------------------------------
+
+
+def _decoded(g) -> int:
+    """Tokens llama.cpp has decoded in this context (its own performance counters)."""
+    data = llama_cpp.llama_perf_context(g.llm.ctx)
+    return int(data.n_p_eval + data.n_eval)
+
+
+QUESTIONS = ["What is the capital of France?", "And of Germany?", "Name a river there."]
+
+
+def _conversation(g, settings=GREEDY):
+    msgs, replies, usages = [{"role": "system", "content": "You are a helpful assistant."}], [], []
+    for q in QUESTIONS:
+        msgs.append({"role": "user", "content": q})
+        replies.append("".join(g.chat(msgs, settings)))
+        usages.append(dict(g.last_usage))
+        msgs.append({"role": "assistant", "content": replies[-1]})
+    return msgs, replies, usages
+
+
+def test_chat_evaluates_only_the_new_tokens(smol, smollm2_path):
+    smol.score("Hi")  # scoring empties the cache
+    msgs, replies, usages = _conversation(smol)
+    assert usages[0]["cached_tokens"] == 0
+    for before, after in zip(usages, usages[1:]):
+        # the whole previous prompt (and the reply's tokens) came from the cache
+        assert after["cached_tokens"] >= before["prompt_tokens"]
+    # the next turn, one token long: llama.cpp decodes exactly the tokens that were not cached
+    msgs.append({"role": "user", "content": "Thanks!"})
+    start = _decoded(smol)
+    "".join(smol.chat(msgs, Sampling(temperature=0, max_tokens=1)))
+    usage = smol.last_usage
+    new = usage["prompt_tokens"] - usage["cached_tokens"]
+    assert _decoded(smol) - start == new
+    assert new < 20 < usage["prompt_tokens"]
+    # without the cache (prompt_cache=False) every token of the conversation is decoded again
+    fresh = LlamaGenerator(smollm2_path, n_ctx=512, n_threads=T, prompt_cache=False)
+    "".join(fresh.chat(msgs[:2], Sampling(temperature=0, max_tokens=1)))
+    start = _decoded(fresh)
+    "".join(fresh.chat(msgs, Sampling(temperature=0, max_tokens=1)))
+    assert fresh.last_usage["cached_tokens"] == 0
+    assert _decoded(fresh) - start == usage["prompt_tokens"]
+    fresh.close()
+
+
+def test_chat_with_the_cache_is_reproducible(smol, smollm2_path):
+    """The same conversation, turn by turn, gives the same replies on a new model. (They need
+    not equal what a model without the cache says: evaluating the history in other batches
+    moves the last bits of the logits, and a greedy choice between near-equal tokens can flip;
+    prompt_cache=False gives a fresh model's replies exactly.)"""
+    other = LlamaGenerator(smollm2_path, n_ctx=512, n_threads=T)
+    _, replies, _ = _conversation(other)
+    other.close()
+    smol.score("Hi")  # smol has run other calls before: scoring empties its cache
+    assert _conversation(smol)[1] == replies
+    first = replies[0]
+    nocache = LlamaGenerator(smollm2_path, n_ctx=512, n_threads=T, prompt_cache=False)
+    assert _conversation(nocache)[1][0] == first  # the first turn has nothing cached
+    nocache.close()
+
+
+def test_scoring_between_turns_empties_the_cache(smol, smollm2_path):
+    msgs = [{"role": "user", "content": "What is the capital of Italy?"}]
+    reply = "".join(smol.chat(msgs, GREEDY))
+    msgs += [{"role": "assistant", "content": reply}, {"role": "user", "content": "And of Spain?"}]
+    smol.score("A sentence that fills the cache with other tokens.")
+    second = "".join(smol.chat(msgs, GREEDY))
+    assert smol.last_usage["cached_tokens"] == 0
+    fresh = LlamaGenerator(smollm2_path, n_ctx=512, n_threads=T, prompt_cache=False)
+    assert "".join(fresh.chat(msgs, GREEDY)) == second  # evaluated from scratch, exactly as a fresh model
+    fresh.close()
+
+
+def test_completion_starts_from_an_empty_cache(smol):
+    s = Sampling(seed=5, max_tokens=12, temperature=1.0)
+    first = "".join(smol.stream("The lighthouse keeper", s))
+    "".join(smol.chat([{"role": "user", "content": "Hello"}], GREEDY))
+    assert "".join(smol.stream("The lighthouse keeper", s)) == first
+    assert smol.last_usage["cached_tokens"] == 0

@@ -43,9 +43,17 @@ What this module does on top of `llama_cpp.Llama`, and why:
 * Scoring decodes windows through the C API (`llama_decode` with per-token output flags) and
   computes log-softmax in float64; only the rows that are scored are copied out, so memory is
   O(batch x vocabulary), not the O(n_ctx x vocabulary) of `Llama(logits_all=True)`.
-* Every generation starts from an empty KV cache unless `prompt_cache=True`: reusing the cached
-  prefix of the previous call changes how the prompt is batched, which can change the last
-  bits of the logits, so the same seed would not be guaranteed to give the same text.
+* Chat keeps the KV cache between turns: `chat` and `continue_chat` evaluate only the tokens
+  after the longest prefix they share with what the cache holds (llama-cpp-python's
+  `Llama.generate` prefix match), so the time to the first token of a reply does not grow with
+  the conversation. Plain completions (`stream`) and `score` start from an empty cache, so a
+  seed gives the same text whatever ran before. The price of the reuse: the history is then
+  evaluated in other batches than a fresh model would use (the reply tokens one by one as
+  they were generated, the new turn as one batch), which moves the last bits of the logits, so
+  a greedy reply can differ from a fresh model's where two tokens are nearly tied (in a
+  five-turn greedy SmolLM2 chat, one reply of five with an f32 cache, two with f16). The same
+  conversation replayed turn by turn gives the same replies; `prompt_cache=False` gives a
+  fresh model's replies exactly, and `score` empties the cache.
 * Seed 4294967295 is llama.cpp's LLAMA_DEFAULT_SEED ("pick a random seed"); it is mapped to
   4294967294 so every seed genlab accepts is reproducible.
 """
@@ -226,16 +234,15 @@ class LlamaGenerator:
     at most 4096). n_threads / n_gpu_layers: passed to llama.cpp. chat_format: a
     llama-cpp-python chat format name ("chatml", "llama-2", ...) overriding the GGUF's own
     template. verbose: let llama.cpp write its log to stderr. f32_cache: keep the KV cache in
-    f32 instead of f16 (exact scoring: logits then match a float64 reference to ~1e-5; f16
-    halves the cache and moves logits by ~1e-3 of their scale). score_stride: default stride
-    of `score` windows (None: n_ctx // 2). prompt_cache: reuse the KV cache of the previous
-    call's common prefix (faster multi-turn chat, but outputs are then not guaranteed to be
-    bit-identical across runs).
+    f32 instead of f16 (exact scoring; f32 doubles the cache's memory, f16 moves logits by
+    ~1e-3 of their scale). score_stride: default stride of `score` windows (None: n_ctx // 2).
+    prompt_cache: None (default) reuses the KV cache's common prefix in chat turns only; True
+    in plain completions too; False never (every call evaluates its whole prompt).
 
     llama.cpp's context is single-use: run one stream, chat or score at a time (an interleaved
     stream raises GenlabError instead of continuing from the wrong state), and use one
     generator per thread. n_ctx is rounded up to a multiple of 256 (see the module docstring);
-    `context_length` is the size in use. `last_usage` holds the prompt and completion
+    `context_length` is the size in use. `last_usage` holds the prompt, cached and completion
     tokens and the finish reason of the last generation.
     """
 
@@ -253,13 +260,15 @@ class LlamaGenerator:
         name: str | None = None,
         f32_cache: bool = False,
         score_stride: int | None = None,
-        prompt_cache: bool = False,
+        prompt_cache: bool | None = None,
     ):
         self.header = inspect_gguf(path)
         self.path = self.header.path
         self.name = name or f"llama:{self.path.stem}"
         self.verbose = bool(verbose)
-        self.prompt_cache = bool(prompt_cache)
+        if prompt_cache is not None and not isinstance(prompt_cache, bool):
+            raise GenlabError(f"prompt_cache must be True, False or None, got {prompt_cache!r}")
+        self.prompt_cache = prompt_cache
         if n_ctx is not None and (isinstance(n_ctx, bool) or not isinstance(n_ctx, int) or n_ctx < 8):
             raise GenlabError(f"n_ctx must be a whole number >= 8, got {n_ctx!r}")
         if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(n_threads, int)
@@ -421,13 +430,14 @@ class LlamaGenerator:
         self._check_fits(tokens, "prompt")
         # An empty prompt: the first piece's SentencePiece space is not text.
         lstrip = self._spm_space and prompt == ""
-        return self._generate(tokens, sampling, sampling.stop, lstrip)
+        return self._generate(tokens, sampling, sampling.stop, lstrip, reuse=self.prompt_cache is True)
 
     def chat(self, messages: Sequence[Message], sampling: Sampling) -> Iterator[str]:
         """The assistant's reply to `messages`, formatted with the model's chat template."""
         tokens, stops = self._chat_prompt(messages)
         self._check_fits(tokens, "conversation")
-        return self._generate(tokens, sampling, tuple(sampling.stop) + tuple(stops), self._spm_space)
+        return self._generate(tokens, sampling, tuple(sampling.stop) + tuple(stops), self._spm_space,
+                              reuse=self.prompt_cache is not False)
 
     def continue_chat(self, messages: Sequence[Message], sampling: Sampling) -> Iterator[str]:
         """More of the assistant's last message: the earlier messages are rendered with the
@@ -439,7 +449,8 @@ class LlamaGenerator:
         tokens = self.continue_prompt_tokens(msgs)
         self._check_fits(tokens, "conversation")
         _, stops = self._chat_prompt(msgs[:-1])
-        return self._generate(tokens, sampling, tuple(sampling.stop) + stops, False)
+        return self._generate(tokens, sampling, tuple(sampling.stop) + stops, False,
+                              reuse=self.prompt_cache is not False)
 
     def continue_prompt_tokens(self, messages: Sequence[Message]) -> list[int]:
         """The prompt `continue_chat` sends: template up to the reply, then the reply so far."""
@@ -510,7 +521,7 @@ class LlamaGenerator:
                 f"(at most {n_ctx - 1} prompt tokens leave room for a reply); shorten it or load with a larger n_ctx")
 
     def _generate(self, tokens: list[int], sampling: Sampling, stops: Sequence[str],
-                  lstrip: bool) -> Iterator[str]:
+                  lstrip: bool, reuse: bool) -> Iterator[str]:
         if not isinstance(sampling, Sampling):
             raise GenlabError(f"sampling must be a Sampling, got {type(sampling).__name__}")
         budget = min(sampling.max_tokens, self.context_length - len(tokens))
@@ -518,14 +529,35 @@ class LlamaGenerator:
         if seed == _DEFAULT_SEED:
             seed -= 1
         stops = tuple(dict.fromkeys(s for s in stops if s))
-        return self._run(list(tokens), sampling, budget, seed, stops, lstrip)
+        return self._run(list(tokens), sampling, budget, seed, stops, lstrip, reuse)
+
+    def cached_prefix(self, tokens: Sequence[int]) -> int:
+        """How many leading `tokens` the KV cache holds from the previous call and a generation
+        would not evaluate again (llama-cpp-python's `Llama.generate` rule: the longest common
+        prefix with the evaluated tokens, less one when it covers the whole prompt, since the
+        last prompt token must be evaluated for its logits, unless the cache holds exactly the
+        prompt and its logits are current)."""
+        llm = self.llm
+        n = int(llm.n_tokens)
+        if n == 0 or not tokens:
+            return 0
+        held = llm.input_ids[:n]
+        common = 0
+        for a, b in zip(held, tokens):
+            if a != b:
+                break
+            common += 1
+        if common == len(tokens):
+            return common if n == len(tokens) and not getattr(llm, "_requires_eval", True) else common - 1
+        return common
 
     def _run(self, tokens: list[int], s: Sampling, budget: int, seed: int,
-             stops: tuple[str, ...], lstrip: bool) -> Iterator[str]:
+             stops: tuple[str, ...], lstrip: bool, reuse: bool) -> Iterator[str]:
         llm = self.llm
         self._turn += 1
         turn = self._turn
-        usage = self.last_usage = {"prompt_tokens": len(tokens), "completion_tokens": 0, "finish_reason": None}
+        usage = self.last_usage = {"prompt_tokens": len(tokens), "completion_tokens": 0, "finish_reason": None,
+                                   "cached_tokens": self.cached_prefix(tokens) if reuse else 0}
         eog = self._eog_tokens()
         pieces = self._pieces  # token -> bytes, filled by _piece
         texts = self._texts  # token -> its text when its bytes are whole UTF-8 (else None)
@@ -538,8 +570,8 @@ class LlamaGenerator:
         # fd 2. Later steps only log through llama-cpp-python's callback, which prints to
         # sys.stderr: swapping that object costs nanoseconds, a fd redirect ~15 us a token.
         with self._quiet():
-            if not self.prompt_cache:
-                llm.reset()
+            if not reuse:
+                llm.reset()  # the next eval starts at position 0: the cache is cleared
             llm.last_n_tokens_size = s.repeat_last_n  # read by Llama._init_sampler (penalty_last_n)
             llm.set_seed(seed)
             gen = llm.generate(
@@ -649,6 +681,7 @@ class LlamaGenerator:
         tokens = self.tokenize(text)
         windows = self.score_windows(len(tokens), stride)
         self._turn += 1  # an unfinished stream cannot continue after this
+        self.llm.reset()  # and the next chat turn reuses nothing: the windows overwrite the KV cache
         nats = 0.0
         scored = 0
         if windows:
