@@ -1,10 +1,14 @@
 """The llama.cpp backend on the real SmolLM2-135M-Instruct (Q4_1) and on damaged copies of its
-header, through real llama.cpp, no mocks."""
+header: what a user checks (the context they asked for works to its last token, scores are
+exact, a chat does not re-read its history), through real llama.cpp, no mocks."""
 
 from __future__ import annotations
 
+import json
+import math
 import random
 
+import numpy as np
 import pytest
 
 llama_cpp = pytest.importorskip("llama_cpp")
@@ -26,6 +30,23 @@ def smol(smollm2_path):
     g = LlamaGenerator(smollm2_path, n_ctx=512, n_threads=T)
     yield g
     g.close()
+
+
+@pytest.fixture(scope="module")
+def scorer(smollm2_path):
+    """SmolLM2 as `genlab perplexity` loads it (f32 cache), with a small context for windows."""
+    g = LlamaGenerator(smollm2_path, n_ctx=256, f32_cache=True, n_threads=T)
+    yield g
+    g.close()
+
+
+@pytest.fixture(scope="module")
+def reference(smollm2_path):
+    """llama-cpp-python's own Llama with every logit kept and an f32 cache: the reference."""
+    llm = llama_cpp.Llama(model_path=str(smollm2_path), n_ctx=256, logits_all=True, type_k=0, type_v=0,
+                          n_threads=T, n_threads_batch=T, verbose=False)
+    yield llm
+    llm.close()
 
 
 def novel_tokens(g, n):
@@ -226,3 +247,84 @@ def test_completion_starts_from_an_empty_cache(smol):
     "".join(smol.chat([{"role": "user", "content": "Hello"}], GREEDY))
     assert "".join(smol.stream("The lighthouse keeper", s)) == first
     assert smol.last_usage["cached_tokens"] == 0
+
+
+# --- exact scores --------------------------------------------------------------------------------
+
+
+def _reference_nats(llm, tokens, start, lo, end):
+    """-sum ln p(tokens[i]) for i in [lo, end), from llama-cpp-python's logits of
+    [BOS] + tokens[start:end], log-softmax in float64."""
+    window = [BOS] + tokens[start:end]
+    llm.reset()
+    llm.eval(window)
+    logits = np.array(llm.scores[: len(window)], dtype=np.float64)
+    m = logits.max(axis=1, keepdims=True)
+    logp = logits - (m + np.log(np.exp(logits - m).sum(axis=1, keepdims=True)))
+    return -sum(logp[i - start, tokens[i]] for i in range(lo, end))
+
+
+def test_score_charges_every_token_from_bos(scorer, reference):
+    text = "The train came down out of the hills at 4:15 p.m., exactly as the timetable had promised."
+    tokens = scorer.tokenize(text)
+    assert tokens[0] != BOS and scorer.prefix_token == BOS  # SmolLM2 adds no BOS, yet has one
+    score = scorer.score(text)
+    assert score.tokens == len(tokens)  # the first token is charged too
+    expected = _reference_nats(reference, tokens, 0, 0, len(tokens))
+    bpb = expected / len(text.encode()) / math.log(2)
+    assert score.bits_per_byte == pytest.approx(bpb, rel=1e-6)
+
+
+def test_windowed_score_is_the_sum_of_its_windows(scorer, reference):
+    text = scorer.detokenize(novel_tokens(scorer, 700))  # three windows of a 256-token context
+    tokens = scorer.tokenize(text)
+    n = len(tokens)
+    assert n > 2 * 255
+    width = 255  # 256 less the BOS each window starts with
+    windows, end = [(0, 0, width)], width  # disjoint windows (stride = width) keep the test short
+    while end < n:
+        windows.append((min(n, end + width) - width, end, min(n, end + width)))
+        end = min(n, end + width)
+    assert scorer.score_windows(n, stride=width) == windows
+    score = scorer.score(text, stride=width)
+    assert score.tokens == n
+    expected = sum(_reference_nats(reference, tokens, *w) for w in windows)
+    bpb = expected / len(text.encode()) / math.log(2)
+    assert score.bits_per_byte == pytest.approx(bpb, rel=1e-6)
+
+
+def test_perplexity_command_scores_with_an_f32_cache(scorer, smollm2_path, tmp_path):
+    from click.testing import CliRunner
+
+    from genlab.cli.perplexity import perplexity
+
+    text = "She leaned her forehead against the cold window and watched the sea arrive."
+    path = tmp_path / "held-out.txt"
+    path.write_text(text, encoding="utf-8")
+    rows = {}
+    for cache in (None, "f16"):
+        args = ["--backend", f"llama:{smollm2_path}", "--n-ctx", "256", "--threads", str(T), "--json", str(path)]
+        result = CliRunner().invoke(perplexity, args + (["--kv-cache", cache] if cache else []))
+        assert result.exit_code == 0, result.output
+        rows[cache] = json.loads(result.output)[0]
+    exact = scorer.score(text)
+    assert rows[None]["bits_per_byte"] == pytest.approx(exact.bits_per_byte, rel=1e-9)  # f32 by default
+    assert rows[None]["tokens"] == exact.tokens
+    f16 = LlamaGenerator(smollm2_path, n_ctx=256, n_threads=T)  # llama.cpp's default cache, as generate uses
+    assert rows["f16"]["bits_per_byte"] == pytest.approx(f16.score(text).bits_per_byte, rel=1e-9)
+    f16.close()
+
+
+# --- an empty prompt ---------------------------------------------------------------------------------
+
+
+def test_generate_from_an_empty_prompt_starts_at_bos(scorer, reference):
+    text = "".join(scorer.stream("", Sampling(temperature=0, max_tokens=12)))
+    assert scorer.last_usage["prompt_tokens"] == 1 and scorer.last_usage["completion_tokens"] > 0
+    reference.reset()
+    tokens = []
+    for t in reference.generate([BOS], temp=0, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0):
+        if llama_cpp.llama_vocab_is_eog(llama_cpp.llama_model_get_vocab(reference.model), t) or len(tokens) == 12:
+            break
+        tokens.append(t)
+    assert text == reference.detokenize(tokens).decode("utf-8", errors="ignore")

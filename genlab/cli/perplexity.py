@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from genlab.cli.options import llama_options
+from genlab.cli.options import scoring_llama_options
 
 
 @click.command()
@@ -25,7 +25,7 @@ from genlab.cli.options import llama_options
               help="FILE is split into tokens by spaces, one sentence per line: Markov chains score those tokens.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON instead of a table.")
 @click.option("--encoding", help="Text encoding of FILE and CORPUS. [default: UTF-8]")
-@llama_options
+@scoring_llama_options
 def perplexity(file: Path, backends: tuple[str, ...], train_corpus: Path | None, orders: str | None,
                unit: str, max_bytes: int | None, tokenized: bool, as_json: bool, encoding: str | None,
                **llama_kwargs) -> None:
@@ -35,7 +35,8 @@ def perplexity(file: Path, backends: tuple[str, ...], train_corpus: Path | None,
     inside a paragraph collapsed. Bits per byte is the number to compare across a word
     chain, a character chain and a llama model; token perplexity is per backend's own tokens.
     Markov chains use interpolated modified Kneser-Ney (KenLM's recipe); unknown words pay
-    for their spelling.
+    for their spelling. A llama model charges every token, the first one given its BOS token
+    (else end-of-text), and keeps its KV cache in f32 so the scores are exact (--kv-cache).
 
     \b
     Examples:
@@ -45,8 +46,7 @@ def perplexity(file: Path, backends: tuple[str, ...], train_corpus: Path | None,
     """
     from genlab.corpus import read_corpus
     from genlab.errors import GenlabError
-    from genlab.eval.perplexity import parse_orders, perplexity as score_one, prepare_text, prepare_tokenized
-    from genlab.backends import load_backend
+    from genlab.eval.perplexity import load_scorer, parse_orders, perplexity as score_one, prepare_text, prepare_tokenized
 
     if orders and not train_corpus:
         raise GenlabError("--orders needs --train CORPUS (the text to train the chains on)")
@@ -57,7 +57,7 @@ def perplexity(file: Path, backends: tuple[str, ...], train_corpus: Path | None,
 
     models = []  # (name, loader): loaded one at a time, so only one model is in memory
     for name in backends:
-        models.append((name, lambda name=name: load_backend(name, **dict(llama_kwargs))))
+        models.append((name, lambda name=name: load_scorer(name, **dict(llama_kwargs))))
     if train_corpus:
         for order in parse_orders(orders or "1-6"):
             models.append(_chain_of_order(train_corpus, order, unit, encoding, tokenized))

@@ -85,9 +85,21 @@ def prepare_tokenized(text: str, max_bytes: int | None = None) -> str:
     return "\n".join(lines)
 
 
+def load_scorer(name: str, **options: object) -> Generator:
+    """The backend `name`, loaded for scoring: a llama model keeps its KV cache in f32 unless
+    `f32_cache=False` is given (llama.cpp's default f16 cache moves a model's bits per byte by a
+    few tenths of a percent; f32 doubles the cache's memory). Other options as `genlab.backends.load_backend`."""
+    from genlab.backends import load_backend
+
+    if options.get("f32_cache") is None:
+        options["f32_cache"] = True
+    return load_backend(name, **options)
+
+
 def perplexity(generator: Generator, text: str, name: str | None = None,
                tokenized: bool = False) -> PerplexityRow:
-    """Score `text` (already prepared: see prepare_text) with one backend.
+    """Score `text` (already prepared: see prepare_text) with one backend (load a llama model
+    with `load_scorer` for exact scores).
 
     `tokenized`: Markov chains take the text's own tokens (split by spaces, one sentence per
     line) instead of tokenizing it; other backends score the same text as it is."""

@@ -42,7 +42,14 @@ What this module does on top of `llama_cpp.Llama`, and why:
   same loop as `stream`.
 * Scoring decodes windows through the C API (`llama_decode` with per-token output flags) and
   computes log-softmax in float64; only the rows that are scored are copied out, so memory is
-  O(batch x vocabulary), not the O(n_ctx x vocabulary) of `Llama(logits_all=True)`.
+  O(batch x vocabulary), not the O(n_ctx x vocabulary) of `Llama(logits_all=True)`. Every
+  token is charged: the first is scored given the model's BOS token (even when its tokenizer
+  does not add one, as SmolLM2's does not), else its end-of-text token, as
+  lm-evaluation-harness does for rolling log-likelihoods. With f32_cache=True the result
+  equals a float64 log-softmax over llama-cpp-python's own logits to ~1e-15 (relative);
+  llama.cpp's default f16 KV cache moves bits per byte by a few tenths of a percent (0.45% on
+  a 25-token SmolLM2 sentence), which is why the scoring commands load models with an f32
+  cache.
 * Chat keeps the KV cache between turns: `chat` and `continue_chat` evaluate only the tokens
   after the longest prefix they share with what the cache holds (llama-cpp-python's
   `Llama.generate` prefix match), so the time to the first token of a reply does not grow with
@@ -81,6 +88,7 @@ DEFAULT_MAX_CONTEXT = 4096  # n_ctx=None uses the model's training context, capp
 CONTEXT_STEP = 256  # llama.cpp rounds a context size up to a multiple of this
 _DEFAULT_SEED = 0xFFFFFFFF  # llama.cpp: "random seed"
 _SCORE_FLOATS = 32 * 2**20  # cap on logits copied per decode call while scoring (128 MiB f32)
+KV_CACHE_TYPES = {"f32": 0, "f16": 1}  # GGML type ids of the KV cache
 
 
 def _short(exc: BaseException) -> str:
@@ -293,12 +301,16 @@ class LlamaGenerator:
             n_gpu_layers=n_gpu_layers, chat_format=chat_format, logits_all=False, last_n_tokens_size=64,
         )
         if f32_cache:
-            kwargs.update(type_k=0, type_v=0)  # GGML_TYPE_F32
+            kwargs.update(type_k=KV_CACHE_TYPES["f32"], type_v=KV_CACHE_TYPES["f32"])
         self._llm = self._load(kwargs)
         self._vocab = llama_cpp.llama_model_get_vocab(self._llm.model)
         self._n_vocab = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
         self._bos = int(self._llm.token_bos())
         self._add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self._vocab)) and self._bos >= 0
+        eos = int(self._llm.token_eos())
+        # the token a text starts from when scoring, or generating from an empty prompt:
+        # BOS when the model has one (added by default or not), else end-of-text
+        self.prefix_token: int | None = self._bos if self._bos >= 0 else (eos if eos >= 0 else None)
         self._spm_space = (int(llama_cpp.llama_vocab_type(self._vocab)) == llama_cpp.LLAMA_VOCAB_TYPE_SPM
                            and str(self._llm.metadata.get("tokenizer.ggml.add_space_prefix", "true")) != "false")
         self._pieces: dict[int, bytes] = {}
@@ -425,8 +437,10 @@ class LlamaGenerator:
     def stream(self, prompt: str, sampling: Sampling) -> Iterator[str]:
         """Continue `prompt`; yields text pieces as the tokens are produced."""
         tokens = self.tokenize(prompt, add_bos=True)
-        if not tokens:  # a model without BOS and an empty prompt: nothing to condition on
-            raise GenlabError(f"{self.name} needs a non-empty prompt (it has no BOS token)")
+        if not tokens:  # an empty prompt on a model that adds no BOS: start where scoring starts
+            if self.prefix_token is None:
+                raise GenlabError(f"{self.name} needs a non-empty prompt (it has no BOS or end-of-text token)")
+            tokens = [self.prefix_token]
         self._check_fits(tokens, "prompt")
         # An empty prompt: the first piece's SentencePiece space is not text.
         lstrip = self._spm_space and prompt == ""
@@ -640,7 +654,7 @@ class LlamaGenerator:
     # --- scoring ---------------------------------------------------------------------------------
 
     def _check_stride(self, stride: int) -> int:
-        width = self.context_length - (1 if self._add_bos else 0)
+        width = self.context_length - (1 if self.prefix_token is not None else 0)
         if isinstance(stride, bool) or not isinstance(stride, int) or not 1 <= stride <= width:
             raise GenlabError(f"score stride must be a whole number from 1 to {width}, got {stride!r}")
         return stride
@@ -648,17 +662,21 @@ class LlamaGenerator:
     def score_windows(self, n_tokens: int, stride: int | None = None) -> list[tuple[int, int, int]]:
         """The (start, first_scored, end) text-token ranges `score` evaluates for `n_tokens` tokens.
 
-        Each window is [BOS] + text[start:end] (at most n_ctx tokens) and scores the tokens
-        [first_scored, end): every token is scored exactly once. The first window scores all of
-        its tokens; later windows advance by `stride` tokens, so each token they score sees at
-        least n_ctx - 1 - stride earlier tokens (half a context with the default stride
+        Each window is [prefix] + text[start:end] (at most n_ctx tokens) and scores the tokens
+        [first_scored, end): every token is scored exactly once. The prefix is `prefix_token`:
+        the model's BOS token when it has one, whether or not its tokenizer adds it by default
+        (SmolLM2's does not), else its end-of-text token; lm-evaluation-harness's rolling
+        log-likelihood conditions the first token the same way, so the first token is charged
+        like every other. (A vocabulary with neither has no prefix: its first token is not
+        scored.) The first window scores all of its tokens; later windows advance by `stride`
+        tokens, so each token they score sees at least n_ctx - 1 - stride earlier tokens (half a context with the default stride
         n_ctx // 2). Without that overlap, the first tokens of each window would be scored as if
         the text began there, and long texts would look worse than they are; the price is
         about n_ctx / stride times the work of disjoint windows.
         """
-        width = self.context_length - (1 if self._add_bos else 0)
+        width = self.context_length - (1 if self.prefix_token is not None else 0)
         stride = self._check_stride(stride if stride is not None else (self.score_stride or self.context_length // 2))
-        first = 0 if self._add_bos else 1  # without BOS the first token has nothing to condition on
+        first = 0 if self.prefix_token is not None else 1  # with nothing before it, the first token is not scored
         windows: list[tuple[int, int, int]] = []
         end = min(n_tokens, width)
         if first < end:
@@ -672,9 +690,10 @@ class LlamaGenerator:
     def score(self, text: str, *, stride: int | None = None, progress: bool | None = None) -> Score:
         """Total negative log-probability (nats) of every token of `text`, with the counts.
 
-        Tokenized with BOS (when the model uses one); the first token is scored given BOS,
-        each later one given its prefix. Texts longer than the context are scored in
-        overlapping windows (see `score_windows`).
+        The first token is scored given `prefix_token` (BOS, else end-of-text), each later
+        one given the tokens before it; `Score.tokens` counts them all. Texts longer than the
+        context are scored in overlapping windows (see `score_windows`). Exact with
+        f32_cache=True (see the module docstring).
         """
         if not isinstance(text, str):
             raise GenlabError(f"text must be a string, got {type(text).__name__}")
@@ -696,10 +715,10 @@ class LlamaGenerator:
 
     def _score_window(self, tokens: list[int], start: int, lo: int, end: int) -> float:
         """-sum ln p(tokens[i] | window prefix) for i in [lo, end), the window being
-        [BOS] + tokens[start:end]."""
+        [prefix_token] + tokens[start:end]."""
         lib = self._lib
         llm = self.llm
-        prefix = [self._bos] if self._add_bos else []
+        prefix = [self.prefix_token] if self.prefix_token is not None else []
         window = prefix + tokens[start:end]
         offset = len(prefix) - start  # window position of text token i is i + offset
         want = np.zeros(len(window), dtype=bool)  # positions whose logits predict a scored token
@@ -767,9 +786,11 @@ class LlamaGenerator:
             "n_ctx_train": h.context_length,
             "n_vocab": self._n_vocab,
             "bos": self._add_bos,
+            "prefix_token": self.prefix_token,
             "chat_template": h.chat_template is not None,
             "chat_format": self.chat_format or ("gguf template" if h.chat_template is not None else None),
             "f32_cache": self.f32_cache,
+            "kv_cache": "f32" if self.f32_cache else "f16",
             "n_threads": int(llm.n_threads),
             "n_gpu_layers": int(llm.model_params.n_gpu_layers),
             "llama_cpp_python": getattr(self._lib, "__version__", None),
