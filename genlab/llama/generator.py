@@ -321,7 +321,7 @@ class LlamaGenerator:
         # tokens of the last stream/chat call: prompt_tokens, completion_tokens, finish_reason
         self.last_usage: dict[str, object] = {}
         self._turn = 0  # bumped by every generation and score: a stale stream must not resume
-        self._eog: frozenset[int] | None = None
+        self._eog: dict[int, bool] = {}  # token -> end of generation?, asked of llama.cpp once a token
 
     # --- loading ----------------------------------------------------------------------------
 
@@ -356,12 +356,13 @@ class LlamaGenerator:
                 set_verbose(False)
         return _load_error(cap.text)
 
-    def _eog_tokens(self) -> frozenset[int]:
-        """End-of-generation tokens, asked of llama.cpp once rather than once a token."""
-        if self._eog is None:
-            is_eog = self._lib.llama_vocab_is_eog
-            self._eog = frozenset(t for t in range(self.llm.n_vocab()) if is_eog(self._vocab, t))
-        return self._eog
+    def _is_eog(self, token: int) -> bool:
+        """Whether `token` ends a generation (asked of llama.cpp the first time a token is seen:
+        listing them all up front costs a call per vocabulary entry, ~16 ms on a 49k vocabulary)."""
+        eog = self._eog.get(token)
+        if eog is None:
+            eog = self._eog[token] = bool(self._lib.llama_vocab_is_eog(self._vocab, token))
+        return eog
 
     def _quiet(self) -> contextlib.AbstractContextManager[Any]:
         return contextlib.nullcontext() if self.verbose else _Stderr()
@@ -572,7 +573,8 @@ class LlamaGenerator:
         turn = self._turn
         usage = self.last_usage = {"prompt_tokens": len(tokens), "completion_tokens": 0, "finish_reason": None,
                                    "cached_tokens": self.cached_prefix(tokens) if reuse else 0}
-        eog = self._eog_tokens()
+        eog = self._eog  # filled by _is_eog
+        is_eog = self._is_eog
         pieces = self._pieces  # token -> bytes, filled by _piece
         texts = self._texts  # token -> its text when its bytes are whole UTF-8 (else None)
         verbose = self.verbose
@@ -596,7 +598,7 @@ class LlamaGenerator:
             token = next(gen, None) if budget > 0 else None
         try:
             while budget > 0:
-                if token is None or token in eog:
+                if token is None or (eog[token] if token in eog else is_eog(token)):
                     usage["finish_reason"] = "stop"
                     break
                 produced += 1
