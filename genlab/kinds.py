@@ -51,9 +51,12 @@ class Kind:
     """One kind of backend: `prefix:REST` names go to `resolve(rest, name)`.
 
     form: how such a name is written (help and error messages). about: a few words on it.
+    scores: whether its models can score a text (known before loading: `genlab perplexity`
+    refuses a kind that cannot in one line, before any work).
     """
 
     prefix: str
     form: str
     about: str
     resolve: Callable[[str, str], Target]
+    scores: bool = True

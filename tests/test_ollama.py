@@ -423,3 +423,30 @@ def test_ollama_names_through_the_cli(stub, local, tmp_path):
     r = genlab("generate", "--backend", "ollama:nope", "--prompt", "Hi")
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 1 and len(lines) == 1 and "ollama pull nope" in lines[0], r.stderr
+
+
+def test_perplexity_refuses_and_compare_skips_scoring_an_ollama_model(stub, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, OLLAMA_HOST=stub.url, GENLAB_CONFIG_DIR=str(tmp_path / "config"), HOME=str(tmp_path),
+               PYTHONIOENCODING="utf-8")
+    held = tmp_path / "held.txt"
+    held.write_text("The sea was calm that morning.\n\nNobody spoke.\n", encoding="utf-8")
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("The old man said\n", encoding="utf-8")
+
+    def genlab(*args):
+        return subprocess.run([sys.executable, "-m", "genlab", *map(str, args)], cwd=tmp_path, env=env,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, encoding="utf-8", timeout=300)
+
+    r = genlab("perplexity", "--backend", "ollama:tiny", held)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1 and "cannot score" in lines[0] and r.stdout == "", r.stderr
+    r = genlab("compare", "-b", "ollama:tiny", "--eval-text", held, "--prompts", prompts, "--samples", "1",
+               "--max-tokens", "4", "--orders", "none", "-o", "run")
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "ollama:tiny cannot score text" in r.stderr
+    assert (tmp_path / "run" / "samples.jsonl").read_text(encoding="utf-8").count("\n") == 1
+    assert (tmp_path / "run" / "report.md").is_file()

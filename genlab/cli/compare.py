@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from genlab.cli.options import llama_options, sampling_from, sampling_options
+from genlab.cli.options import sampling_from, sampling_options, scoring_llama_options
 from genlab.errors import GenlabError
 from genlab.eval.compare import CompareSettings
 
@@ -19,7 +19,8 @@ DEFAULT_SAMPLING = _LIBRARY.sampling.merged(seed=_LIBRARY.seed)  # the library's
 
 @click.command()
 @click.option("--backend", "-b", "backends", multiple=True, required=True, metavar="NAME",
-              help="A model to compare (repeatable): markov:NAME_OR_PATH, llama:PATH.gguf, or an alias.")
+              help="A model to compare (repeatable): markov:NAME_OR_PATH, llama:PATH.gguf, ollama:MODEL, "
+                   "openai:URL#MODEL, or a name from 'genlab models list'.")
 @click.option("--prompts", type=click.Path(dir_okay=False, path_type=Path),
               help="Prompts file: one per line (\\n for a line break, 'chat:' for a chat turn) or .jsonl. "
                    "[default: genlab's built-in story, dialogue, chat and list prompts]")
@@ -39,7 +40,7 @@ DEFAULT_SAMPLING = _LIBRARY.sampling.merged(seed=_LIBRARY.seed)  # the library's
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
               help="Run folder; running the same command again resumes it. [default: runs/compare-DATE-TIME]")
 @sampling_options(defaults=DEFAULT_SAMPLING)
-@llama_options
+@scoring_llama_options
 def compare(backends: tuple[str, ...], prompts: Path | None, eval_text: Path | None, corpus: Path | None,
             orders: str, samples: int, sweep: str | None, concurrency: int, output: Path | None,
             **kwargs) -> None:
@@ -58,7 +59,7 @@ def compare(backends: tuple[str, ...], prompts: Path | None, eval_text: Path | N
     from genlab.eval.compare import parse_sweep, run_compare
     from genlab.eval.perplexity import parse_orders
     from genlab.eval.prompts import BUILT_IN, load_prompts
-    from genlab.backends import load_backend
+    from genlab.eval.perplexity import load_scorer
 
     sampling = sampling_from(kwargs, base=DEFAULT_SAMPLING)
     seed = sampling.seed
@@ -80,7 +81,7 @@ def compare(backends: tuple[str, ...], prompts: Path | None, eval_text: Path | N
         click.echo(msg, err=True)
 
     try:
-        metrics = run_compare(settings, out, load=lambda name: load_backend(name, **dict(kwargs)), log=log,
+        metrics = run_compare(settings, out, load=lambda name: load_scorer(name, **dict(kwargs)), log=log,
                               concurrency=concurrency)
     except KeyboardInterrupt:
         argv = " ".join(shlex.quote(a) for a in sys.argv[1:])

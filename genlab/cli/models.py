@@ -348,7 +348,7 @@ def show_command(model: str, as_json: bool) -> None:
         if alias is not None and not alias.path.exists():
             raise GenlabError(f"alias {alias.name!r} ({alias.source}) points to {alias.path}, which does not exist")
     info = inspect_gguf(path)
-    types = tensor_types(info.path)
+    types = Counter(info.tensor_types)  # read with the header: no tensor data is touched
     if as_json:
         data: dict[str, Any] = {"alias": _alias_json(alias) if alias else None, **_info_json(info, types)}
         if found is not None:
@@ -424,20 +424,6 @@ def _print_rows(rows: list[tuple[str, str]]) -> None:
 
 def _sampling_json(alias: Any) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in alias.sampling.items()}
-
-
-def tensor_types(path: Path) -> Counter[str]:
-    """Parameters per tensor type (F32, Q4_K, ...) of a GGUF file, from its header."""
-    import gguf
-
-    counts: Counter[str] = Counter()
-    try:
-        reader = gguf.GGUFReader(path)
-        for t in reader.tensors:
-            counts[getattr(t.tensor_type, "name", str(t.tensor_type))] += int(t.n_elements)
-    except Exception:  # inspect_gguf already accepted the file: this is only an extra detail
-        return Counter()
-    return counts
 
 
 def _quantisation(file_type: str | None, types: Counter[str]) -> str:

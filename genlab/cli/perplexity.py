@@ -55,6 +55,13 @@ def perplexity(file: Path, backends: tuple[str, ...], train_corpus: Path | None,
     raw = read_corpus(file, encoding)
     text = prepare_tokenized(raw, max_bytes) if tokenized else prepare_text(raw, max_bytes)
 
+    from genlab.backends import kinds, resolve
+
+    for name in backends:  # a backend that cannot score is refused before any work
+        kind = kinds().get(resolve(name).kind)
+        if kind is not None and not kind.scores:
+            raise GenlabError(f"{name} cannot score text ({kind.about} gives no log-probabilities of a given "
+                              "text); score its GGUF file in process instead (genlab models list)")
     models = []  # (name, loader): loaded one at a time, so only one model is in memory
     for name in backends:
         models.append((name, lambda name=name: load_scorer(name, **dict(llama_kwargs))))
@@ -65,8 +72,9 @@ def perplexity(file: Path, backends: tuple[str, ...], train_corpus: Path | None,
     for name, load in models:
         generator = load()
         rows.append(score_one(generator, text, name, tokenized))
-        if hasattr(generator, "close"):
-            generator.close()
+        close = getattr(generator, "close", None)
+        if close is not None:
+            close()
         if not as_json:
             _print_row(rows[-1], first=len(rows) == 1)
     if as_json:

@@ -227,12 +227,14 @@ def generate_one(gen, job: Job) -> tuple[str, int, float]:
 
 def run_samples(s: CompareSettings, out: Path, load: Callable[[str], object],
                 advance: Callable[[int], None] = lambda n: None,
-                eval_text: str | None = None, concurrency: int = 1) -> None:
+                eval_text: str | None = None, concurrency: int = 1,
+                log: Callable[[str], None] = lambda message: None) -> None:
     """Make every missing sample (and each backend's eval-text score), appending as it goes.
 
     `concurrency`: requests in flight at once for backends that allow it (a server backend
     sets `concurrent_requests = True`); an in-process model runs one sample at a time."""
     from genlab.eval.perplexity import perplexity
+    from genlab.generator import capabilities_of
 
     done = {(r["backend"], r["setting"], r["prompt_id"], r["sample"]) for r in read_jsonl(out / SAMPLES)}
     scored = {r["backend"] for r in read_jsonl(out / SCORES)}
@@ -253,9 +255,11 @@ def run_samples(s: CompareSettings, out: Path, load: Callable[[str], object],
                     "seed": job.seed, "settings": _sampling_dict(job.sampling), "text": text,
                     "tokens": tokens, "seconds": round(seconds, 4)})
                 advance(1)
-            if need_score:
+            if need_score and capabilities_of(gen).score:
                 row = perplexity(gen, eval_text, name=backend)
                 append_jsonl(out / SCORES, row.as_dict())
+            elif need_score:
+                log(f"{backend} cannot score text: no bits per byte for it")
         finally:
             close = getattr(gen, "close", None)
             if close:
@@ -455,7 +459,7 @@ def run_compare(s: CompareSettings, out: str | os.PathLike[str], *, load: Callab
     open_run(out, s)
     total = len(jobs(s))
     with bar(total, "comparing", unit="sample", enabled=progress) as advance:
-        run_samples(s, out, load, advance, evaluation, concurrency)
+        run_samples(s, out, load, advance, evaluation, concurrency, log)
     log("measuring")
     metrics = measure(s, out, corpus, evaluation, log)
     write_metrics(out, metrics)

@@ -80,7 +80,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from genlab.errors import GenlabError
-from genlab.generator import Message, Score, check_messages as _check_messages
+from genlab.generator import Capabilities, Message, Score, check_messages as _check_messages
 from genlab.llama.gguf_header import GGUFInfo, has_chat_template, inspect_gguf  # noqa: F401 (re-exported)
 from genlab.sampling import Sampling
 
@@ -255,6 +255,13 @@ class LlamaGenerator:
     """
 
     kind = "llama"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """A model chats when it has a chat template or a chat format was chosen; its chat
+        prompt is then known to the token, and a reply can be continued."""
+        can = self.chat_format is not None or self.header.chat_template is not None
+        return Capabilities(chat=can, persona_prompts=True, score=True, exact_chat_tokens=can, continue_chat=can)
 
     def __init__(
         self,
@@ -509,8 +516,8 @@ class LlamaGenerator:
         llm = self.llm
         if self.chat_format is None and self.header.chat_template is None:
             raise GenlabError(
-                f"{self.path.name} has no chat template; choose a chat format "
-                "(for example chat_format='chatml') or use plain completion")
+                f"{self.name} has no chat template, so it cannot chat: choose a chat format with --chat-format "
+                "(chatml, llama-3, ...) or continue text with 'genlab generate'")
         capture: dict[str, Any] = {}
         llm._genlab_capture = capture
         try:

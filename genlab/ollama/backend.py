@@ -30,4 +30,5 @@ def _load(target: Target, options: dict[str, Any]) -> Generator:
     return OllamaGenerator.from_spec(target.location, **kwargs)
 
 
-KIND = Kind("ollama", "ollama:MODEL[:TAG]", "a model on a running Ollama server (its native API)", _resolve)
+KIND = Kind("ollama", "ollama:MODEL[:TAG]", "a model on a running Ollama server (its native API)", _resolve,
+            scores=False)  # Ollama gives log-probabilities of generated tokens only
