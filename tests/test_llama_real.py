@@ -328,3 +328,17 @@ def test_generate_from_an_empty_prompt_starts_at_bos(scorer, reference):
             break
         tokens.append(t)
     assert text == reference.detokenize(tokens).decode("utf-8", errors="ignore")
+
+
+def test_chat_uses_the_chatml_template_and_stops_at_the_end_of_the_turn(smol):
+    """SmolLM2's own template renders the turns; a short greedy answer ends at <|im_end|>, which
+    is not part of the reply (the model stops by itself, not by max_tokens)."""
+    msgs = [{"role": "system", "content": "Answer in one word."},
+            {"role": "user", "content": "What is the capital of France?"}]
+    rendered = smol.format_chat(msgs)
+    assert rendered.startswith("<|im_start|>system\nAnswer in one word.<|im_end|>\n")
+    assert rendered.endswith("<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n")
+    reply = "".join(smol.chat(msgs, Sampling(temperature=0, max_tokens=200)))
+    assert "Paris" in reply and smol.last_usage["finish_reason"] == "stop"
+    assert smol.last_usage["completion_tokens"] < 200
+    assert "<|im_end|>" not in reply and "<|im_start|>" not in reply
