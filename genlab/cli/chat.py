@@ -7,13 +7,12 @@ import sys
 import click
 
 from genlab.chat.persona import CHAT_DEFAULTS, DEFAULT_PERSONA
-from genlab.cli.options import llama_options, sampling_options, typed_sampling
+from genlab.cli.options import BACKEND_HELP, llama_options, sampling_options, typed_sampling
 
 
 @click.command()
 @click.option("--backend", "-b", required=True, metavar="NAME",
-              help="Which model: markov:NAME_OR_PATH, llama:PATH.gguf, hf:OWNER/REPO/FILE.gguf, or an alias "
-                   "from 'genlab models list'.")
+              help="Which model: " + BACKEND_HELP)
 @click.option("--persona", metavar="NAME_OR_PATH",
               help="Who the assistant is: a name from 'genlab personas list', a .toml file or a Character "
                    f"Card V2 .json file. [default: {DEFAULT_PERSONA}]")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from genlab.cli.options import sampling_from, sampling_options, scoring_llama_options
+from genlab.cli.options import BACKEND_HELP, sampling_from, sampling_options, scoring_llama_options
 from genlab.errors import GenlabError
 from genlab.eval.compare import CompareSettings
 
@@ -19,8 +19,7 @@ DEFAULT_SAMPLING = _LIBRARY.sampling.merged(seed=_LIBRARY.seed)  # the library's
 
 @click.command()
 @click.option("--backend", "-b", "backends", multiple=True, required=True, metavar="NAME",
-              help="A model to compare (repeatable): markov:NAME_OR_PATH, llama:PATH.gguf, ollama:MODEL, "
-                   "openai:URL#MODEL, or a name from 'genlab models list'.")
+              help="A model to compare (repeatable): " + BACKEND_HELP)
 @click.option("--prompts", type=click.Path(dir_okay=False, path_type=Path),
               help="Prompts file: one per line (\\n for a line break, 'chat:' for a chat turn) or .jsonl. "
                    "[default: genlab's built-in story, dialogue, chat and list prompts]")

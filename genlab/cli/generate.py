@@ -7,15 +7,14 @@ from pathlib import Path
 
 import click
 
-from genlab.cli.options import llama_options, process_escapes, sampling_from, sampling_options
+from genlab.cli.options import BACKEND_HELP, llama_options, process_escapes, sampling_from, sampling_options
 from genlab.errors import GenlabError
 from genlab.sampling import Sampling
 
 
 @click.command()
 @click.option("--backend", "-b", required=True, metavar="NAME",
-              help="Which model: markov:NAME_OR_PATH (a chain from 'genlab train-markov'), llama:PATH.gguf, "
-                   "hf:OWNER/REPO/FILE.gguf, or an alias from 'genlab models list'.")
+              help="Which model: " + BACKEND_HELP)
 @click.option("--prompt", "-p", metavar="TEXT",
               help="Text to continue; \\n, \\t, \\\\ ... are understood as llama.cpp does (see --no-escape). "
                    "[default: start a new paragraph]")

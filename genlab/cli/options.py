@@ -115,3 +115,9 @@ def scoring_llama_options(f: Callable[..., Any]) -> Callable[..., Any]:
     The command receives the cache choice as the keyword `f32_cache` (True for f32), which the
     llama backend takes as it is; other kinds of backend ignore it."""
     return llama_options(_KV_CACHE(f))
+
+
+# what --backend takes, said once for every command (genlab.backends parses it)
+BACKEND_HELP = ("a name from 'genlab models list' (an alias, or a model Ollama, the Hugging Face cache, "
+                "LM Studio or a pip package put here), markov:NAME_OR_PATH (a chain from 'genlab train-markov'), "
+                "llama:PATH.gguf, hf:OWNER/REPO/FILE.gguf, ollama:MODEL or openai:URL#MODEL.")
