@@ -13,7 +13,6 @@ import hashlib
 import json
 import math
 import socket
-import time
 from dataclasses import replace
 
 import pytest
@@ -327,10 +326,8 @@ def test_a_silent_server_times_out():
         s.bind(("127.0.0.1", 0))
         s.listen(4)
         g = OllamaGenerator("tiny", f"127.0.0.1:{s.getsockname()[1]}", timeout=0.5)
-        started = time.monotonic()
-        with pytest.raises(ServerError, match=r"within 0.5 s \(timeout\)"):
+        with pytest.raises(ServerError, match=r"within 0.5 s \(timeout\)"):  # the timeout given, not a default
             list(g.stream(PROMPT, Sampling(max_tokens=5)))
-        assert time.monotonic() - started < 5
 
 
 # --- with the rest of genlab ------------------------------------------------------------------------

@@ -173,7 +173,7 @@ def test_resume_continues_exactly_where_the_checkpoint_left_off(tmp_path):
 
 
 def test_ctrl_c_saves_a_checkpoint_and_a_usable_model_then_resume_goes_on(tmp_path):
-    proc = subprocess.Popen([*GENLAB, "train-llm", NOVEL, "--size", "tiny", "--minutes", "5", "-o", "m.gguf"],
+    proc = subprocess.Popen([*GENLAB, "train-llm", NOVEL, "--size", "tiny", "--steps", "100000", "-o", "m.gguf"],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             encoding="utf-8")
     deadline = time.monotonic() + 60
