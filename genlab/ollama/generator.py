@@ -38,7 +38,6 @@ several threads may stream from one OllamaGenerator (Ollama queues or batches th
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import re
 import threading
@@ -50,7 +49,7 @@ from genlab.generator import Capabilities, Message, Score, check_messages as _ch
 from genlab.ollama.api import (DEFAULT_NUM_CTX, HOST_ENV, adds_bos, check_model, not_found_model, parse_host,
                                parse_parameters, parse_spec, request_options, trained_context)
 from genlab.sampling import Sampling
-from genlab.server.client import Client, Retry, ServerError
+from genlab.server.client import Client, ServerError
 
 # Seconds to wait for a connection or the next bytes of an answer. Ollama loads a model on its
 # first request and answers nothing until it is loaded (its own load timeout is 5 minutes).
@@ -104,10 +103,6 @@ class OllamaGenerator:
         if num_ctx is not None and (isinstance(num_ctx, bool) or not isinstance(num_ctx, int) or num_ctx < 8):
             raise GenlabError(f"num_ctx must be a whole number >= 8, got {num_ctx!r}")
         self.num_ctx = num_ctx
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf:
-            raise GenlabError(f"timeout must be a number of seconds > 0, got {timeout!r}")
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 1:
-            raise GenlabError(f"retries must be a whole number >= 1, got {retries!r}")
         if not (think is None or isinstance(think, bool) or think in THINK_LEVELS):
             raise GenlabError(f"think must be true, false or one of {', '.join(THINK_LEVELS)}, got {think!r}")
         self.think = think
@@ -115,13 +110,9 @@ class OllamaGenerator:
             raise GenlabError(f"token_count must be one of {', '.join(TOKEN_COUNTS)}, got {token_count!r}")
         self.token_count = token_count
         self.api_key_env = api_key_env
-        if api_key is None and api_key_env:
-            api_key = os.environ.get(api_key_env) or None
-            if api_key is None:
-                raise GenlabError(f"{name or self.model} needs an API key in the environment variable "
-                                  f"{api_key_env}, which is not set")
-        self._authenticated = bool(api_key)
-        self.client = Client(self.endpoint, api_key=api_key, timeout=float(timeout), retry=Retry(attempts=retries))
+        self.client = Client.checked(self.endpoint, who=name or self.model, timeout=timeout, retries=retries,
+                                     api_key=api_key, api_key_env=api_key_env)
+        self._authenticated = self.client.authenticated
         self.name = name or (f"ollama:{self.url}#{self.model}" if host is not None else f"ollama:{self.model}")
         self._lock = threading.Lock()
         self._facts: ModelFacts | None = None

@@ -21,6 +21,8 @@ from __future__ import annotations
 import email.utils
 import http.client
 import json
+import math
+import os
 import random
 import re
 import socket
@@ -123,6 +125,26 @@ class Endpoint:
 
 class Client:
     """JSON, SSE and NDJSON requests to one server. Thread-safe: a new connection per request."""
+
+    @classmethod
+    def checked(cls, endpoint: Endpoint, *, who: str, timeout: Any, retries: Any, api_key: str | None = None,
+                api_key_env: str | None = None) -> "Client":
+        """A client from a backend's settings, each checked in one clear line; the key is read from
+        the environment variable `api_key_env` when not given (`who` names the backend in errors)."""
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf:
+            raise GenlabError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 1:
+            raise GenlabError(f"retries must be a whole number >= 1, got {retries!r}")
+        if api_key is None and api_key_env:
+            api_key = os.environ.get(api_key_env) or None
+            if api_key is None:
+                raise GenlabError(f"{who} needs an API key in the environment variable {api_key_env}, "
+                                  "which is not set")
+        return cls(endpoint, api_key=api_key, timeout=float(timeout), retry=Retry(attempts=retries))
+
+    @property
+    def authenticated(self) -> bool:
+        return bool(self._api_key)
 
     def __init__(self, endpoint: Endpoint, *, api_key: str | None = None, timeout: float = 60.0,
                  retry: Retry = Retry(), sleep: Callable[[float], None] = time.sleep):

@@ -67,7 +67,7 @@ from typing import Any, Iterator, Sequence
 from genlab.errors import GenlabError
 from genlab.generator import Capabilities, Message, Score, check_messages as _check_messages
 from genlab.sampling import Sampling
-from genlab.server.client import Client, Endpoint, Retry, ServerError, error_message
+from genlab.server.client import Client, Endpoint, ServerError, error_message
 
 DEFAULT_TIMEOUT = 60.0  # seconds per network wait (connecting, or the next bytes of an answer)
 KEY_ENV = "GENLAB_API_KEY"  # the key for openai:URL backends (aliases name their own variable)
@@ -120,18 +120,10 @@ class ServerGenerator:
         if model is not None and (not isinstance(model, str) or not model.strip()):
             raise GenlabError(f"model must be a non-empty name, got {model!r}")
         self.model = model.strip() if model else None
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf:
-            raise GenlabError(f"timeout must be a number of seconds > 0, got {timeout!r}")
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 1:
-            raise GenlabError(f"retries must be a whole number >= 1, got {retries!r}")
         self.api_key_env = api_key_env
-        if api_key is None and api_key_env:
-            api_key = os.environ.get(api_key_env) or None
-            if api_key is None:
-                raise GenlabError(f"{name or self.url} needs an API key in the environment variable "
-                                  f"{api_key_env}, which is not set")
-        self._authenticated = bool(api_key)
-        self.client = Client(self.endpoint, api_key=api_key, timeout=float(timeout), retry=Retry(attempts=retries))
+        self.client = Client.checked(self.endpoint, who=name or self.url, timeout=timeout, retries=retries,
+                                     api_key=api_key, api_key_env=api_key_env)
+        self._authenticated = self.client.authenticated
         self.extra_sampling = bool(extra_sampling)
         self.name = name or f"openai:{self.url}" + (f"#{self.model}" if self.model else "")
         self._lock = threading.Lock()
