@@ -69,8 +69,10 @@ def _import(where: str) -> Kind | None:
     module, _, attr = where.partition(":")
     try:
         return getattr(importlib.import_module(module), attr)
-    except ImportError:
-        return None
+    except ModuleNotFoundError as exc:  # that kind's package is not installed; any other error is a bug
+        if exc.name and module.startswith(exc.name):
+            return None
+        raise
 
 
 def _plugin_kinds() -> list[tuple[str, Kind]]:
