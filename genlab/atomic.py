@@ -1,4 +1,10 @@
-"""Write a file so that it is whole or absent: never half-written (Ctrl-C, a full disk)."""
+"""Write a file so that it is whole or absent: never half-written (Ctrl-C, kill, a full disk).
+
+Every file genlab makes (models, GGUFs, reports, plots, config) goes through `replacing`: the
+data goes to a temporary file beside the target, which then takes the target's place in one
+rename. The new file gets the mode a plain open() would give it (the umask), or the mode of the
+file it replaces; a symlinked target is written through its link.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +14,52 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from genlab.errors import GenlabError, cannot
+
 
 @contextlib.contextmanager
-def replacing(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success it replaces `path`, on any failure
-    (KeyboardInterrupt included) it is removed."""
+def replacing(path: str | os.PathLike[str], *, overwrite: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside `path` to write; on success it replaces `path`, on any
+    failure (KeyboardInterrupt included) it is removed. An OSError becomes one GenlabError
+    naming `path`. With overwrite=False an existing `path` is an error (checked again at the end)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
-        yield Path(tmp)
+        if path.is_symlink():
+            path = path.resolve()
+        if not overwrite and path.exists():
+            raise GenlabError(f"{path} already exists (use --force to overwrite it)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mode = _mode_for(path)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise cannot("write", path, exc) from None
+    tmp = Path(name)
+    try:
+        yield tmp
+        if not overwrite and path.exists():
+            raise GenlabError(f"{path} already exists (use --force to overwrite it)")
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise cannot("write", path, exc) from None
         raise
+
+
+def write_text(path: str | os.PathLike[str], text: str, *, overwrite: bool = True) -> None:
+    """Replace `path` with `text` (UTF-8, line ends as given), synced to disk."""
+    with replacing(path, overwrite=overwrite) as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _mode_for(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask

@@ -29,10 +29,10 @@ from typing import Any, Mapping
 
 from genlab.errors import GenlabError
 from genlab.generator import Generator
-from genlab.kinds import Kind, Target
+from genlab.kinds import Kind, Target, Trainer
 
 __all__ = ["BUILT_IN", "ENTRY_POINT_GROUP", "Kind", "Target", "forms", "kinds", "load_backend", "register",
-           "resolve"]
+           "resolve", "trainer"]
 
 ENTRY_POINT_GROUP = "genlab.backends"
 
@@ -95,6 +95,15 @@ def register(kind: Kind) -> None:
     if kind.prefix in table:
         raise GenlabError(f"a backend kind {kind.prefix!r} exists already")
     table[kind.prefix] = kind
+
+
+def trainer() -> tuple[str, Trainer]:
+    """The first kind whose models train from a corpus in moments, with its prefix (the chains
+    of compare's and perplexity's order curves)."""
+    for prefix, kind in kinds().items():
+        if kind.trainer is not None:
+            return prefix, kind.trainer
+    raise GenlabError("no installed backend kind trains from a corpus (the markov kind is missing)")
 
 
 def forms() -> str:

@@ -12,7 +12,6 @@ import hashlib
 import math
 import os
 import re
-import tempfile
 import unicodedata
 import urllib.error
 import urllib.request
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from genlab import __version__
+from genlab.atomic import write_text
 from genlab.errors import GenlabError
 from genlab.progress import progress
 
@@ -416,25 +416,6 @@ def _download(url: str, timeout: float, desc: str) -> tuple[bytes, str | None]:
         raise GenlabError(f"cannot download {url}: {exc}") from None
 
 
-def _atomic_write_text(path: Path, text: str, overwrite: bool) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same directory and os.replace."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if not overwrite and path.exists():
-            raise GenlabError(f"{path} already exists (use --force to overwrite it)")
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def fetch_gutenberg(
     number: int,
     dest_dir: str | os.PathLike[str] = "corpora",
@@ -483,7 +464,7 @@ def fetch_gutenberg(
         raise GenlabError(f"{path} already exists (use --force to overwrite it)")
     try:
         dest.mkdir(parents=True, exist_ok=True)
-        _atomic_write_text(path, body, overwrite)
+        write_text(path, body, overwrite=overwrite)
     except GenlabError:
         raise
     except OSError as exc:

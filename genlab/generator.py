@@ -1,15 +1,16 @@
 """The one interface every text model in genlab implements.
 
 The CLI, chat, perplexity and compare only talk to `Generator`, so a Markov chain trained a
-minute ago and a llama.cpp model are interchangeable everywhere. What a backend can and cannot
-do is declared in its `capabilities`, so callers ask instead of checking types.
+minute ago and a llama.cpp model are interchangeable everywhere. Each backend declares what it
+can do in `capabilities`; callers ask that instead of checking types.
 """
 
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Iterator, Protocol, Sequence, TypedDict, runtime_checkable
+from typing import Any, Iterator, Sequence, TypedDict
 
 from genlab.errors import GenlabError
 from genlab.sampling import Sampling
@@ -73,40 +74,70 @@ class Capabilities:
     """What a backend can do, declared so callers never test its type.
 
     chat: `chat()` turns messages into a prompt the model was made for (a chat template, a
-    server's chat route, a chain answering the last message). False for a llama model without
-    a chat template and no chat format chosen: callers refuse chat in one line up front.
-    persona_prompts: the system prompt and few-shot turns reach the model (a Markov chain
-    answers the last message only). score: `score()` works (a server without prompt
-    log-probabilities cannot). exact_chat_tokens: `chat_prompt_tokens(messages)` gives the exact
-    prompt the model sees. continue_chat: `continue_chat(messages, s)` extends the last reply.
+      server's chat route, a chain answering the last message). False for a llama model without
+      a chat template and no chat format chosen: callers refuse chat in one line up front.
+    persona_prompts: the system prompt and few-shot turns reach the model (False: it answers
+      the last message only, as a Markov chain does).
+    score: `score()` works (a server without prompt log-probabilities cannot).
+    pretokenized: `score(text, tokenized=True)` takes the text's own tokens (split at spaces,
+      one sentence a line) instead of tokenizing it.
+    exact_chat_tokens: `chat_prompt_tokens(messages)` gives the exact prompt the model sees.
+    continue_chat: `continue_chat(messages, s)` extends the last reply.
+    concurrent_requests: several calls may run at once (one connection each), so compare can
+      keep a server busy.
     """
 
     chat: bool = True
     persona_prompts: bool = True
     score: bool = True
+    pretokenized: bool = False
     exact_chat_tokens: bool = False
     continue_chat: bool = False
+    concurrent_requests: bool = False
 
 
-def capabilities_of(generator: object) -> Capabilities:
-    """A generator's declared capabilities (the defaults for one that declares none)."""
-    caps = getattr(generator, "capabilities", None)
-    return caps if isinstance(caps, Capabilities) else Capabilities()
+class Generator(ABC):
+    """A text model: stream a continuation, chat, score a text.
+
+    A backend subclasses this, declares `capabilities` (a class attribute, or a property when it
+    depends on the loaded model) and sets `name` and `context_length` (None: unbounded, as a
+    Markov chain is). Only `stream` must be written; the rest have honest defaults.
+    """
+
+    name: str = "generator"
+    context_length: int | None = None
+    capabilities: Capabilities = Capabilities(chat=False, score=False)
+
+    @abstractmethod
+    def stream(self, prompt: str, sampling: Sampling) -> Iterator[str]:
+        """The continuation of `prompt`, piece by piece as it is made."""
+
+    def chat(self, messages: Sequence[Message], sampling: Sampling) -> Iterator[str]:
+        """The next assistant reply to `messages`, piece by piece."""
+        raise GenlabError(f"{self.name} cannot chat")
+
+    def score(self, text: str, *, tokenized: bool = False) -> Score:
+        """How well the model predicts `text` (see Capabilities.pretokenized for `tokenized`)."""
+        raise GenlabError(f"{self.name} cannot score a text")
+
+    def count_tokens(self, text: str) -> int:
+        """`text`'s length in the model's own units."""
+        return len(text.split())
+
+    def info(self) -> dict[str, Any]:
+        """What to record about the model in a report (JSON-ready)."""
+        return {"name": self.name}
+
+    def close(self) -> None:
+        """Free what the model holds (memory, connections); using it afterwards is an error."""
+
+    def __enter__(self) -> "Generator":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
-@runtime_checkable
-class Generator(Protocol):
-    name: str
-    context_length: int | None  # None: unbounded (a Markov chain)
-
-    def stream(self, prompt: str, sampling: Sampling) -> Iterator[str]: ...
-
-    def chat(self, messages: Sequence[Message], sampling: Sampling) -> Iterator[str]: ...
-
-    def score(self, text: str) -> Score: ...
-
-    def count_tokens(self, text: str) -> int: ...
-
-    def info(self) -> dict[str, object]: ...
-
-    # optional: `capabilities: Capabilities` (see capabilities_of)
+def capabilities_of(generator: Generator) -> Capabilities:
+    """A generator's declared capabilities (kept for callers written before the base class)."""
+    return generator.capabilities

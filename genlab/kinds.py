@@ -9,7 +9,8 @@ contract, never the table that looks names up.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol
 
 from genlab.generator import Generator
 from genlab.sampling import Sampling
@@ -46,6 +47,23 @@ class Target:
         return self.load_with(self, merged)
 
 
+class Trainer(Protocol):
+    """A kind whose models learn a corpus in moments (Markov chains), so compare and perplexity
+    can draw a curve over its orders without a saved model."""
+
+    orders: range  # the orders it takes
+
+    def train(self, corpus: Path, order: int, *, text: str | None = None, unit: str = "word",
+              encoding: str | None = None, tokenized: bool = False, reuse_saved: bool = False) -> Generator:
+        """A model of `corpus` (its `text` when already read). reuse_saved: load the model that
+        `train-markov` saved for this corpus and settings, when its corpus is unchanged."""
+        ...
+
+    def corpus_of(self, name: str) -> Path | None:
+        """The training corpus of the saved model `name`, when that file is still there."""
+        ...
+
+
 @dataclass(frozen=True)
 class Kind:
     """One kind of backend: `prefix:REST` names go to `resolve(rest, name)`.
@@ -53,6 +71,7 @@ class Kind:
     form: how such a name is written (help and error messages). about: a few words on it.
     scores: whether its models can score a text (known before loading: `genlab perplexity`
     refuses a kind that cannot in one line, before any work).
+    trainer: set for a kind whose models train from a corpus in moments (see Trainer).
     """
 
     prefix: str
@@ -60,3 +79,4 @@ class Kind:
     about: str
     resolve: Callable[[str, str], Target]
     scores: bool = True
+    trainer: Trainer | None = None

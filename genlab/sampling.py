@@ -1,4 +1,4 @@
-"""Shared sampling settings and the sampler chain every non-llama backend applies.
+"""Shared sampling settings, and the sampler chain for backends without one of their own.
 
 One `Sampling` value means the same thing on every backend: a Markov chain runs the same
 transforms as llama.cpp, in llama.cpp's order (penalties, top-k, top-p, min-p, temperature),
@@ -15,6 +15,15 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from genlab.errors import GenlabError
+
+
+LLAMA_RANDOM_SEED = 0xFFFFFFFF  # llama.cpp's LLAMA_DEFAULT_SEED: "pick a random seed"
+
+
+def reproducible_seed(seed: int) -> int:
+    """The seed to hand llama.cpp (in process, behind a server or Ollama): its "random" value
+    becomes the one below it, so every seed genlab accepts gives the same text twice."""
+    return seed - 1 if seed == LLAMA_RANDOM_SEED else seed
 
 
 @dataclass(frozen=True)

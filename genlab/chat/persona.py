@@ -25,7 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
-from genlab.chat.paths import personas_dir
+from genlab.folders import personas_dir
 from genlab.errors import GenlabError
 from genlab.sampling import Sampling, parse_value
 

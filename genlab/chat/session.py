@@ -283,10 +283,10 @@ class ChatSession:
                 "sampling": self.sampling.to_dict(), "messages": list(self.history), "window": self.window}
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        from genlab.llama.registry import write_atomic
+        from genlab.atomic import write_text
 
         path = Path(path).expanduser()
-        write_atomic(path, json.dumps(self.state(), ensure_ascii=False, indent=1) + "\n")
+        write_text(path, json.dumps(self.state(), ensure_ascii=False, indent=1) + "\n")
         return path
 
     def load(self, path: str | os.PathLike[str]) -> None:

@@ -48,7 +48,7 @@ def chat(backend: str, persona: str | None, system: str | None, blocks: bool, re
       printf 'hello\\n/retry\\n' | genlab chat --backend markov:novel --seed 1
       printf 'hi\\nand?\\n' | genlab chat -b markov:novel | while IFS= read -r -d '' reply; do echo "[$reply]"; done
     """
-    from genlab.chat.paths import input_history_file, transcripts_dir
+    from genlab.folders import input_history_file, transcripts_dir
     from genlab.chat.persona import load_persona
     from genlab.chat.session import ChatSession, Transcript, require_chat
     from genlab.chat.terminal import ChatTerminal

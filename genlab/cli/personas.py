@@ -24,7 +24,7 @@ def personas() -> None:
 @personas.command(name="list")
 def list_command() -> None:
     """List the personas: name, where it comes from, and what it is like."""
-    from genlab.chat.paths import personas_dir
+    from genlab.folders import personas_dir
     from genlab.chat.persona import list_personas
 
     rows = list_personas()

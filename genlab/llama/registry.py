@@ -51,7 +51,6 @@ import difflib
 import math
 import os
 import re
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,13 +73,10 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 
 
 def user_config_dir() -> Path:
-    """$GENLAB_CONFIG_DIR, else platformdirs' user config directory for genlab."""
-    env = os.environ.get("GENLAB_CONFIG_DIR")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
+    """The user's config folder: see genlab.folders."""
+    from genlab.folders import config_dir
 
-    return Path(platformdirs.user_config_dir("genlab"))
+    return config_dir()
 
 
 def config_path(scope: str) -> Path:
@@ -491,40 +487,9 @@ def _write_config(path: Path, old_text: str | None, new_doc: dict[str, Any], nam
             pass
     if text is None:
         text = dumps(new_doc)
-    write_atomic(path, text)
+    from genlab.atomic import write_text
 
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` in one step (temporary file in the same folder, then rename);
-    a symlinked config file is written through the link."""
-    try:
-        if path.is_symlink():
-            path = path.resolve()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            mode = path.stat().st_mode & 0o7777
-        except FileNotFoundError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise GenlabError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise GenlabError(f"cannot write {path}: {exc.strerror or exc}") from None
-        raise
+    write_text(path, text)
 
 
 def _header_keys(line: str) -> list[str] | None:

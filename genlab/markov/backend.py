@@ -1,12 +1,13 @@
-"""`markov:NAME_OR_PATH`: a chain trained by `genlab train-markov`, as a backend kind."""
+"""`markov:NAME_OR_PATH`: a chain trained by `genlab train-markov`, as a backend kind, and the
+kind's trainer (chains of any order, trained in moments, for the order curves)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from genlab.kinds import Kind, Target
 from genlab.generator import Generator
+from genlab.kinds import Kind, Target
 
 
 def _resolve(rest: str, name: str) -> Target:
@@ -21,4 +22,55 @@ def _load(target: Target, options: dict[str, Any]) -> Generator:
     return MarkovGenerator.load(Path(target.location))  # llama settings mean nothing to a chain
 
 
-KIND = Kind("markov", "markov:NAME_OR_PATH", "a chain from 'genlab train-markov'", _resolve)
+class ChainTrainer:
+    """Chains of each order on one corpus (see genlab.kinds.Trainer)."""
+
+    @property
+    def orders(self) -> range:
+        from genlab.markov.model import MAX_ORDER
+
+        return range(1, MAX_ORDER + 1)
+
+    def train(self, corpus: Path, order: int, *, text: str | None = None, unit: str = "word",
+              encoding: str | None = None, tokenized: bool = False, reuse_saved: bool = False) -> Generator:
+        from genlab.markov.generator import MarkovGenerator
+        from genlab.markov.model import train
+
+        if reuse_saved:
+            saved = self._saved(corpus, order, unit, tokenized)
+            if saved is not None:
+                return saved
+        model = train([(corpus, 1.0)], order=order, unit=unit, encoding=encoding,
+                      texts=None if text is None else [text], tokenized=tokenized)
+        return MarkovGenerator(model, name=f"{corpus.stem}-o{order}")
+
+    def _saved(self, corpus: Path, order: int, unit: str, tokenized: bool) -> Generator | None:
+        from genlab.corpus import sha256_file
+        from genlab.markov.generator import MarkovGenerator
+        from genlab.markov.store import MODELS_DIR, SUFFIX, default_name, load
+
+        path = MODELS_DIR / f"{default_name(corpus.stem, order, unit)}{SUFFIX}"
+        if not path.is_file():
+            return None
+        model = load(path)
+        if (model.order == order and model.unit == unit and model.pretokenized == tokenized
+                and [c.get("sha256") for c in model.corpora] == [sha256_file(corpus)]):
+            return MarkovGenerator(model, path=path)
+        return None
+
+    def corpus_of(self, name: str) -> Path | None:
+        from genlab.errors import GenlabError
+        from genlab.markov.store import find_model, load
+
+        try:
+            model = load(find_model(name))
+        except GenlabError:
+            return None
+        for c in model.corpora:
+            path = Path(c.get("path", ""))
+            if path.is_file():
+                return path
+        return None
+
+
+KIND = Kind("markov", "markov:NAME_OR_PATH", "a chain from 'genlab train-markov'", _resolve, trainer=ChainTrainer())

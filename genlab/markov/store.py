@@ -192,13 +192,10 @@ def default_name(corpus_stem: str, order: int, unit: str) -> str:
 
 
 def user_models_dir() -> Path:
-    """$GENLAB_HOME/models, else the user's data folder for genlab (platformdirs)."""
-    base = os.environ.get("GENLAB_HOME")
-    if base:
-        return Path(base) / "models"
-    import platformdirs
+    """The user's Markov models: see genlab.folders."""
+    from genlab.folders import models_dir
 
-    return Path(platformdirs.user_data_dir("genlab")) / "models"
+    return models_dir()
 
 
 def find_model(name_or_path: str) -> Path:
