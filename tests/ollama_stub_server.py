@@ -46,7 +46,8 @@ from pathlib import Path
 from typing import Any
 
 from genlab.errors import GenlabError
-from genlab.llama.generator import LlamaGenerator, inspect_gguf
+from genlab.llama.generator import LlamaGenerator
+from genlab.llama.gguf_header import inspect_gguf
 from genlab.sampling import Sampling
 
 VERSION = "0.12.6"

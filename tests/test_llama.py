@@ -14,7 +14,8 @@ pytest.importorskip("gguf")
 
 from genlab.errors import GenlabError  # noqa: E402
 from genlab.generator import Generator, Score  # noqa: E402
-from genlab.llama.generator import LlamaGenerator, inspect_gguf  # noqa: E402
+from genlab.llama.generator import LlamaGenerator  # noqa: E402
+from genlab.llama.gguf_header import inspect_gguf  # noqa: E402
 from genlab.llama.tiny import DEFAULT_TEMPLATE, build_tiny_model, build_vocab  # noqa: E402
 from genlab.sampling import Sampling  # noqa: E402
 

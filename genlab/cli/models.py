@@ -194,7 +194,7 @@ def add_command(name: str, path: str, n_ctx: int | None, n_threads: int | None, 
         raise GenlabError("PATH must be a GGUF file")
     info = None
     if not no_check:
-        from genlab.llama.generator import inspect_gguf
+        from genlab.llama.gguf_header import inspect_gguf
 
         info = inspect_gguf(path)
         if chat_format:
@@ -320,7 +320,7 @@ def show_command(model: str, as_json: bool) -> None:
       genlab models show models/tiny.gguf
       genlab models show llama3 --json
     """
-    from genlab.llama.generator import inspect_gguf
+    from genlab.llama.gguf_header import inspect_gguf
     from genlab.llama.registry import RESERVED, find_alias, hf_download
 
     alias = found = None

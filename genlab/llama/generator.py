@@ -81,7 +81,7 @@ import numpy as np
 
 from genlab.errors import GenlabError
 from genlab.generator import Capabilities, Message, Score, check_messages as _check_messages
-from genlab.llama.gguf_header import GGUFInfo, has_chat_template, inspect_gguf  # noqa: F401 (re-exported)
+from genlab.llama.gguf_header import inspect_gguf
 from genlab.sampling import Sampling
 
 DEFAULT_MAX_CONTEXT = 4096  # n_ctx=None uses the model's training context, capped at this
