@@ -80,7 +80,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from genlab.errors import GenlabError
-from genlab.generator import Capabilities, Message, Score, check_messages as _check_messages
+from genlab.generator import Capabilities, Generator, Message, Score, check_messages as _check_messages
 from genlab.llama.gguf_header import inspect_gguf
 from genlab.sampling import Sampling
 
@@ -235,7 +235,7 @@ def _engine_class() -> type:
 # --- the generator ------------------------------------------------------------------------------
 
 
-class LlamaGenerator:
+class LlamaGenerator(Generator):
     """A GGUF model behind the Generator interface.
 
     path: the .gguf file. n_ctx: context length in tokens (None: the model's training context,
@@ -696,8 +696,12 @@ class LlamaGenerator:
             end = new_end
         return windows
 
-    def score(self, text: str, *, stride: int | None = None, progress: bool | None = None) -> Score:
+    def score(self, text: str, *, tokenized: bool = False, stride: int | None = None,
+              progress: bool | None = None) -> Score:
         """Total negative log-probability (nats) of every token of `text`, with the counts.
+
+        `text` is always tokenized by the model (`tokenized` is accepted for the contract; a
+        llama model has no pre-tokenized input).
 
         The first token is scored given `prefix_token` (BOS, else end-of-text), each later
         one given the tokens before it; `Score.tokens` counts them all. Texts longer than the

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 from genlab.errors import GenlabError
-from genlab.generator import Capabilities, Message, Score, check_messages as _check_messages
+from genlab.generator import Capabilities, Generator, Message, Score, check_messages as _check_messages
 from genlab.ollama.api import (DEFAULT_NUM_CTX, HOST_ENV, adds_bos, check_model, not_found_model, parse_host,
                                parse_parameters, parse_spec, request_options, trained_context)
 from genlab.sampling import Sampling
@@ -73,7 +73,7 @@ class ModelFacts:
     bos: bool  # the tokenizer adds BOS to a raw prompt
 
 
-class OllamaGenerator:
+class OllamaGenerator(Generator):
     """A model served by Ollama, behind the Generator interface.
 
     model: an Ollama model name ("llama3", "llama3:8b", "user/model:tag"). host: the server, in
@@ -87,9 +87,9 @@ class OllamaGenerator:
     """
 
     kind = "ollama"
-    concurrent_requests = True  # one connection per call: genlab compare may run several at once
+    # one connection per call, so genlab compare may run several at once
     capabilities = Capabilities(chat=True, persona_prompts=True, score=False, exact_chat_tokens=False,
-                                continue_chat=False)
+                                continue_chat=False, concurrent_requests=True)
 
     def __init__(self, model: str, host: str | None = None, *, name: str | None = None,
                  num_ctx: int | None = None, timeout: float = DEFAULT_TIMEOUT, retries: int = 4,
@@ -192,7 +192,7 @@ class OllamaGenerator:
 
     # --- scoring and tokens -----------------------------------------------------------------------
 
-    def score(self, text: str) -> Score:
+    def score(self, text: str, *, tokenized: bool = False) -> Score:
         raise GenlabError(f"{self.name} {NO_SCORE}")
 
     def count_tokens(self, text: str) -> int:

@@ -65,7 +65,7 @@ import threading
 from typing import Any, Iterator, Sequence
 
 from genlab.errors import GenlabError
-from genlab.generator import Capabilities, Message, Score, check_messages as _check_messages
+from genlab.generator import Capabilities, Generator, Message, Score, check_messages as _check_messages
 from genlab.sampling import Sampling
 from genlab.server.client import Client, Endpoint, ServerError, error_message
 
@@ -98,7 +98,7 @@ def request_fields(s: Sampling, extra: bool = True) -> dict[str, Any]:
     return out
 
 
-class ServerGenerator:
+class ServerGenerator(Generator):
     """A model served over HTTP by an OpenAI-compatible server.
 
     url: the API base, e.g. http://127.0.0.1:8080/v1 (a bare host means /v1). model: the
@@ -109,8 +109,9 @@ class ServerGenerator:
     """
 
     kind = "openai"
-    concurrent_requests = True  # one connection per call: genlab compare may run several at once
-    capabilities = Capabilities()  # the server's chat route applies the template; scoring needs prompt logprobs
+    # the server's chat route applies the template; scoring needs prompt logprobs; one connection
+    # per call, so genlab compare may run several at once
+    capabilities = Capabilities(concurrent_requests=True)
 
     def __init__(self, url: str, model: str | None = None, *, api_key: str | None = None,
                  api_key_env: str | None = None, name: str | None = None,
@@ -186,9 +187,10 @@ class ServerGenerator:
 
     # --- scoring ------------------------------------------------------------------------------
 
-    def score(self, text: str) -> Score:
+    def score(self, text: str, *, tokenized: bool = False) -> Score:
         """-sum ln p of the tokens of `text` from the server's prompt log-probabilities (see the
-        module docstring for the first token)."""
+        module docstring for the first token). The server tokenizes `text` (`tokenized` is
+        accepted for the contract; there is no pre-tokenized input)."""
         if not isinstance(text, str):
             raise GenlabError(f"text must be a string, got {type(text).__name__}")
         counts = dict(bytes=len(text.encode("utf-8", errors="surrogatepass")), words=len(text.split()))
