@@ -45,7 +45,8 @@ def main() -> int:
         print(f"skipped: {source} is absent", file=sys.stderr)
         return 0
     sys.path.insert(0, str(ROOT))
-    from genlab.corpus import read_corpus, strip_gutenberg
+    from genlab.corpus import read_corpus
+    from genlab.gutenberg import strip_gutenberg
     from genlab.eval.perplexity import perplexity, prepare_text
     from genlab.markov.generator import MarkovGenerator
     from genlab.markov.model import train as train_markov

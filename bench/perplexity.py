@@ -64,7 +64,7 @@ def sentences(text: str) -> list[list[str]]:
 
 
 def read(name: str) -> str:
-    from genlab.corpus import strip_gutenberg
+    from genlab.gutenberg import strip_gutenberg
 
     return strip_gutenberg((CORPORA / f"{name}.txt").read_text(encoding="utf-8-sig"))
 

@@ -1,4 +1,4 @@
-"""Tests for genlab.corpus and the ``genlab corpus`` CLI.
+"""Tests for genlab.corpus, genlab.gutenberg and the ``genlab corpus`` CLI.
 
 Downloads are served by a local http.server on 127.0.0.1; nothing here touches the
 internet.
@@ -15,18 +15,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from genlab.corpus import (
-    corpus_name,
-    fetch_gutenberg,
-    gutenberg_title,
-    parse_corpus_spec,
-    parse_source,
-    read_corpus,
-    sha256_file,
-    slugify,
-    strip_gutenberg,
-)
+from genlab.corpus import corpus_name, iter_corpus, parse_corpus_spec, read_corpus, sha256_file
 from genlab.errors import GenlabError
+from genlab.gutenberg import fetch_gutenberg, gutenberg_title, parse_source, slugify, strip, strip_gutenberg
 
 # An original stand-in for a Project Gutenberg file (not a real book).
 FAKE_BOOK = """\
@@ -216,6 +207,23 @@ def test_read_corpus_permission_error(tmp_path: Path, monkeypatch: pytest.Monkey
         read_corpus(p)
 
 
+@pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 5])
+def test_iter_corpus_pieces_cut_anywhere(tmp_path: Path, chunk_bytes: int) -> None:
+    import hashlib
+
+    p = tmp_path / "c.txt"
+    data = "\ufeffcaf\u00e9 \u20ac\r\nline\rend\r\n".encode("utf-8")
+    p.write_bytes(data)
+    digest = hashlib.sha256()
+    pieces = list(iter_corpus(p, chunk_bytes=chunk_bytes, digest=digest))
+    assert "".join(pieces) == read_corpus(p) == "caf\u00e9 \u20ac\nline\nend\n"
+    assert all(pieces)
+    assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
+    p.write_bytes(b"ok text " * 3 + b"\xe9 more")
+    with pytest.raises(GenlabError, match="invalid byte 0xE9 at offset 24 "):
+        list(iter_corpus(p, chunk_bytes=chunk_bytes))
+
+
 # --------------------------------------------------------------------------- small helpers
 
 
@@ -296,6 +304,37 @@ def test_strip_gutenberg_case_insensitive_and_wrapped_start() -> None:
 def test_strip_gutenberg_requires_start_marker() -> None:
     with pytest.raises(GenlabError, match=r"does not look like a Project Gutenberg text \(no START marker\)"):
         strip_gutenberg("Just some text.\n")
+
+
+def test_strip_says_what_it_cut() -> None:
+    body, cut = strip("\ufeff" + FAKE_BOOK.replace("\n", "\r\n"))
+    assert body == EXPECTED_BODY
+    assert cut
+    assert cut.header.startswith("The Project Gutenberg eBook of The Lamplighter's Ledger\n")
+    assert cut.header.rstrip().endswith("*** START OF THE PROJECT GUTENBERG EBOOK THE LAMPLIGHTER'S LEDGER ***")
+    assert cut.footer.lstrip().startswith("*** END OF THE PROJECT GUTENBERG EBOOK")
+    assert cut.footer.endswith("General Information About Project Gutenberg electronic works\n")
+    assert "\r" not in cut.header + body + cut.footer
+
+
+def test_strip_leaves_other_text_whole() -> None:
+    body, cut = strip("\ufeffJust some text.\r\n\r\n")
+    assert body == "Just some text.\n\n"
+    assert not cut and cut.header == "" and cut.footer == ""
+
+
+def test_strip_without_end_marker_cuts_only_the_header() -> None:
+    body, cut = strip("Title: X\n*** START OF THE PROJECT GUTENBERG EBOOK X ***\n\nThe body.\n")
+    assert body == "The body.\n"
+    assert cut.header == "Title: X\n*** START OF THE PROJECT GUTENBERG EBOOK X ***"
+    assert cut.footer == ""
+
+
+def test_strip_gutenberg_requires_a_body() -> None:
+    text = "*** START OF THE PROJECT GUTENBERG EBOOK X ***\n\n*** END OF THE PROJECT GUTENBERG EBOOK X ***\n"
+    assert strip(text)[0] == ""
+    with pytest.raises(GenlabError, match=r"^book 7 has nothing between the Project Gutenberg header and footer$"):
+        strip_gutenberg(text, source="book 7")
 
 
 def test_gutenberg_title_missing() -> None:
@@ -445,6 +484,16 @@ def test_fetch_gutenberg_connection_refused(tmp_path: Path) -> None:
         fetch_gutenberg(1, dest_dir=tmp_path, mirror=f"http://127.0.0.1:{port}", timeout=2)
 
 
+def test_fetch_gutenberg_unwritable_destination(tmp_path: Path, mirror: str) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    target = blocker / "corpora" / "the-lamplighters-ledger.txt"
+    with pytest.raises(GenlabError) as info:
+        fetch_gutenberg(90001, dest_dir=blocker / "corpora", mirror=mirror)
+    assert str(info.value) == f"cannot save {target}: Not a directory"
+    assert _files(tmp_path) == ["file"]
+
+
 def test_fetch_gutenberg_rejects_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(GenlabError, match="positive integer"):
         fetch_gutenberg(0, dest_dir=tmp_path, mirror="http://127.0.0.1:1")
@@ -503,3 +552,4 @@ def test_cli_fetch_help_has_example() -> None:
     assert result.exit_code == 0
     assert "genlab corpus fetch gutenberg:1342" in result.output
     assert "--force" in result.output and "--mirror" in result.output
+

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from genlab.corpus import DEFAULT_GUTENBERG_MIRROR, MIRROR_ENV_VAR, fetch_gutenberg, parse_source
+from genlab.gutenberg import DEFAULT_GUTENBERG_MIRROR, MIRROR_ENV_VAR, fetch_gutenberg, parse_source
 
 
 @click.group(name="corpus")
