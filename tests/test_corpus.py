@@ -553,3 +553,31 @@ def test_cli_fetch_help_has_example() -> None:
     assert "genlab corpus fetch gutenberg:1342" in result.output
     assert "--force" in result.output and "--mirror" in result.output
 
+
+def _ten_paragraphs(path: Path) -> Path:
+    path.write_text("\n\n".join(f"Paragraph {i} of the book." for i in range(10)) + "\n", encoding="utf-8")
+    return path
+
+
+def test_cli_split(tmp_path: Path) -> None:
+    book = _ten_paragraphs(tmp_path / "book.txt")
+    out = tmp_path / "parts"
+    result = CliRunner().invoke(_cli(), ["corpus", "split", str(book), "--held-out", "0.2", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    train, held = (out / "book-train.txt").read_text(), (out / "book-held-out.txt").read_text()
+    assert train == "\n\n".join(f"Paragraph {i} of the book." for i in range(8)) + "\n"
+    assert held == "Paragraph 8 of the book.\n\nParagraph 9 of the book.\n"
+    assert result.output.splitlines() == [
+        f"wrote {out / 'book-train.txt'} ({len(train) - 1:,} bytes)",
+        f"wrote {out / 'book-held-out.txt'} ({len(held) - 1:,} bytes)",
+    ]
+
+
+def test_cli_split_unwritable_folder_is_one_line(tmp_path: Path) -> None:
+    book = _ten_paragraphs(tmp_path / "book.txt")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = CliRunner().invoke(_cli(), ["corpus", "split", str(book), "-o", str(blocker / "parts")])
+    assert result.exit_code == 1
+    target = blocker / "parts" / "book-train.txt"
+    assert result.output.strip() == f"genlab: error: cannot write {target}: Not a directory"

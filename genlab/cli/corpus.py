@@ -1,7 +1,7 @@
-"""``genlab corpus``: get training text into the corpora folder.
+"""``genlab corpus``: fetch a public-domain book as a corpus, split a corpus for held-out scoring.
 
-GenlabError is deliberately not caught here: the main ``genlab`` group turns it into a
-single ``genlab: error: ...`` line.
+GenlabError is not caught here: the main ``genlab`` group turns it into one
+``genlab: error: ...`` line.
 """
 
 from __future__ import annotations
@@ -87,15 +87,13 @@ def split(file: Path, held_out: float, dest_dir: Path, encoding: str | None) -> 
       genlab train-markov models/novel-train.txt --order 3
       genlab perplexity --train models/novel-train.txt --orders 1-4 models/novel-held-out.txt
     """
-    from genlab.atomic import replacing
+    from genlab.atomic import write_text
     from genlab.corpus import corpus_name
     from genlab.eval.texts import corpus_text, split_held_out
 
     head, tail = split_held_out(corpus_text([file], encoding), held_out)
-    dest_dir.mkdir(parents=True, exist_ok=True)
     name = corpus_name(file)
     for part, text in (("train", head), ("held-out", tail)):
         path = dest_dir / f"{name}-{part}.txt"
-        with replacing(path) as tmp:
-            tmp.write_text(text + "\n", encoding="utf-8")
+        write_text(path, text + "\n")
         click.echo(f"wrote {path} ({len(text.encode('utf-8')):,} bytes)")
