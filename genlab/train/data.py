@@ -32,7 +32,8 @@ def vocab_gguf(vocab: SpmVocab, path: Path) -> Path:
 @contextmanager
 def llama_tokenizer(vocab: SpmVocab) -> Iterator[Callable[[str], list[int]]]:
     """A function text -> token ids (no BOS), computed by llama.cpp from `vocab`."""
-    from genlab.llama.generator import _llama_cpp, _Stderr
+    from genlab.llama.engine import llama_cpp as _llama_cpp
+    from genlab.llama.quiet import Stderr as _Stderr
 
     llama_cpp = _llama_cpp()
     with tempfile.TemporaryDirectory(prefix="genlab-vocab-") as tmp:
