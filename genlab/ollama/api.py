@@ -39,13 +39,12 @@ from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from genlab.errors import GenlabError
-from genlab.sampling import Sampling
+from genlab.sampling import Sampling, reproducible_seed
 from genlab.server.client import Endpoint
 
 HOST_ENV = "OLLAMA_HOST"
 DEFAULT_PORT = 11434
 DEFAULT_NUM_CTX = 4096  # context sent when neither the caller nor the Modelfile sets one
-_LLAMA_RANDOM_SEED = 0xFFFFFFFF
 FORM = "ollama:MODEL[:TAG] or ollama:http://HOST:PORT#MODEL"
 
 
@@ -121,7 +120,7 @@ def request_options(s: Sampling, num_ctx: int, stop: Sequence[str] | None) -> di
     stop strings out (the Modelfile's apply); a list, even empty, is sent."""
     if not isinstance(s, Sampling):
         raise GenlabError(f"sampling must be a Sampling, got {type(s).__name__}")
-    seed = -1 if s.seed is None else (s.seed if s.seed != _LLAMA_RANDOM_SEED else _LLAMA_RANDOM_SEED - 1)
+    seed = -1 if s.seed is None else reproducible_seed(s.seed)
     out: dict[str, Any] = {
         "temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p, "min_p": s.min_p,
         "typical_p": 1.0, "repeat_penalty": s.repeat_penalty, "repeat_last_n": s.repeat_last_n,

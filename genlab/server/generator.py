@@ -66,7 +66,7 @@ from typing import Any, Iterator, Sequence
 
 from genlab.errors import GenlabError
 from genlab.generator import Capabilities, Generator, Message, Score, check_messages as _check_messages
-from genlab.sampling import Sampling
+from genlab.sampling import Sampling, reproducible_seed
 from genlab.server.client import Client, Endpoint, ServerError, error_message
 
 DEFAULT_TIMEOUT = 60.0  # seconds per network wait (connecting, or the next bytes of an answer)
@@ -89,7 +89,7 @@ def request_fields(s: Sampling, extra: bool = True) -> dict[str, Any]:
         raise GenlabError(f"sampling must be a Sampling, got {type(s).__name__}")
     out: dict[str, Any] = {"temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_tokens}
     if s.seed is not None:
-        out["seed"] = s.seed if s.seed != 0xFFFFFFFF else 0xFFFFFFFE
+        out["seed"] = reproducible_seed(s.seed)
     if s.stop:
         out["stop"] = list(s.stop)
     if extra:
@@ -202,8 +202,9 @@ class ServerGenerator(Generator):
             sizes = _context_overflow(exc)
             if sizes is None or sizes[0] < 32:  # (a context too small to hold two parts of any use)
                 if exc.status == 400 and "context" in str(exc).lower():
-                    raise ServerError(f"{exc} (this server does not say how many tokens its context and the "
-                                      "text hold, so genlab cannot cut the text to fit: split it)", exc.status) from None
+                    raise ServerError(f"{exc} (this server does not say how many tokens its context and "
+                                      "the text hold, so genlab cannot cut the text to fit: split it)",
+                                      exc.status) from None
                 raise
             nats, tokens = self._score_in_windows(text, *sizes)
         return Score(nats=nats, tokens=tokens, **counts)
