@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from genlab.errors import GenlabError
+from genlab.errors import GenlabError, cannot
 
 MAGIC = b"GGUF"
 DEFAULT_ALIGNMENT = 32
@@ -313,7 +313,7 @@ def _stat(path: str | os.PathLike[str]) -> tuple[Path, os.stat_result]:
     except FileNotFoundError:
         raise GenlabError(f"model file not found: {p}") from None
     except OSError as exc:
-        raise GenlabError(f"cannot read {p}: {exc.strerror or exc}") from None
+        raise cannot("read", p, exc) from None
     if p.is_dir():
         raise GenlabError(f"{p} is a directory, not a GGUF model file")
     return p, st
@@ -343,7 +343,7 @@ def _cached(path: str, size: int, mtime_ns: int, ino: int, tensors: bool) -> GGU
             raise GenlabError(f"{p} is not a GGUF model file")
         return _read(p, size, tensors)
     except OSError as exc:
-        raise GenlabError(f"cannot read {p}: {exc.strerror or exc}") from None
+        raise cannot("read", p, exc) from None
 
 
 def chat_template(path: str | os.PathLike[str]) -> str | None:
