@@ -349,7 +349,7 @@ def test_concurrent_streams_from_threads(gen):
 def test_the_chat_front_end_trims_to_the_context(stub):
     """The session moves its window once count_tokens says the chat outgrows num_ctx. It counts
     the messages' text, not the chat template around them, so on this model Ollama's own
-    truncation still drops a message or two (the stub does as Ollama does); count_chat_tokens
+    truncation still drops a message or two (the stub does as Ollama does); _count_chat_tokens
     gives the exact number."""
     from genlab.chat.persona import load_persona
     from genlab.chat.session import ChatSession
@@ -373,18 +373,18 @@ def test_the_chat_front_end_trims_to_the_context(stub):
 def test_count_chat_tokens_is_the_whole_prompt(stub, local):
     msgs = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "where is the harbour?"}]
     exact = OllamaGenerator("plain:v1", stub.url, token_count="server")
-    assert exact.count_chat_tokens(msgs) == len(local.chat_prompt_tokens(msgs))
+    assert exact._count_chat_tokens(msgs) == len(local.chat_prompt_tokens(msgs))
     terse = OllamaGenerator("terse", stub.url, token_count="server")  # the Modelfile's system prompt counts
     user = msgs[1:]
-    assert terse.count_chat_tokens(user) == len(local.chat_prompt_tokens(
+    assert terse._count_chat_tokens(user) == len(local.chat_prompt_tokens(
         [{"role": "system", "content": "You are terse."}] + user))
     body = stub.bodies("/api/chat")[-1]
     assert body["truncate"] is False and body["stream"] is False and body["options"]["num_predict"] == 1
     long = [{"role": "user", "content": "the harbour " * 100}]
-    assert exact.count_chat_tokens(long) >= 256  # refused as too long, not cut: it does not fit
+    assert exact._count_chat_tokens(long) >= 256  # refused as too long, not cut: it does not fit
     assert exact.count_tokens("the harbour " * 100) >= 256
     estimate = OllamaGenerator("plain:v1", stub.url)
-    assert estimate.count_chat_tokens(user) == math.ceil(len("user: where is the harbour?") / 4)
+    assert estimate._count_chat_tokens(user) == math.ceil(len("user: where is the harbour?") / 4)
 
 
 def test_closing_a_stream_early_closes_its_connection(gen, local):

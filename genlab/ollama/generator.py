@@ -18,8 +18,10 @@ given, with no chat template around it. What is sent, and why, is in genlab/olla
                         holds in its prompt cache. It asks "truncate": false, so a text longer
                         than num_ctx is refused rather than cut (Ollama would keep about half a
                         context of it): such a text counts max(num_ctx, the estimate).
-                        count_chat_tokens(messages) counts a whole chat prompt the same way
-                        (through /api/chat: the template's tokens included).
+                        _count_chat_tokens(messages) counts a whole chat prompt the same way
+                        (through /api/chat: the template's tokens included). It is not the
+                        contract's chat_prompt_tokens: a count, not the tokens, and exact
+                        only with token_count="server" (capabilities.exact_chat_tokens is False).
     score               not possible: Ollama reports log-probabilities only for tokens it
                         generates, never for a given text (capabilities.score is False)
 
@@ -206,7 +208,7 @@ class OllamaGenerator(Generator):
         bos = 1 if self.facts().bos else 0
         return self._prompt_tokens("/api/generate", {"prompt": text, "raw": True, "think": False}, _estimate(text), bos)
 
-    def count_chat_tokens(self, messages: Sequence[Message]) -> int:
+    def _count_chat_tokens(self, messages: Sequence[Message]) -> int:
         """Tokens of the whole prompt `chat(messages, ...)` sends the model: the chat template,
         the Modelfile's system prompt and BOS included. token_count="server": Ollama's
         prompt_eval_count of that chat with num_predict 1 (exact); "estimate": the estimate of
