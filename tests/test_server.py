@@ -518,24 +518,24 @@ def logprobs_answer(tokens, values, completion=1):
 
 
 def test_reading_prompt_logprobs_of_each_server_shape():
-    g = ServerGenerator("http://127.0.0.1:9/v1")
+    g = ServerGenerator("http://127.0.0.1:9/v1").scorer
     text = "The old man"
     # vLLM: BOS echoed first with no value, every text token scored given BOS (exact)
-    assert g._read_logprobs(logprobs_answer(["<s>", "The", " old", " man", " x"], [None, -1.0, -2.0, -3.0, -9.0]),
+    assert g.read_logprobs(logprobs_answer(["<s>", "The", " old", " man", " x"], [None, -1.0, -2.0, -3.0, -9.0]),
                             text) == (6.0, 3)
     # llama-cpp-python / OpenAI: the first text token has no value: charged the mean of the others
-    assert g._read_logprobs(logprobs_answer([" The", " old", " man", " x"], [None, -2.0, -4.0, -9.0]),
+    assert g.read_logprobs(logprobs_answer([" The", " old", " man", " x"], [None, -2.0, -4.0, -9.0]),
                             text) == (9.0, 3)
     # a server that scored every token (no null entry)
-    assert g._read_logprobs(logprobs_answer(["The", " old", " man"], [-1.0, -2.0, -3.0], 0), text) == (6.0, 3)
+    assert g.read_logprobs(logprobs_answer(["The", " old", " man"], [-1.0, -2.0, -3.0], 0), text) == (6.0, 3)
     for bad in (logprobs_answer([], []), {"choices": [{"text": "", "logprobs": None}]}):
         with pytest.raises(ServerError, match="cannot score"):
-            g._read_logprobs(bad, text)
+            g.read_logprobs(bad, text)
     with pytest.raises(ServerError, match="invalid"):
-        g._read_logprobs(logprobs_answer([" The", " old", " man", " x"], [None, None, -4.0, -9.0]), text)
+        g.read_logprobs(logprobs_answer([" The", " old", " man", " x"], [None, None, -4.0, -9.0]), text)
 
 
-# --- pure functions, continued ------------------------------------------------------------------------------------------
+# --- pure functions, continued ----------------------------------------------------------------------------------
 
 
 def test_request_fields_mapping():
@@ -593,7 +593,8 @@ def test_compare_with_concurrent_requests_gives_the_sequential_results(server, t
                             "--seed", "3", "--concurrency", str(width), "-o", f"run{width}"],
                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
         assert r.returncode == 0, r.stderr
-        rows = [json.loads(x) for x in (tmp_path / f"run{width}" / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+        samples = (tmp_path / f"run{width}" / "samples.jsonl").read_text(encoding="utf-8")
+        rows = [json.loads(x) for x in samples.splitlines()]
         runs[width] = {(row["prompt_id"], row["sample"]): (row["seed"], row["text"]) for row in rows}
         assert len(rows) == len(runs[width]) == 2 * 4
         assert (tmp_path / f"run{width}" / "report.md").is_file()

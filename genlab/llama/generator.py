@@ -85,7 +85,7 @@ class LlamaGenerator(Generator):
             raise GenlabError(f"n_threads must be a whole number >= 1, got {n_threads!r}")
         if n_ctx is None:
             n_ctx = min(self.header.context_length or DEFAULT_MAX_CONTEXT, DEFAULT_MAX_CONTEXT)
-        n_ctx = -(-n_ctx // CONTEXT_STEP) * CONTEXT_STEP  # see the class docstring
+        n_ctx = -(-n_ctx // CONTEXT_STEP) * CONTEXT_STEP  # why: docs/llama.md
         self._lib = llama_cpp()
         self.chat_format = chat_prompt.check_format(chat_format)
 
