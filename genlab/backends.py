@@ -145,12 +145,12 @@ def _by_short_name(name: str) -> Target | None:
 
     Both stand for a name of a kind (`llama:PATH`, `openai:URL#MODEL`) with settings of their
     own, so the kind that loads them is the one that loads that name."""
-    from genlab.llama import registry
+    from genlab.aliases import ServerAlias, find_alias
 
-    alias = registry.find_alias(name) if ":" not in name else None
+    alias = find_alias(name) if ":" not in name else None
     if alias is not None:
         where = f"alias in {alias.source}"
-        if alias.is_server:
+        if isinstance(alias, ServerAlias):
             spec = f"openai:{alias.url}" + (f"#{alias.model}" if alias.model else "")
             server = {k: v for k, v in alias.server_options().items() if k not in ("url", "model", "name")}
             return _renamed(resolve(spec), name, where, alias.sampling, server)
@@ -174,11 +174,11 @@ def _renamed(target: Target, name: str, source: str, sampling: Mapping[str, Any]
 
 def _catalog_names() -> list[str]:
     """Alias and found-model names, for suggestions (a broken config file gives none)."""
+    from genlab.aliases import alias_names
     from genlab.found import find_models
-    from genlab.llama import registry
 
     try:
-        names = registry.alias_names()
+        names = alias_names()
     except GenlabError:
         names = []
     return names + [m.name for m in find_models()]

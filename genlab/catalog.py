@@ -8,8 +8,9 @@ chains (./models and the user's models folder), and the models other tools put o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Mapping
 
 from genlab.errors import GenlabError
 
@@ -24,21 +25,27 @@ class Entry:
     location: str  # a file or a server address
     size: int | None  # bytes of the file; None for a server or a missing file
     where: str = ""  # more about the source: the config file, the manifest, the package
+    settings: Mapping[str, Any] = field(default_factory=dict)  # an alias of a file: its settings and sampling
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "source": self.source, "location": self.location,
+                "exists": self.size is not None, "size_bytes": self.size, "where": self.where, **self.settings}
 
 
 def entries(problems: list[str] | None = None) -> list[Entry]:
     """Aliases first (they win over a found model of the same name), then chains, then found
     models. A broken config file is an error (the user must fix it); a broken store of another
     tool is left out, with a line in `problems` (see genlab.found)."""
-    from genlab.llama.registry import list_aliases
+    from genlab.aliases import ServerAlias, list_aliases
 
     out: list[Entry] = []
     for a in list_aliases():
-        if a.is_server:
+        if isinstance(a, ServerAlias):
             location = a.url + (f"#{a.model}" if a.model else "")
-            out.append(Entry(a.name, "openai", f"alias:{a.scope}", location or "", None, str(a.source)))
+            out.append(Entry(a.name, "openai", f"alias:{a.scope}", location, None, str(a.source)))
         else:
-            out.append(Entry(a.name, "llama", f"alias:{a.scope}", str(a.path), _size(a.path), str(a.source)))
+            out.append(Entry(a.name, "llama", f"alias:{a.scope}", str(a.path), _size(a.path), str(a.source),
+                             {**a.options(), "sampling": a.sampling_json()}))
     out += chains()
     out += found(problems)
     return out

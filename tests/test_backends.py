@@ -13,7 +13,6 @@ import re
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -149,6 +148,6 @@ def test_a_package_adds_a_kind_through_the_entry_point_group(home, tmp_path):
 
 def test_every_built_in_kind_is_a_reserved_alias_name():
     from genlab.backends import BUILT_IN, kinds
-    from genlab.llama.registry import RESERVED
+    from genlab.aliases import RESERVED
 
     assert set(RESERVED) == set(BUILT_IN) == set(kinds())

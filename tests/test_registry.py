@@ -1,4 +1,4 @@
-"""Model aliases (genlab.llama.registry) and `genlab models`.
+"""Model aliases (genlab.aliases, written through genlab.tomledit) and `genlab models`.
 
 Config files live in temporary folders: the working directory is a fresh tmp folder (for
 ./genlab.toml) and GENLAB_CONFIG_DIR points the user config at another one, so the user's own
@@ -23,9 +23,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from genlab import aliases as reg
 from genlab.errors import GenlabError
-from genlab.llama import registry as reg
+from genlab.folders import config_dir
+from genlab.llama.hub import parse_hf
 from genlab.sampling import Sampling
+from genlab.tomledit import dumps
 
 gguf = pytest.importorskip("gguf")
 
@@ -69,13 +72,13 @@ def error_of(fn, *args, **kwargs) -> str:
 
 def test_config_locations(dirs):
     assert reg.config_files() == [("local", dirs["local_file"]), ("user", dirs["user_file"])]
-    assert reg.user_config_dir() == dirs["user"]
+    assert config_dir() == dirs["user"]
 
 
 def test_user_dir_without_override_is_platformdirs_or_xdg(dirs, monkeypatch):
     monkeypatch.delenv("GENLAB_CONFIG_DIR")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(dirs["home"] / "xdg"))
-    got = reg.user_config_dir()
+    got = config_dir()
     try:
         import platformdirs
     except ImportError:
@@ -212,7 +215,8 @@ def test_config_is_a_directory(dirs):
 
 
 @pytest.mark.parametrize("text, words", [
-    ('[models.x]\npath = "a.gguf"\nthreads = 4\n', ["unknown setting 'threads'", "known:", "n_threads", "did you mean 'n_threads'"]),
+    ('[models.x]\npath = "a.gguf"\nthreads = 4\n',
+     ["unknown setting 'threads'", "known:", "n_threads", "did you mean 'n_threads'"]),
     ('[models.x]\npath = "a.gguf"\ncolour = "red"\n', ["unknown setting 'colour'", "n_ctx, n_threads"]),
     ('[models.x]\nn_ctx = 512\n', ["needs path"]),
     ('[models.x]\npath = 3\n', ["needs path"]),
@@ -342,15 +346,15 @@ _docs = st.recursive(st.dictionaries(_keys, _values, max_size=4),
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_docs)
 def test_dumps_round_trips(doc):
-    assert tomllib.loads(reg.dumps(doc)) == doc
+    assert tomllib.loads(dumps(doc)) == doc
 
 
 def test_dumps_special_values():
     doc = {"s": 'quote " back \\ tab \t nl \n del \x7f nul \x00 é ✓', "inf": math.inf, "ninf": -math.inf,
            "big": 1e300, "small": 1e-300, "t": {"a b": {"": 1}}, "empty": {}}
-    assert tomllib.loads(reg.dumps(doc)) == doc
-    assert "not valid Unicode" in error_of(reg.dumps, {"s": "\udcff"})
-    assert "cannot write" in error_of(reg.dumps, {"s": object()})
+    assert tomllib.loads(dumps(doc)) == doc
+    assert "not valid Unicode" in error_of(dumps, {"s": "\udcff"})
+    assert "cannot write" in error_of(dumps, {"s": object()})
 
 
 # --- backend names (through the backend table) ----------------------------------------------------
@@ -404,9 +408,9 @@ def test_default_sampling_goes_under_command_line_flags(dirs, tiny):
 
 
 def test_hf_spec_errors():
-    assert reg.parse_hf("owner/repo/sub/file.gguf") == ("owner/repo", "sub/file.gguf")
+    assert parse_hf("owner/repo/sub/file.gguf") == ("owner/repo", "sub/file.gguf")
     for bad in ("owner/file.gguf", "owner//file.gguf", "", "a/b/"):
-        assert "hf:OWNER/REPO/FILE.gguf" in error_of(reg.parse_hf, bad)
+        assert "hf:OWNER/REPO/FILE.gguf" in error_of(parse_hf, bad)
 
 
 def test_hf_without_huggingface_hub(monkeypatch):

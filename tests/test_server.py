@@ -278,7 +278,7 @@ def test_alias_with_url_and_api_key_env(server, tmp_path, monkeypatch):
             env={"GENLAB_CONFIG_DIR": str(tmp_path / "user"), "GENLAB_TEST_KEY": "sk-very-secret"})
     assert r.returncode == 0, r.stderr
     assert "sk-very-secret" not in r.stdout + r.stderr
-    from genlab.llama import registry as reg
+    from genlab import aliases as reg
 
     assert reg.find_alias("big").is_server
     from genlab.backends import resolve

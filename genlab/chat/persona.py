@@ -25,9 +25,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
-from genlab.folders import personas_dir
 from genlab.errors import GenlabError
+from genlab.folders import personas_dir
 from genlab.sampling import Sampling, parse_value
+from genlab.tomledit import parse, read_text
 
 # The original ChatBot's settings: livelier than llama-cpp-python's completion defaults.
 CHAT_DEFAULTS = Sampling(temperature=1.2, top_k=40, top_p=0.95, repeat_penalty=1.1)
@@ -127,9 +128,7 @@ def load_persona(name_or_path: str) -> Persona:
 
 
 def load_persona_file(path: Path) -> Persona:
-    from genlab.llama.registry import _read_text
-
-    text = _read_text(path)
+    text = read_text(path)
     if text is None:
         raise GenlabError(f"persona file not found: {path}")
     if path.suffix.lower() == ".json":
@@ -138,9 +137,7 @@ def load_persona_file(path: Path) -> Persona:
 
 
 def _from_toml(text: str, where: str, name: str) -> Persona:
-    from genlab.llama.registry import _parse
-
-    return Persona.from_dict(_parse(text, Path(where)), where, name)
+    return Persona.from_dict(parse(text, where), where, name)
 
 
 def list_personas() -> list[dict[str, str]]:
@@ -177,7 +174,8 @@ def card_to_persona(text: str, where: str) -> Persona:
     except json.JSONDecodeError as exc:
         raise GenlabError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(card, dict) or card.get("spec") != "chara_card_v2" or not isinstance(card.get("data"), dict):
-        raise GenlabError(f"{where}: not a Character Card V2 (expected \"spec\": \"chara_card_v2\" and a \"data\" object)")
+        raise GenlabError(f"{where}: not a Character Card V2 "
+                          "(expected \"spec\": \"chara_card_v2\" and a \"data\" object)")
     data = card["data"]
     for key in _CARD_FIELDS:
         if not isinstance(data.get(key, ""), str):

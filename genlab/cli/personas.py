@@ -24,8 +24,8 @@ def personas() -> None:
 @personas.command(name="list")
 def list_command() -> None:
     """List the personas: name, where it comes from, and what it is like."""
-    from genlab.folders import personas_dir
     from genlab.chat.persona import list_personas
+    from genlab.folders import personas_dir
 
     rows = list_personas()
     width = max(len(r["name"]) for r in rows)
@@ -43,7 +43,7 @@ def show(name_or_path: str) -> None:
     NAME_OR_PATH is a persona name or a .toml / .json file.
     """
     from genlab.chat.persona import load_persona
-    from genlab.llama.registry import dumps
+    from genlab.tomledit import dumps
 
     persona = load_persona(name_or_path)
     settings = " ".join(f"{k}={v!r}" for k, v in persona.sampling().to_dict().items())

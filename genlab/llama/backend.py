@@ -18,7 +18,7 @@ def _resolve_file(rest: str, name: str) -> Target:
 
 
 def _resolve_hf(rest: str, name: str) -> Target:
-    from genlab.llama.registry import hf_download
+    from genlab.llama.hub import hf_download
 
     return Target(name=name, kind="llama", location=str(hf_download(rest)), source="Hugging Face Hub",
                   load_with=_load)

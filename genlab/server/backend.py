@@ -7,7 +7,7 @@ from typing import Any
 from genlab.kinds import Kind, Target
 from genlab.generator import Generator
 
-# the settings a server alias may add (genlab.llama.registry)
+# the settings a server alias may add (genlab.aliases)
 SETTINGS = ("api_key_env", "timeout", "extra_sampling")
 
 
