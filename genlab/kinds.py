@@ -72,6 +72,8 @@ class Kind:
     scores: whether its models can score a text (known before loading: `genlab perplexity`
     refuses a kind that cannot in one line, before any work).
     trainer: set for a kind whose models train from a corpus in moments (see Trainer).
+    commands: the `genlab` commands of this kind alone, {name: "module:attribute" of a click
+    command}; a command's module is imported only when it runs or when help lists it.
     """
 
     prefix: str
@@ -80,3 +82,4 @@ class Kind:
     resolve: Callable[[str, str], Target]
     scores: bool = True
     trainer: Trainer | None = None
+    commands: Mapping[str, str] = field(default_factory=dict)

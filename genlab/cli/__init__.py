@@ -11,6 +11,7 @@ import sys
 import click
 
 from genlab import __version__
+from genlab.cli.lazy import LazyCommands, kind_commands
 from genlab.errors import GenlabError
 
 # click >= 8.2 raises this for a group called without a command; older clicks print the help
@@ -66,24 +67,19 @@ def cli() -> None:
     """
 
 
-def _register() -> None:
-    from genlab.cli.chat import chat
-    from genlab.cli.compare import compare, plot
-    from genlab.cli.corpus import corpus
-    from genlab.cli.generate import generate
-    from genlab.cli.markov import train_markov
-    from genlab.cli.models import models
-    from genlab.cli.perplexity import export_arpa, perplexity
-    from genlab.cli.personas import personas
-    from genlab.cli.tiny import tiny_model
-    from genlab.cli.train_llm import train_llm
-
-    for command in (train_markov, train_llm, generate, chat, personas, perplexity, compare, plot, export_arpa,
-                    corpus, models, tiny_model):
-        cli.add_command(command)
-
-
-_register()
+# genlab's own commands; the backend kinds add theirs (train-markov, export-arpa, tiny-model)
+COMMANDS = {
+    "train-llm": "genlab.cli.train_llm:train_llm",
+    "generate": "genlab.cli.generate:generate",
+    "chat": "genlab.cli.chat:chat",
+    "personas": "genlab.cli.personas:personas",
+    "perplexity": "genlab.cli.perplexity:perplexity",
+    "compare": "genlab.cli.compare:compare",
+    "plot": "genlab.cli.compare:plot",
+    "corpus": "genlab.cli.corpus:corpus",
+    "models": "genlab.cli.models:models",
+}
+cli.commands = LazyCommands(COMMANDS, kind_commands)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""`genlab perplexity` and `genlab export-arpa`: score one text with every backend."""
+"""`genlab perplexity`: score one text with every backend."""
 
 from __future__ import annotations
 
@@ -120,35 +120,3 @@ def _big(x: float) -> str:
 
 def _json_number(x: object) -> object:
     return None if isinstance(x, float) and math.isnan(x) else x
-
-
-@click.command(name="export-arpa")
-@click.argument("model", metavar="MODEL")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Where to write the ARPA file.")
-def export_arpa(model: str, output: Path) -> None:
-    """Write a Markov chain's Kneser-Ney model as a standard ARPA file.
-
-    MODEL is a name from 'genlab train-markov' (novel), a markov:NAME backend or a .markov path.
-    KenLM, SRILM and other toolkits read the result; <s> and </s> stand for paragraph starts
-    and ends.
-
-    \b
-    Example:
-      genlab export-arpa novel -o novel.arpa
-    """
-    from genlab.atomic import replacing
-    from genlab.markov.scoring import kneser_ney
-    from genlab.markov.store import find_model, load
-
-    name = model.removeprefix("markov:")
-    chain = load(find_model(name))
-    kn = kneser_ney(chain)
-    with replacing(output) as tmp, tmp.open("w", encoding="utf-8", newline="\n") as fh:
-        kn.write_arpa(fh)
-    sizes = ", ".join(f"{n}-grams {size:,}" for n, size in enumerate(kn.sizes, 1))
-    click.echo(f"wrote {output} ({sizes})")
-    fell_back = [n for n, f in enumerate(kn.fallback, 1) if f]
-    if fell_back:
-        click.echo(f"note: too little data for Kneser-Ney discounts at order {', '.join(map(str, fell_back))}; "
-                   "used lmplz's fallback discounts 0.5 1 1.5", err=True)

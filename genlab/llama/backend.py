@@ -35,5 +35,6 @@ def _load(target: Target, options: dict[str, Any]) -> Generator:
     return LlamaGenerator(Path(target.location), **kwargs)
 
 
-LLAMA = Kind("llama", "llama:PATH.gguf", "a GGUF file run by llama.cpp", _resolve_file)
+LLAMA = Kind("llama", "llama:PATH.gguf", "a GGUF file run by llama.cpp", _resolve_file,
+             commands={"tiny-model": "genlab.llama.commands:tiny_model"})
 HF = Kind("hf", "hf:OWNER/REPO/FILE.gguf", "a GGUF file from the Hugging Face Hub", _resolve_hf)

@@ -73,4 +73,6 @@ class ChainTrainer:
         return None
 
 
-KIND = Kind("markov", "markov:NAME_OR_PATH", "a chain from 'genlab train-markov'", _resolve, trainer=ChainTrainer())
+KIND = Kind("markov", "markov:NAME_OR_PATH", "a chain from 'genlab train-markov'", _resolve, trainer=ChainTrainer(),
+            commands={"train-markov": "genlab.markov.commands:train_markov",
+                      "export-arpa": "genlab.markov.commands:export_arpa"})

@@ -1,4 +1,5 @@
-"""`genlab tiny-model build`: a small llama-architecture GGUF for tests and demos."""
+"""The commands of the llama backend kind: `genlab tiny-model build`, a small llama-architecture
+GGUF for tests and demos."""
 
 from __future__ import annotations
 

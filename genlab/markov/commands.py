@@ -1,4 +1,5 @@
-"""`genlab train-markov`: train a Markov chain and say how to use it."""
+"""The commands of the markov backend kind: `genlab train-markov` (train a chain and say how to
+use it) and `genlab export-arpa` (a chain's Kneser-Ney model as an ARPA file)."""
 
 from __future__ import annotations
 
@@ -58,3 +59,35 @@ def train_markov(corpora: tuple[str, ...], order: int, unit: str, output: Path |
     click.echo(f"saved {path} ({path.stat().st_size / 1e6:.1f} MB)")
     click.echo("generate with:")
     click.echo(f"  genlab generate --backend {shlex.quote('markov:' + backend)}")
+
+
+@click.command(name="export-arpa")
+@click.argument("model", metavar="MODEL")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the ARPA file.")
+def export_arpa(model: str, output: Path) -> None:
+    """Write a Markov chain's Kneser-Ney model as a standard ARPA file.
+
+    MODEL is a name from 'genlab train-markov' (novel), a markov:NAME backend or a .markov path.
+    KenLM, SRILM and other toolkits read the result; <s> and </s> stand for paragraph starts
+    and ends.
+
+    \b
+    Example:
+      genlab export-arpa novel -o novel.arpa
+    """
+    from genlab.atomic import replacing
+    from genlab.markov.scoring import kneser_ney
+    from genlab.markov.store import find_model, load
+
+    name = model.removeprefix("markov:")
+    chain = load(find_model(name))
+    kn = kneser_ney(chain)
+    with replacing(output) as tmp, tmp.open("w", encoding="utf-8", newline="\n") as fh:
+        kn.write_arpa(fh)
+    sizes = ", ".join(f"{n}-grams {size:,}" for n, size in enumerate(kn.sizes, 1))
+    click.echo(f"wrote {output} ({sizes})")
+    fell_back = [n for n, f in enumerate(kn.fallback, 1) if f]
+    if fell_back:
+        click.echo(f"note: too little data for Kneser-Ney discounts at order {', '.join(map(str, fell_back))}; "
+                   "used lmplz's fallback discounts 0.5 1 1.5", err=True)
