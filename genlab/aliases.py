@@ -310,7 +310,7 @@ def alias_names() -> list[str]:
 
 def add_alias(name: str, path: str | os.PathLike[str], *, n_ctx: int | None = None, n_threads: int | None = None,
               n_gpu_layers: int | None = None, chat_format: str | None = None,
-              sampling: Mapping[str, Any] | None = None, scope: str = "user", replace: bool = False) -> Alias:
+              sampling: Mapping[str, Any] | None = None, scope: str = "user", replace: bool = False) -> FileAlias:
     """Define alias `name` for the GGUF file `path` in the user or local config file.
 
     The file is not opened here (genlab.newalias checks it). A relative `path` is stored as an
@@ -328,12 +328,14 @@ def add_alias(name: str, path: str | os.PathLike[str], *, n_ctx: int | None = No
     table: dict[str, Any] = {"path": raw}
     table.update(check_settings(f"alias {name!r}", dict(n_ctx=n_ctx, n_threads=n_threads,
                                                         n_gpu_layers=n_gpu_layers, chat_format=chat_format)))
-    return _save(name, table, sampling, scope, replace)
+    alias = _save(name, table, sampling, scope, replace)
+    assert isinstance(alias, FileAlias)
+    return alias
 
 
 def add_server_alias(name: str, url: str, *, model: str | None = None, api_key_env: str | None = None,
                      timeout: float | None = None, sampling: Mapping[str, Any] | None = None,
-                     scope: str = "user", replace: bool = False) -> Alias:
+                     scope: str = "user", replace: bool = False) -> ServerAlias:
     """Define alias `name` for a model on an OpenAI-compatible server. The key itself is never
     stored: `api_key_env` names the environment variable that holds it. The server is not
     contacted here."""
@@ -341,7 +343,9 @@ def add_server_alias(name: str, url: str, *, model: str | None = None, api_key_e
     table: dict[str, Any] = {"url": url}
     table.update({k: v for k, v in (("model", model), ("api_key_env", api_key_env), ("timeout", timeout))
                   if v is not None})
-    return _save(name, table, sampling, scope, replace)
+    alias = _save(name, table, sampling, scope, replace)
+    assert isinstance(alias, ServerAlias)
+    return alias
 
 
 def _save(name: str, table: dict[str, Any], sampling: Mapping[str, Any] | None, scope: str,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genlab.aliases import Alias, add_alias, add_server_alias, config_path, find_alias_quietly
+from genlab.aliases import Alias, add_alias, add_server_alias, check_name, config_path, find_alias_quietly
 from genlab.errors import GenlabError
 
 
@@ -25,6 +25,27 @@ class Added:
     file: Path
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+
+def add(name: str, spec: str, *, n_ctx: int | None = None, n_threads: int | None = None,
+        n_gpu_layers: int | None = None, chat_format: str | None = None, api_key_env: str | None = None,
+        timeout: float | None = None, **common: Any) -> Added:
+    """Alias `name` for SPEC: a GGUF file (PATH, llama:PATH, hf:OWNER/REPO/FILE.gguf) with llama
+    settings, or openai:URL#MODEL with server settings; `common`: scope, replace, check, sampling."""
+    check_name(name)
+    if spec.startswith("openai:"):
+        file_flags = [flag for flag, value in (("--n-ctx", n_ctx), ("--threads", n_threads),
+                                               ("--gpu-layers", n_gpu_layers), ("--chat-format", chat_format))
+                      if value is not None]
+        if file_flags:
+            raise GenlabError(f"{file_flags[0]} is a setting of a llama.cpp file; a server alias has none "
+                              "(the server decides)")
+        return add_server(name, spec[len("openai:"):], api_key_env=api_key_env, timeout=timeout, **common)
+    if api_key_env is not None or timeout is not None:
+        raise GenlabError(f"{'--api-key-env' if api_key_env is not None else '--timeout'} is for a server "
+                          "alias (PATH = openai:http://HOST:PORT/v1#MODEL)")
+    return add_file(name, spec, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
+                    chat_format=chat_format, **common)
 
 
 def add_file(name: str, path: str, *, scope: str, replace: bool = False, check: bool = True,
@@ -82,8 +103,7 @@ def add_server(name: str, spec: str, *, scope: str, replace: bool = False, check
         url = server.url
     alias = add_server_alias(name, url, model=model, api_key_env=api_key_env, timeout=timeout,
                              sampling=sampling, scope=scope, replace=replace)
-    where = f"openai:{alias.url}" + (f"#{alias.model}" if alias.model else "")  # type: ignore[attr-defined]
-    added = Added(alias, where, config_path(scope))
+    added = Added(alias, f"openai:{alias.url}" + (f"#{alias.model}" if alias.model else ""), config_path(scope))
     if served is not None:
         added.notes.append(f"server models: {', '.join(served) if served else '(the server lists none)'}")
         if model and served and model not in served:

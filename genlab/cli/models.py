@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from genlab.cli.options import SAMPLING_FIELDS, sampling_options
-from genlab.errors import GenlabError
 
 
 @click.group(name="models")
@@ -136,29 +135,12 @@ def add_command(name: str, path: str, n_ctx: int | None, n_threads: int | None, 
       genlab models add big openai:http://gpu-box:8000/v1#llama-3-70b --api-key-env VLLM_KEY
       genlab models add llama3 ~/models/other.gguf --replace
     """
-    from genlab.aliases import check_name
-    from genlab.newalias import add_file, add_server
+    from genlab.newalias import add
 
-    check_name(name)
-    scope = "local" if local else "user"
     sampling = {k: kwargs.pop(k) for k in SAMPLING_FIELDS}
-    if not sampling["stop"]:
-        sampling["stop"] = None
-    common: dict[str, Any] = dict(scope=scope, replace=replace, check=not no_check, sampling=sampling)
-    if path.startswith("openai:"):
-        file_flags = [flag for flag, value in (("--n-ctx", n_ctx), ("--threads", n_threads),
-                                               ("--gpu-layers", n_gpu_layers), ("--chat-format", chat_format))
-                      if value is not None]
-        if file_flags:
-            raise GenlabError(f"{file_flags[0]} is a setting of a llama.cpp file; a server alias has none "
-                              "(the server decides)")
-        added = add_server(name, path[len("openai:"):], api_key_env=api_key_env, timeout=timeout, **common)
-    else:
-        if api_key_env is not None or timeout is not None:
-            raise GenlabError(f"{'--api-key-env' if api_key_env is not None else '--timeout'} is for a server "
-                              "alias (PATH = openai:http://HOST:PORT/v1#MODEL)")
-        added = add_file(name, path, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers,
-                         chat_format=chat_format, **common)
+    added = add(name, path, scope="local" if local else "user", replace=replace, check=not no_check,
+                sampling={**sampling, "stop": sampling["stop"] or None}, n_ctx=n_ctx, n_threads=n_threads,
+                n_gpu_layers=n_gpu_layers, chat_format=chat_format, api_key_env=api_key_env, timeout=timeout)
     click.echo(f"alias {name} -> {added.points_to}")
     click.echo(f"saved in {added.file}")
     for line in added.notes:
