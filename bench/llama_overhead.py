@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark: what genlab's llama backend costs on top of llama-cpp-python (issue 3, point 9).
+"""Benchmark: what genlab's llama backend costs on top of llama-cpp-python.
 
 Two measurements, each on every model, in the same process:
 
@@ -38,11 +38,13 @@ Two measurements, each on every model, in the same process:
    of a faster model's time).
 
 2. Bits per byte.  genlab's `score(text)` against a computation written here from
-   llama-cpp-python logits: `Llama(logits_all=True)`, `eval` of [BOS] + each window, the
+   llama-cpp-python logits: `Llama(logits_all=True)`, `eval` of [prefix] + each window, the
    float32 logits turned to float64 and log-softmaxed with np.logaddexp.reduce.  The windows
-   follow the rule genlab documents (score_windows): width n_ctx - 1 text tokens after BOS,
-   the first window scores all its tokens, later windows advance by n_ctx // 2 and score only
-   the new tokens; the script computes them itself and checks they equal genlab's.  The
+   follow the rule genlab documents (score_windows): the prefix is the model's BOS token
+   whether or not its tokenizer adds one, else its end-of-text token; width n_ctx - 1 text
+   tokens after it, the first window scores all its tokens (the first one given the prefix),
+   later windows advance by n_ctx // 2 and score only the new tokens; the script computes them
+   itself and checks they equal genlab's.  The
    text is the start of corpora/novel.txt (--chars characters), longer than the context so
    several windows are used.  Target: relative difference <= 1e-6.
 
@@ -163,7 +165,10 @@ class Direct:
         # end-of-generation ids, looked up once so the loop does a set lookup per token
         self.eog = frozenset(t for t in range(self.n_vocab) if llama_cpp.llama_vocab_is_eog(vocab, t))
         self.bos = int(self.llm.token_bos())
-        self.add_bos = bool(llama_cpp.llama_vocab_get_add_bos(vocab))
+        eos = int(self.llm.token_eos())
+        # what a scored text starts from: BOS when the model has one (added by default or
+        # not), else end-of-text; with neither, the first token is not scored
+        self.prefix: int | None = self.bos if self.bos >= 0 else (eos if eos >= 0 else None)
         self._scorer: Any = None
 
     def generate(self, prompt: str, s: Sampling, seed: int, max_tokens: int) -> tuple[list[int], float, float]:
@@ -201,11 +206,11 @@ class Direct:
     # --- bits per byte ---------------------------------------------------------------------------
 
     def windows(self, n_tokens: int, n_ctx: int) -> list[tuple[int, int, int]]:
-        """(start, first scored, end) over text tokens: [BOS] + text[start:end] fills at most
+        """(start, first scored, end) over text tokens: [prefix] + text[start:end] fills at most
         n_ctx positions; window k > 0 scores the n_ctx // 2 tokens after window k-1's end."""
-        width = n_ctx - (1 if self.add_bos else 0)
+        width = n_ctx - (1 if self.prefix is not None else 0)
         stride = n_ctx // 2
-        out = [(0, 0 if self.add_bos else 1, min(n_tokens, width))]
+        out = [(0, 0 if self.prefix is not None else 1, min(n_tokens, width))]
         while out[-1][2] < n_tokens:
             end = min(n_tokens, out[-1][2] + stride)
             out.append((end - width, out[-1][2], end))
@@ -227,7 +232,7 @@ class Direct:
             nats = 0.0
             scored = 0
             for start, lo, end in windows:
-                head = [self.bos] if self.add_bos else []
+                head = [self.prefix] if self.prefix is not None else []
                 window = head + tokens[start:end]
                 llm.reset()
                 llm.eval(window)
@@ -399,7 +404,8 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
                 else f"{r['tokens_genlab']} vs {r['tokens_direct']}")
         lines.append(
             f"| {r['model']} (d{r['dim']}, {r['layers']} layers) | {r['parameters'] / 1e6:.2f}M "
-            f"| {r['n_ctx']} | {r['n_threads']} | {r['seed']} | {toks} | {len(r['genlab_rates'])}+{len(r['direct_rates'])} "
+            f"| {r['n_ctx']} | {r['n_threads']} | {r['seed']} | {toks} "
+            f"| {len(r['genlab_rates'])}+{len(r['direct_rates'])} "
             f"| {r['direct_tps']:,.0f} ({min(r['direct_rates']):,.0f}–{max(r['direct_rates']):,.0f}) "
             f"| {r['genlab_tps']:,.0f} ({min(r['genlab_rates']):,.0f}–{max(r['genlab_rates']):,.0f}) "
             f"| {r['ratio']:.3f} | {r['paired_ratio']:.3f} | {r['best_ratio']:.3f} | {1e6 / r['direct_tps']:.1f} "
@@ -412,8 +418,8 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "Ranges in brackets are min–max over the runs. genlab/direct = ratio of the medians (the "
         "figure judged); paired = median over repetitions of genlab/direct of the two back-to-back "
         "runs (insensitive to slow drift of the machine); best = fastest genlab run / fastest direct "
-        "run (other load only ever slows a run down). overhead = 1e6·(1/genlab − 1/direct), genlab's extra wall time per "
-        f"token; direct µs/tok = the model's own cost per token. NOISY: one side's fastest run was "
+        "run (other load only ever slows a run down). overhead = 1e6·(1/genlab − 1/direct), genlab's "
+        f"extra wall time per token; direct µs/tok = the model's own cost per token. NOISY: one side's fastest run was "
         f"more than {100 * NOISY:.0f}% faster than its slowest. The direct loop runs on the Llama "
         "object genlab wraps (same weights, same buffers: only the Python code differs); the last two "
         "columns run it on a second Llama loaded from the same file, whose speed differs from the "
@@ -441,9 +447,11 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=None, help="timed runs per side (default 15; quick 5)")
     parser.add_argument("--max-tokens", type=int, default=None, help="tokens per run (default 256; quick 64)")
     parser.add_argument("--n-ctx", type=int, default=512, help="context of both sides (default 512)")
-    parser.add_argument("--threads", type=int, default=None, help="n_threads of both sides (default: llama-cpp-python's)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="n_threads of both sides (default: llama-cpp-python's)")
     parser.add_argument("--seed", type=int, default=1, help="first seed tried (default 1)")
-    parser.add_argument("--chars", type=int, default=None, help="characters of corpora/novel.txt scored (default 4000; quick 2000)")
+    parser.add_argument("--chars", type=int, default=None,
+                        help="characters of corpora/novel.txt scored (default 4000; quick 2000)")
     parser.add_argument("--prompt", default=PROMPT)
     parser.add_argument("--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "genlab-llama-bench",
                         help="where the models are built and cached")
