@@ -6,7 +6,7 @@ the llama backend's tests already load.
 
 Tensor conventions (llama.cpp's `llama` architecture): numpy arrays are (out, in) = (rows,
 cols), which GGUF stores reversed, as llama.cpp expects; Q and K are used as they are, so the
-model that made them must rotate *adjacent* pairs (x[2i], x[2i+1]) — see DESIGN.md.
+model that made them must rotate *adjacent* pairs (x[2i], x[2i+1]), as genlab.train.model does.
 """
 
 from __future__ import annotations
