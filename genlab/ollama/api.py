@@ -1,33 +1,9 @@
 """Ollama's native API, the parts genlab uses: where the server is, how an `ollama:` name reads,
 which request options carry genlab's sampling, and what POST /api/show says about a model.
 
-Read from Ollama's own code and docs (github.com/ollama/ollama: docs/api.md, api/types.go
-`Options`, `DefaultOptions`, `Options.FromMap`; envconfig/config.go `Host`; server/routes.go;
-llm/llama_server.go):
-
-* Every sampling setting goes in "options" under Ollama's name. Options the request leaves out
-  come from the model's Modelfile PARAMETERs, then Ollama's defaults, which differ from
-  genlab's (top_p 0.9, min_p 0, num_predict -1 = unlimited, seed -1 = random). So genlab sends
-  every one, and also the settings it has no field for at their neutral values (typical_p 1,
-  presence and frequency penalties 0: what LlamaGenerator runs), so no Modelfile changes the
-  sampler chain. Ollama ignores an unknown option name (it logs a warning) and refuses a value
-  of the wrong type (HTTP 500 `option "top_k" must be of type integer`).
-* seed: a Go int; -1 means "random", and llama.cpp (which Ollama runs) also reads 4294967295
-  (its LLAMA_DEFAULT_SEED) as "random". genlab's seed None is sent as -1 (so a Modelfile's fixed
-  seed does not make every "random" sample the same) and 4294967295 as 4294967294, as
-  LlamaGenerator and the openai: backend do.
-* num_ctx: the context Ollama loads the model with. Unless the request or the Modelfile says,
-  Ollama picks one itself ($OLLAMA_CONTEXT_LENGTH on the server, else 4096 or more by the GPU's
-  memory; 2048 in older versions), which genlab cannot see. So genlab always sends it: the
-  `num_ctx` asked for, else the Modelfile's, else the model's training context capped at 4096
-  (LlamaGenerator's default). The chat front end then budgets against the context really used.
-  A prompt longer than num_ctx is not refused: Ollama cuts it (keeping its first num_keep
-  tokens and about half a context of the end); a chat loses its oldest messages (not the system
-  ones) until it fits.
-* stop: a raw completion gets exactly genlab's stop strings (an empty list overrides the
-  Modelfile's, as LlamaGenerator.stream uses only the caller's). A chat gets the Modelfile's stop
-  strings (chat templates' turn markers, like the chat format's stops in LlamaGenerator.chat)
-  plus genlab's, because a request's list replaces the Modelfile's.
+Every sampling setting is sent (Ollama's defaults and a Modelfile's PARAMETERs would otherwise
+change the sampler chain), with num_ctx always set; why each option has the value it has, as
+read from Ollama's code: docs/servers.md.
 """
 
 from __future__ import annotations
@@ -116,7 +92,7 @@ def check_model(model: object) -> str:
 
 
 def request_options(s: Sampling, num_ctx: int, stop: Sequence[str] | None) -> dict[str, Any]:
-    """The "options" object for a Sampling (see the module docstring). `stop` None leaves the
+    """The "options" object for a Sampling (docs/servers.md says why each value). `stop` None leaves the
     stop strings out (the Modelfile's apply); a list, even empty, is sent."""
     if not isinstance(s, Sampling):
         raise GenlabError(f"sampling must be a Sampling, got {type(s).__name__}")

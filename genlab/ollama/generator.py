@@ -1,37 +1,8 @@
 """OllamaGenerator: a model on a running Ollama server, through Ollama's native API.
 
-Why the native API and not Ollama's OpenAI-compatible one: only the native "options" object
-takes every setting of genlab's Sampling (top_k, min_p, repeat_penalty, repeat_last_n, the
-context size num_ctx ...), and only /api/generate with "raw": true continues a text exactly as
-given, with no chat template around it. What is sent, and why, is in genlab/ollama/api.py.
-
-    stream(prompt, s)   POST /api/generate {"raw": true, "stream": true, "think": false, options}
-    chat(messages, s)   POST /api/chat {"messages": [...], "stream": true, options}
-    context_length      num_ctx, as sent (POST /api/show once: Modelfile parameters, the
-                        model's training context)
-    count_tokens        token_count="estimate" (default): one token per 4 UTF-8 bytes, rounded
-                        up, as the openai: backend estimates (Ollama has no tokenizer route;
-                        requests for /api/tokenize have stayed unmerged). token_count="server":
-                        exact, from the prompt_eval_count of a raw /api/generate of the text
-                        with num_predict 1, less the BOS token the tokenizer adds; it costs a
-                        model evaluation of the text per call and replaces what the server
-                        holds in its prompt cache. It asks "truncate": false, so a text longer
-                        than num_ctx is refused rather than cut (Ollama would keep about half a
-                        context of it): such a text counts max(num_ctx, the estimate).
-                        _count_chat_tokens(messages) counts a whole chat prompt the same way
-                        (through /api/chat: the template's tokens included). It is not the
-                        contract's chat_prompt_tokens: a count, not the tokens, and exact
-                        only with token_count="server" (capabilities.exact_chat_tokens is False).
-    score               not possible: Ollama reports log-probabilities only for tokens it
-                        generates, never for a given text (capabilities.score is False)
-
-Both routes answer newline-delimited JSON: pieces of text ("response", or "message.content"),
-then an object with "done": true, "done_reason" ("stop" or "length") and counts
-("prompt_eval_count", "eval_count"), which may itself carry the last piece of text. An error
-before the stream starts is an HTTP status with {"error": "..."}; after it starts, a line
-{"error": "..."}. "think": false keeps a thinking model's raw output whole (Ollama would move
-text between thinking tags out of "response"); for chat, `think` is the caller's choice
-(None: not sent, the model's default) and thinking text is not part of the reply.
+Raw /api/generate for completions (no template around the text), /api/chat for chat, Ollama's
+"options" for every sampling setting; no scoring (Ollama gives log-probabilities only for the
+tokens it generates). What is sent for each call and why: docs/servers.md.
 
 Thread safety: one connection per request and only discovered facts shared (under a lock), so
 several threads may stream from one OllamaGenerator (Ollama queues or batches them).
@@ -83,8 +54,8 @@ class OllamaGenerator(Generator):
     context to run the model with (None: the Modelfile's, else the model's own capped at
     4096). timeout: seconds to wait for a connection or the next bytes of an answer. retries:
     total attempts for 429/503 answers. think: sent with chat requests when not None (True,
-    False or "low"/"medium"/"high"/"max"). token_count: "estimate" or "server" (see the module
-    docstring). api_key / api_key_env: a Bearer token for a server behind an authenticating
+    False or "low"/"medium"/"high"/"max"). token_count: "estimate" or "server" (see
+    count_tokens). api_key / api_key_env: a Bearer token for a server behind an authenticating
     proxy (or ollama.com), never printed. Nothing is sent until the first call.
     """
 
@@ -198,7 +169,9 @@ class OllamaGenerator(Generator):
         raise GenlabError(f"{self.name} {NO_SCORE}")
 
     def count_tokens(self, text: str) -> int:
-        """Tokens of `text` (no BOS): an estimate, or the server's count (module docstring)."""
+        """Tokens of `text` (no BOS). token_count="estimate": one per 4 UTF-8 bytes, rounded up;
+        "server": Ollama's prompt_eval_count of the raw text, which costs a model evaluation
+        (a text longer than num_ctx counts max(num_ctx, the estimate); docs/servers.md)."""
         if not isinstance(text, str):
             raise GenlabError(f"text must be a string, got {type(text).__name__}")
         if not text:
