@@ -123,6 +123,8 @@ def test_a_package_adds_a_kind_through_the_entry_point_group(home, tmp_path):
     (site / "echo_kind-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: echo-kind\nVersion: 1.0\n")
     (site / "echo_kind-1.0.dist-info" / "entry_points.txt").write_text("[genlab.backends]\necho = echo_kind:KIND\n")
     (site / "echo_kind.py").write_text(textwrap.dedent('''
+        import click
+
         from genlab.kinds import Kind, Target
 
         class Echo:
@@ -139,15 +141,53 @@ def test_a_package_adds_a_kind_through_the_entry_point_group(home, tmp_path):
             return Target(name=name, kind="echo", location=rest, source="plugin",
                           load_with=lambda target, options: Echo(target.location), sampling={"max_tokens": 2})
 
-        KIND = Kind("echo", "echo:WORD", "says WORD", _resolve)
+        @click.command(name="moo")
+        def moo():
+            """Say moo once."""
+            click.echo("moo")
+
+        KIND = Kind("echo", "echo:WORD", "says WORD", _resolve, commands={"moo": "echo_kind:moo"})
     '''))
-    home["env"]["PYTHONPATH"] = str(site)
+    home["env"]["PYTHONPATH"] = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p)
     assert ok(genlab(home, "generate", "--backend", "echo:moo", "--prompt", "cows")) == "cows moo moo\n"
     assert "echo:WORD" in one_line_error(genlab(home, "generate", "--backend", "nothing-here"))
+    assert ok(genlab(home, "moo")) == "moo\n"  # the kind's own command, through the table
+    assert re.search(r"^  moo +Say moo once\.$", ok(genlab(home, "--help")), re.M)
 
 
 def test_every_built_in_kind_is_a_reserved_alias_name():
-    from genlab.backends import BUILT_IN, kinds
     from genlab.aliases import RESERVED
+    from genlab.backends import BUILT_IN, kinds
 
     assert set(RESERVED) == set(BUILT_IN) == set(kinds())
+
+
+def test_a_command_is_imported_only_when_it_runs(home):
+    """`genlab --version` imports no command module and `genlab generate` only its own; the
+    commands of the built-in kinds live in their packages and are found through the table."""
+    code = textwrap.dedent('''
+        import sys
+        from genlab.cli import cli
+        try:
+            cli.main(sys.argv[1:])
+        except SystemExit:
+            pass
+        print(" ".join(sys.modules))
+    ''')
+    from genlab.cli import COMMANDS, cli
+    from genlab.cli.lazy import kind_commands
+
+    command_modules = {name: path.partition(":")[0] for name, path in {**kind_commands(), **COMMANDS}.items()}
+
+    def imported(*args) -> set[str]:
+        r = subprocess.run([sys.executable, "-c", code, *args], cwd=home["work"], env=home["env"],
+                           capture_output=True, text=True, timeout=120)
+        return set(r.stdout.splitlines()[-1].split()) & set(command_modules.values())
+
+    assert imported("--version") == set()
+    assert imported("generate", "--help") == {command_modules["generate"]}
+    assert len(imported("--help")) == len(set(command_modules.values()))
+
+    for name, module in (("train-markov", "genlab.markov.commands"), ("export-arpa", "genlab.markov.commands"),
+                         ("tiny-model", "genlab.llama.commands")):
+        assert cli.commands[name].callback.__module__ == module
