@@ -29,14 +29,14 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from genlab import tomledit
+from genlab.backends import BUILT_IN
 from genlab.errors import GenlabError
 from genlab.folders import config_dir
 from genlab.sampling import Sampling, parse_value
 
 CONFIG_NAME = "genlab.toml"
 SCOPES = ("local", "user")
-# the built-in backend kinds (genlab.backends.BUILT_IN): `--backend markov` must stay an error
-RESERVED = ("markov", "llama", "hf", "openai", "ollama")
+RESERVED = tuple(BUILT_IN)  # an alias cannot take a built-in kind's name: `--backend markov` stays an error
 LLAMA_SETTINGS = ("n_ctx", "n_threads", "n_gpu_layers", "chat_format")
 SERVER_KEYS = ("url", "model", "api_key_env", "timeout", "extra_sampling")  # an alias of a server model
 ALIAS_KEYS = ("path", *LLAMA_SETTINGS, "sampling", *SERVER_KEYS)

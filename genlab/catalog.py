@@ -44,7 +44,7 @@ def entries(problems: list[str] | None = None) -> list[Entry]:
             location = a.url + (f"#{a.model}" if a.model else "")
             out.append(Entry(a.name, "openai", f"alias:{a.scope}", location, None, str(a.source)))
         else:
-            out.append(Entry(a.name, "llama", f"alias:{a.scope}", str(a.path), _size(a.path), str(a.source),
+            out.append(Entry(a.name, "llama", f"alias:{a.scope}", str(a.path), file_size(a.path), str(a.source),
                              {**a.options(), "sampling": a.sampling_json()}))
     out += chains()
     out += found(problems)
@@ -69,14 +69,14 @@ def chains() -> list[Entry]:
         for path in files:
             if path.stem not in seen and path.is_file():
                 seen.add(path.stem)
-                out.append(Entry(f"markov:{path.stem}", "markov", "chain", str(path), _size(path), str(folder)))
+                out.append(Entry(f"markov:{path.stem}", "markov", "chain", str(path), file_size(path), str(folder)))
     return out
 
 
 def found(problems: list[str] | None = None) -> list[Entry]:
     from genlab.found import find_models
 
-    return [Entry(m.name, "llama", m.source, str(m.path), _size(m.path), m.where) for m in find_models(problems)]
+    return [Entry(m.name, "llama", m.source, str(m.path), file_size(m.path), m.where) for m in find_models(problems)]
 
 
 def names() -> list[str]:
@@ -87,7 +87,8 @@ def names() -> list[str]:
         return [e.name for e in chains() + found()]
 
 
-def _size(path: Path) -> int | None:
+def file_size(path: Path) -> int | None:
+    """Bytes of the file at `path`; None when there is no file there."""
     try:
         return path.stat().st_size if path.is_file() else None
     except OSError:

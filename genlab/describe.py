@@ -135,10 +135,9 @@ def summary(info: Any) -> str:
 
 
 def _alias_json(a: FileAlias) -> dict[str, Any]:
-    try:
-        size = a.path.stat().st_size if a.path.is_file() else None
-    except OSError:
-        size = None
+    from genlab.catalog import file_size
+
+    size = file_size(a.path)
     return {
         "name": a.name, "path": str(a.path), "exists": size is not None, "size_bytes": size,
         "scope": a.scope, "source": str(a.source), **a.options(), "sampling": a.sampling_json(),
