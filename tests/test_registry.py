@@ -296,6 +296,16 @@ def test_an_inline_layout_is_rewritten_canonically(dirs):
     assert tomllib.loads(dirs["local_file"].read_text()) == {"models": {"a": {"path": "z.gguf"}}}
 
 
+def test_comment_lines_stay_where_they_are_and_a_replaced_header_keeps_its_comment(dirs):
+    write(dirs["local_file"], '[models.a]\npath = "a.gguf"\n\n# about b\n[models.b]  # big\npath = "b.gguf"\n'
+                              '\n[other]\nx = 1\n\n# about c\n[models.c]\npath = "c.gguf"\n')
+    reg.remove_alias("a")
+    reg.add_alias("b", "b2.gguf", scope="local", replace=True)
+    reg.remove_alias("c")
+    assert dirs["local_file"].read_text() == ('# about b\n[models.b]  # big\npath = "b2.gguf"\n\n[other]\nx = 1\n'
+                                              '\n# about c\n')
+
+
 def test_quoted_names_are_found_and_edited(dirs):
     write(dirs["user_file"], '[models."llama3.1"]\npath = "a.gguf"\n\n[ models . \'q4\' ]\npath = "q.gguf"\n')
     assert reg.find_alias("llama3.1").path == dirs["user"] / "a.gguf"
