@@ -14,7 +14,7 @@ from genlab.errors import GenlabError
 from genlab.markov import tokenize as tok
 from genlab.markov.generator import MarkovGenerator
 from genlab.markov.model import train
-from genlab.markov.overlap import RunIndex
+from genlab.overlap import RunIndex
 from genlab.markov.quotes import balance_problems
 from genlab.markov.store import FORMAT_VERSION, load, save
 from genlab.sampling import PURE, Sampling

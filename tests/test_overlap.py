@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from genlab.markov import overlap
-from genlab.markov.overlap import RunIndex, too_much_overlap
+from genlab import overlap
+from genlab.overlap import RunIndex, too_much_overlap
 
 
 @pytest.fixture(scope="module")

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genlab.markov.ngrams import count_sorted
-from genlab.markov.overlap import RunIndex
+from genlab.ngrams import count_sorted
+from genlab.overlap import RunIndex
 
 __all__ = [
     "CorpusIndex",

@@ -19,7 +19,7 @@ from genlab.errors import GenlabError
 from genlab.generator import Capabilities, Message, Score
 from genlab.markov import tokenize as tok
 from genlab.markov.model import MarkovModel, quote_roles
-from genlab.markov.overlap import RunIndex, too_much_overlap
+from genlab.overlap import RunIndex, too_much_overlap
 from genlab.markov.quotes import MAX_DEPTH, QuoteTracker
 from genlab.sampling import PURE, Sampling, apply_chain, draw
 
@@ -29,6 +29,15 @@ CACHE_LIMIT = 1 << 20  # memoised continuations (summed over states) before the 
 WIDE = 256  # states with more continuations are sampled from arrays, not memoised as tuples
 QUOTE_LIMIT = 2000  # units a quotation may stay open before it is closed regardless
 COMPILED_WALK = True  # False: make_sentence walks in Python alone (the tests compare the two)
+
+
+def _compiled_lookup():
+    """The overlap guard's four-word lookup compiled (_fastwalk.any_run), or None."""
+    try:
+        from genlab.markov import _fastwalk
+    except ImportError:
+        return None
+    return _fastwalk.any_run
 
 
 def _is_pure(s: Sampling) -> bool:
@@ -471,7 +480,7 @@ class MarkovGenerator:
             m = self.model
             if m.unit == "word":
                 ids = m.text_ids
-                self._runs = (None, RunIndex(ids[self._is_word[ids]]))
+                self._runs = (None, RunIndex(ids[self._is_word[ids]], compiled=_compiled_lookup()))
             else:
                 text = m.detokenize([m.vocab[i] for i in m.text_ids])
                 words = [w for w in tok.tokenize(text) if any(c.isalnum() for c in w)]

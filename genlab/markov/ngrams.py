@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from genlab.ngrams import count_sorted, weighted_counts
+
 U64 = np.uint64
 _TWO64 = 1 << 64
 # Tables with up to this many n-grams (a novel's) are also queried through Python copies made
@@ -27,27 +29,6 @@ SMALL_TABLES = 1 << 19
 
 def bits_for(vocab_size: int) -> int:
     return max(1, int(vocab_size - 1).bit_length())
-
-
-def count_sorted(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct values of a sorted array and how often each occurs."""
-    if len(keys) == 0:
-        return keys, np.zeros(0, dtype=np.int64)
-    starts = np.empty(len(keys), dtype=bool)
-    starts[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=starts[1:])
-    idx = np.flatnonzero(starts)
-    counts = np.diff(np.append(idx, len(keys)))
-    return keys[idx], counts
-
-
-def weighted_counts(keys: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct keys and the sum of the weights of their occurrences."""
-    order = np.argsort(keys, kind="stable")
-    keys = keys[order]
-    uniq_idx = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1]))) if len(keys) else np.zeros(0, int)
-    sums = np.add.reduceat(weights[order], uniq_idx) if len(keys) else np.zeros(0)
-    return keys[uniq_idx], sums
 
 
 def _count_block(seq: np.ndarray, doc_starts: np.ndarray, depth: int, bits: int, a: int, b: int,

@@ -18,7 +18,8 @@ import numpy as np
 from genlab.errors import GenlabError
 from genlab.atomic import replacing
 from genlab.markov.model import MAX_ORDER, UNITS, MarkovModel, PRETOKENIZED
-from genlab.markov.ngrams import NgramCounts, count_sorted
+from genlab.markov.ngrams import NgramCounts
+from genlab.ngrams import count_sorted
 
 FORMAT = "genlab-markov"
 FORMAT_VERSION = 1

@@ -13,7 +13,8 @@ A novel-sized text (up to SMALL_TEXT words, ids under 2**16) answers the guard's
 queries in plain Python instead, where numpy's per-call cost would dominate: its runs are
 packed 16 bits a word into one integer, four-word runs bucketed by a multiplicative hash of
 that integer, shorter runs kept sorted for a bisect. The four-word lookup also runs compiled
-(_fastwalk.any_run, same answers) where the extension was built.
+(the `compiled` lookup a RunIndex is given, e.g. the Markov chain's _fastwalk.any_run, same
+answers). The chain's guard and the style metrics share this index.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-from genlab.markov.ngrams import count_sorted
+from genlab.ngrams import count_sorted
 
 SEED_LEN = 4  # words per indexed run
 # Up to this many words the guard's lookups run in plain Python over a table of its own (under a
@@ -36,10 +37,6 @@ _LOW64 = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15  # 2**64 / golden ratio: spreads packed keys over the top bits
 _BLOCK = 1 << 18  # runs hashed at a time while building: temporaries of a few MB
 
-try:  # the same lookup compiled (_fastwalk.c), where it was built
-    from genlab.markov import _fastwalk as _compiled
-except ImportError:
-    _compiled = None
 
 
 def _seed_hashes(words: np.ndarray, k: int, starts: np.ndarray | None = None) -> np.ndarray:
@@ -129,8 +126,10 @@ def _blocks(n: int):
 class RunIndex:
     """Occurrences of word runs in one word sequence (non-negative ids)."""
 
-    def __init__(self, words: np.ndarray):
+    def __init__(self, words: np.ndarray, compiled=None):
+        """`compiled`: any_run's four-word lookup compiled (same answers), or None for Python."""
         self.words = np.ascontiguousarray(words)
+        self.compiled = compiled
         self._seeds: dict[int, _Buckets] = {}
         self._small: tuple[list[int], array, array, int] | None = None
         self._small_words: array | None = None  # the text as int64, for the compiled lookup
@@ -152,10 +151,10 @@ class RunIndex:
         words, first, positions, shift = self._small_tables()
         if first is None:  # ids too large to pack four into 64 bits
             return bool(self.count_runs(seq, np.asarray(starts, dtype=np.int64), length).any())
-        if _compiled is not None and isinstance(starts, range) and starts.step == 1:
+        if self.compiled is not None and isinstance(starts, range) and starts.step == 1:
             if self._small_words is None:
                 self._small_words = array("q", self.words.astype(np.int64).tobytes())
-            return _compiled.any_run(self._small_words, first, positions, shift, seq, starts.start,
+            return self.compiled(self._small_words, first, positions, shift, seq, starts.start,
                                      starts.stop, length)
         for s in starts:
             run = seq[s:s + length]
