@@ -7,9 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from genlab.text import strip_bom
 from genlab.markov.tokenize import (
     PARAGRAPH,
     Detokenizer,
@@ -300,9 +301,13 @@ def test_tokens_are_never_empty_nor_hold_whitespace(text):
 
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 @given(any_text)
+@example("\ufeff\ufeffa")  # the first BOM is the file's, the second is text
+@example(" \ufeff\ufeffa")  # not first: both are text
 def test_detokenized_text_tokenizes_back_to_itself(text):
+    # tokenize() reads a text as a file's (genlab.text.normalize): one leading BOM is the
+    # file's and goes. A BOM that detokenized text starts with is text, read again as a file's.
     once = detokenize(tokenize(text))
-    assert detokenize(tokenize(once)) == once
+    assert detokenize(tokenize(once)) == strip_bom(once)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
