@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genlab.markov import generator as markov_generator
+from genlab.markov import sentences as markov_sentences
 from genlab import overlap
 from genlab.markov.generator import MarkovGenerator
 from genlab.markov.model import train
@@ -31,13 +31,13 @@ def fastwalk():
 
 
 def sentences(gen: MarkovGenerator, compiled: bool, seeds, **kwargs) -> list:
-    markov_generator.COMPILED_WALK = compiled
+    markov_sentences.COMPILED_WALK = compiled
     try:
         gen._cache.clear()  # each side starts from a cold memo, as a user's first call does
         gen._cached = 0
         return [gen.make_sentence(rng=random.Random(seed), **kwargs) for seed in seeds]
     finally:
-        markov_generator.COMPILED_WALK = True
+        markov_sentences.COMPILED_WALK = True
 
 
 CORPORA = [(NOVEL, 1), (NOVEL, 2), (NOVEL, 3)] + [

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from genlab.markov import model as markov_model
+from genlab.markov import units as markov_units
 from genlab.markov import tokenize as tok
 from genlab.markov.model import train
 
@@ -121,11 +121,11 @@ def train_both(text: str, order: int = 2):
     """The same training with and without the compiled tokenizer."""
     models = []
     for compiled in (True, False):
-        markov_model.COMPILED_TOKENIZER = compiled
+        markov_units.COMPILED_TOKENIZER = compiled
         try:
             models.append(train([("t", 1.0)], order=order, texts=[text]))
         finally:
-            markov_model.COMPILED_TOKENIZER = True
+            markov_units.COMPILED_TOKENIZER = True
     return models
 
 

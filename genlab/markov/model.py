@@ -8,10 +8,8 @@ the anti-plagiarism guard and novelty metrics need to know what the corpus actua
 from __future__ import annotations
 
 import ctypes
-import functools
 import hashlib
 from dataclasses import dataclass, field
-from itertools import repeat
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -20,14 +18,11 @@ import numpy as np
 from genlab import __version__
 from genlab.errors import GenlabError
 from genlab.markov import tokenize as tok
+from genlab.markov import units
 from genlab.markov.ngrams import NgramCounts
 
-UNITS = ("word", "char")
+UNITS = tuple(units.UNITS)
 MAX_ORDER = 8
-TOKENIZER = {"word": "genlab-word-1", "char": "genlab-char-1"}
-PRETOKENIZED = "pretokenized-1"  # one sentence per line, tokens split by spaces (KenLM's input)
-COMPILED_TOKENIZER = True  # False: tokenize.py alone (the tests compare the two)
-RESERVED = frozenset({"<s>", "</s>", "<unk>"})  # lmplz reads these as whitespace; so does genlab
 
 
 @dataclass
@@ -46,6 +41,7 @@ class MarkovModel:
 
     def __post_init__(self) -> None:
         self.index = {t: i for i, t in enumerate(self.vocab)}
+        self.units = units.units_for(self.unit, self.pretokenized)  # splitting and joining its units
 
     @property
     def paragraph_id(self) -> int:
@@ -57,17 +53,11 @@ class MarkovModel:
         return [get(t, -1) for t in tokens]
 
     def tokens_of(self, text: str) -> list[str]:
-        """Split text into this model's units (words or characters)."""
-        if self.pretokenized:
-            return pretokenized_units(text)
-        return text_units(text, self.unit)
+        """Split text into this model's units."""
+        return self.units.split(text)
 
     def detokenize(self, tokens: Sequence[str]) -> str:
-        if self.pretokenized:
-            return " ".join(tokens).replace(f" {tok.PARAGRAPH} ", "\n").replace(tok.PARAGRAPH, "\n").strip(" ")
-        if self.unit == "char":
-            return "".join("\n\n" if t == tok.PARAGRAPH else tok.surface(t) for t in tokens)
-        return tok.detokenize(tokens)
+        return self.units.join(tokens)
 
     def info(self) -> dict[str, object]:
         return {
@@ -80,7 +70,7 @@ class MarkovModel:
             "corpora": self.corpora,
             "continue_rate": self.continue_rate,
             "quote_span": self.quote_span,
-            "tokenizer": PRETOKENIZED if self.pretokenized else TOKENIZER[self.unit],
+            "tokenizer": self.units.tokenizer,
             "genlab_version": self.version,
         }
 
@@ -91,49 +81,7 @@ def check_order(order: int) -> None:
 
 
 def check_unit(unit: str) -> None:
-    if unit not in UNITS:
-        raise GenlabError(f"unit must be one of {', '.join(UNITS)}, got {unit!r}")
-
-
-# --- turning text into units -------------------------------------------------------------------
-
-
-def char_units(tokens: Iterable[str]) -> list[str]:
-    """Characters of the detokenized text, keeping quote tokens and paragraph marks whole.
-
-    Keeping "opening quote" and "closing quote" as distinct units lets a character chain
-    balance its quotes exactly like a word chain does.
-    """
-    out: list[str] = []
-    detok = tok.Detokenizer()
-    for t in tokens:
-        piece = detok.piece(t)
-        if t == tok.PARAGRAPH:
-            out.append(t)
-        elif tok.quote_role(t) is not None:
-            surface = tok.surface(t)
-            out.extend(piece[: len(piece) - len(surface)])
-            out.append(t)
-        else:
-            out.extend(piece)
-    return out
-
-
-def pretokenized_units(text: str) -> list[str]:
-    """Units of pre-tokenized text: tokens split by whitespace, one paragraph per line."""
-    out: list[str] = []
-    for line in text.splitlines():
-        words = [w for w in line.split() if w not in RESERVED]
-        if words:
-            if out:
-                out.append(tok.PARAGRAPH)
-            out.extend(words)
-    return out
-
-
-def text_units(text: str, unit: str) -> list[str]:
-    tokens = tok.tokenize(text)
-    return char_units(tokens) if unit == "char" else tokens
+    units.units_for(unit)
 
 
 # --- training ----------------------------------------------------------------------------------
@@ -153,9 +101,7 @@ def train(corpora: Sequence[tuple[str | Path, float]], order: int = 3, unit: str
     from genlab.corpus import iter_corpus
 
     check_order(order)
-    check_unit(unit)
-    if tokenized and unit != "word":
-        raise GenlabError("--tokenized input is split into tokens already: it needs --unit word")
+    chain_units = units.units_for(unit, tokenized)
     if not corpora:
         raise GenlabError("no corpus given")
     index: dict[str, int] = {tok.PARAGRAPH: 0}
@@ -164,7 +110,7 @@ def train(corpora: Sequence[tuple[str | Path, float]], order: int = 3, unit: str
     for n, (path, weight) in enumerate(corpora):
         digest = hashlib.sha256()
         pieces = [texts[n]] if texts is not None else iter_corpus(path, encoding, digest=digest)
-        parts = _encode_pieces(pieces, "tokenized" if tokenized else unit, index, progress)
+        parts = _encode_pieces(pieces, chain_units, index, progress)
         tokens = sum(len(p) for p in parts) - 1
         if tokens < 1:
             raise GenlabError(f"{path}: no text to learn from")
@@ -211,7 +157,7 @@ def _concatenate(docs: list[list[np.ndarray]], dtype: type) -> tuple[np.ndarray,
     return seq, starts
 
 
-def _encode_pieces(pieces: Iterable[str], unit: str, index: dict[str, int],
+def _encode_pieces(pieces: Iterable[str], chain_units: units.Words, index: dict[str, int],
                    progress: Progress | None) -> list[np.ndarray]:
     """Token ids of one document (paragraph mark first and between paragraphs), in parts.
 
@@ -220,8 +166,8 @@ def _encode_pieces(pieces: Iterable[str], unit: str, index: dict[str, int],
     """
     parts: list[np.ndarray] = [np.zeros(1, dtype=np.uint32)]  # leading paragraph mark (id 0)
     carry = ""
-    separator = "\n" if unit == "tokenized" else "\n\n"
-    encode = _word_encoder(index) if unit == "word" else functools.partial(_encode_block, unit=unit, index=index)
+    separator = chain_units.block_separator
+    encode = chain_units.encoder(index)
     for piece in pieces:
         text = carry + piece
         cut = text.rfind(separator)
@@ -235,78 +181,6 @@ def _encode_pieces(pieces: Iterable[str], unit: str, index: dict[str, int],
     if carry.strip():
         parts.append(encode(carry))
     return [p for p in parts if len(p)]
-
-
-def _word_encoder(index: dict[str, int]) -> Callable[[str], np.ndarray]:
-    """Token ids of a block of text: by the compiled tokenizer where it was built (about six
-    times faster on a big corpus, same tokens), else by tokenize.py."""
-    compiled = tok.compiled() if COMPILED_TOKENIZER else None
-    if compiled is None:
-        return functools.partial(_encode_block, unit="word", index=index)
-    encoder = compiled.Encoder(index, tok.tokenize_collapsed)
-
-    def encode(text: str) -> np.ndarray:
-        ids = np.frombuffer(encoder.encode(tok.normalize(text)), dtype=np.uint32)
-        return ids.astype(np.uint16) if len(index) <= 1 << 16 else ids.copy()
-
-    return encode
-
-
-def _encode_block(text: str, unit: str, index: dict[str, int]) -> np.ndarray:
-    if unit == "tokenized":
-        fast = _encode_lines(text, index)
-        if fast is not None:
-            return fast
-    tokens: list[str] = []
-    if unit == "tokenized":
-        for line in text.split("\n"):
-            words = [w for w in line.split() if w not in RESERVED]
-            if tok.PARAGRAPH in words:
-                raise GenlabError(f"{tok.PARAGRAPH!r} is genlab's paragraph mark; it cannot be a token of "
-                                  "--tokenized input")
-            if words:
-                tokens.extend(words)
-                tokens.append(tok.PARAGRAPH)
-    else:
-        for paragraph in tok.paragraph_tokens(text):
-            tokens.extend(paragraph)
-            tokens.append(tok.PARAGRAPH)
-    if unit == "char":
-        tokens = char_units(tokens)
-    for t in dict.fromkeys(tokens):
-        if t not in index:
-            index[t] = len(index)
-    ids = np.fromiter(map(index.__getitem__, tokens), dtype=np.uint32, count=len(tokens))
-    return ids.astype(np.uint16) if len(index) <= 1 << 16 else ids  # half the memory while training
-
-
-def _encode_lines(text: str, index: dict[str, int]) -> np.ndarray | None:
-    """_encode_block for pre-tokenized text in one split of the whole block, not one per line.
-
-    Why: on a big pre-tokenized corpus, splitting, filtering and collecting new words line by
-    line in Python was most of the training time. Each line break becomes a paragraph mark
-    (dropped where its line was empty), and only the words the index lacks are looked at
-    twice. None where the careful path must decide: the text holds the paragraph mark or a
-    reserved word, if only inside a token (as a token, the first is an error there and the
-    others are dropped).
-    """
-    mark = tok.PARAGRAPH
-    if "<" in text and any(w in text for w in (mark, *RESERVED)):
-        return None
-    tokens = text.replace("\n", f" {mark} ").split()
-    tokens.append(mark)  # the block's last line ends too
-    ids = np.fromiter(map(index.get, tokens, repeat(-1, len(tokens))), dtype=np.int64, count=len(tokens))
-    unknown = np.flatnonzero(ids < 0)
-    if len(unknown):
-        new = [tokens[i] for i in unknown.tolist()]
-        for t in dict.fromkeys(new):  # first appearance order, as _encode_block numbers them
-            index[t] = len(index)
-        ids[unknown] = np.fromiter(map(index.__getitem__, new), dtype=np.int64, count=len(new))
-    is_mark = ids == index[mark]
-    empty = is_mark.copy()  # a mark right after another (or first in the block) ends an empty line
-    empty[1:] &= is_mark[:-1]
-    ids = ids[~empty]
-    return ids.astype(np.uint16) if len(index) <= 1 << 16 else ids.astype(np.uint32)
 
 
 def quote_statistics(model: MarkovModel) -> tuple[float, int]:

@@ -18,9 +18,9 @@ from typing import Sequence
 import numpy as np
 
 from genlab.generator import Score
-from genlab.markov import tokenize as tok
 from genlab.markov.kneser_ney import BOS, EOS, UNK, KneserNey, sentences_from_stream
 from genlab.markov.model import MarkovModel
+from genlab.markov.units import PRETOKENIZED_WORDS
 
 SPELLING_ORDER = 5
 LN10 = math.log(10.0)
@@ -111,20 +111,8 @@ def spelling_model(model: MarkovModel) -> KneserNey:
 
 
 def paragraphs_units(model: MarkovModel, text: str, tokenized: bool = False) -> list[list[str]]:
-    """The units the chain scores, paragraph by paragraph."""
-    if model.pretokenized or tokenized:
-        from genlab.markov.model import RESERVED
-
-        lines = ([w for w in line.split() if w not in RESERVED] for line in text.splitlines())
-        return [words for words in lines if words]
-    out: list[list[str]] = []
-    for units in tok.paragraph_tokens(text):
-        if model.unit == "char":
-            from genlab.markov.model import char_units
-
-            units = [u for u in char_units(units) if u != tok.PARAGRAPH]
-        out.append(units)
-    return out
+    """The units the chain scores, paragraph by paragraph (`tokenized`: the text's own tokens)."""
+    return (PRETOKENIZED_WORDS if tokenized else model.units).paragraphs(text)
 
 
 def score_units(model: MarkovModel, paragraphs: Sequence[Sequence[str]]) -> tuple[float, int, int]:
@@ -154,7 +142,7 @@ def score_units(model: MarkovModel, paragraphs: Sequence[Sequence[str]]) -> tupl
 
 def _unknown_cost(model: MarkovModel, unit: str) -> float:
     """Nats for spelling out a unit the chain has never seen."""
-    if model.unit == "char":
+    if not model.units.spells_unknown:
         return len(unit.encode("utf-8", "surrogatepass")) * LN256
     speller = spelling_model(model)
     ids = [speller.index.get(c, speller.unk) for c in unit]

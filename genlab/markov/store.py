@@ -17,7 +17,8 @@ import numpy as np
 
 from genlab.errors import GenlabError
 from genlab.atomic import replacing
-from genlab.markov.model import MAX_ORDER, UNITS, MarkovModel, PRETOKENIZED
+from genlab.markov.model import MAX_ORDER, UNITS, MarkovModel
+from genlab.markov.units import PRETOKENIZED
 from genlab.markov.ngrams import NgramCounts
 from genlab.ngrams import count_sorted
 
