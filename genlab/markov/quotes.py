@@ -1,8 +1,10 @@
-"""Quote bookkeeping: which quotations are open, what may come next, and a balance check.
+"""Quote bookkeeping: the stack of open quotations, and a balance check for token sequences.
 
-Generation asks `allowed()` before taking a token, so a closing quote never appears without
-its opener and a paragraph never ends inside a quotation (unless the corpus itself continues
-quotations across paragraphs, in which case the next paragraph reopens it).
+The walk (walk.py) feeds every quote mark it writes to a QuoteTracker and absorbs a mark
+that would unbalance the text, so a closing quote never appears without its opener and a
+paragraph never ends inside a quotation (unless the corpus itself continues quotations
+across paragraphs, in which case the next paragraph reopens it). balance_problems() checks
+the result.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Iterable
 from genlab.markov import tokenize as tok
 
 KINDS = ("double", "single", "guillemet", "single_guillemet", "straight_double", "straight_single")
-MAX_DEPTH = 2
+MAX_DEPTH = 2  # quotations open at once (a quote inside a quote)
 
 
 def kind_number(kind: str) -> int:
@@ -25,11 +27,6 @@ class QuoteTracker:
     """The stack of open quotation kinds (numbers from kind_number)."""
 
     stack: list[int] = field(default_factory=list)
-
-    def allows(self, kind: int, direction: int) -> bool:
-        if direction < 0:
-            return bool(self.stack) and self.stack[-1] == kind
-        return kind not in self.stack and len(self.stack) < MAX_DEPTH
 
     def feed_role(self, kind: int, direction: int) -> None:
         if kind == 0:
