@@ -148,3 +148,20 @@ def test_paragraphs_and_whitespace_split_as_tokenize_does(fast):
     assert a.vocab == b.vocab
     assert np.array_equal(a.text_ids, b.text_ids)
     assert [a.vocab[i] for i in a.text_ids[:4]] == ["<p>", "First", "line", "with"]
+
+
+def test_a_corpus_loses_one_bom_only(tmp_path):
+    """A corpus is normalised once, as it is read: of two leading BOMs the second is text,
+    whether the text comes from a file or is given, and whichever tokenizer runs."""
+    text = "\ufeff\ufeffHello there.\r\n\r\nAgain, \ufeffyes."
+    expected = ["<p>", *tok.tokenize(text), "<p>"]
+    assert expected[1] == "\ufeff"
+    path = tmp_path / "bom.txt"
+    path.write_text(text, encoding="utf-8", newline="")
+    for compiled in (True, False):
+        markov_units.COMPILED_TOKENIZER = compiled
+        try:
+            for model in (train([(path, 1.0)], order=2), train([("t", 1.0)], order=2, texts=[text])):
+                assert [model.vocab[i] for i in model.text_ids] == expected
+        finally:
+            markov_units.COMPILED_TOKENIZER = True

@@ -20,6 +20,7 @@ from genlab.errors import GenlabError
 from genlab.markov import tokenize as tok
 from genlab.markov import units
 from genlab.markov.ngrams import NgramCounts
+from genlab.text import normalize
 
 UNITS = tuple(units.UNITS)
 MAX_ORDER = 8
@@ -109,7 +110,8 @@ def train(corpora: Sequence[tuple[str | Path, float]], order: int = 3, unit: str
     provenance: list[dict] = []
     for n, (path, weight) in enumerate(corpora):
         digest = hashlib.sha256()
-        pieces = [texts[n]] if texts is not None else iter_corpus(path, encoding, digest=digest)
+        # a corpus is normalised once, as it is read (one leading BOM off, LF line ends)
+        pieces = [normalize(texts[n])] if texts is not None else iter_corpus(path, encoding, digest=digest)
         parts = _encode_pieces(pieces, chain_units, index, progress)
         tokens = sum(len(p) for p in parts) - 1
         if tokens < 1:

@@ -70,9 +70,10 @@ def _collapse(p: str) -> str:
     return " ".join(p.split())
 
 
-def split_paragraphs(text: str) -> list[str]:
-    """Normalized paragraphs (blank lines separate them), whitespace collapsed."""
-    paragraphs = (_collapse(p) for p in _PARA_BREAK.split(normalize(text)))
+def split_paragraphs(text: str, *, normalized: bool = False) -> list[str]:
+    """Paragraphs (blank lines separate them), whitespace collapsed. The text is normalised
+    first (genlab.text.normalize), unless it was already (`normalized`: a corpus as read)."""
+    paragraphs = (_collapse(p) for p in _PARA_BREAK.split(text if normalized else normalize(text)))
     return [p for p in paragraphs if p]
 
 
@@ -151,9 +152,9 @@ def tokenize_paragraph(p: str) -> list[str]:
     return tokenize_collapsed(_collapse(p))
 
 
-def paragraph_tokens(text: str) -> Iterator[list[str]]:
+def paragraph_tokens(text: str, *, normalized: bool = False) -> Iterator[list[str]]:
     """Tokens of each paragraph of a whole text (collapsed once, by split_paragraphs)."""
-    return map(tokenize_collapsed, split_paragraphs(text))
+    return map(tokenize_collapsed, split_paragraphs(text, normalized=normalized))
 
 
 def tokenize(text: str) -> list[str]:

@@ -62,9 +62,10 @@ class Words:
         return detok.piece
 
     def block_tokens(self, text: str) -> list[str]:
-        """Units of a block of training text, PARAGRAPH after each paragraph."""
+        """Units of a block of training text (normalised when it was read), PARAGRAPH after
+        each paragraph."""
         tokens: list[str] = []
-        for paragraph in tok.paragraph_tokens(text):
+        for paragraph in tok.paragraph_tokens(text, normalized=True):
             tokens.extend(paragraph)
             tokens.append(PARAGRAPH)
         return tokens
@@ -78,7 +79,7 @@ class Words:
         encoder = compiled.Encoder(index, tok.tokenize_collapsed)
 
         def encode(text: str) -> np.ndarray:
-            ids = np.frombuffer(encoder.encode(tok.normalize(text)), dtype=np.uint32)
+            ids = np.frombuffer(encoder.encode(text), dtype=np.uint32)
             return ids.astype(np.uint16) if len(index) <= 1 << 16 else ids.copy()
 
         return encode
