@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from genlab.errors import GenlabError
+from genlab.generator import Capabilities, Generator
 from genlab.markov import tokenize as tok
 from genlab.markov.generator import MarkovGenerator
 from genlab.markov.model import train
@@ -60,6 +61,12 @@ def test_model_records_provenance(novel_model):
     corpus = info["corpora"][0]
     assert corpus["name"] == "novel" and len(corpus["sha256"]) == 64 and corpus["tokens"] > 20000
     assert info["genlab_version"]
+
+
+def test_a_chain_is_a_generator_that_declares_what_it_can_do(novel):
+    assert isinstance(novel, Generator)
+    assert novel.capabilities == Capabilities(chat=True, persona_prompts=False, score=True, pretokenized=True)
+    assert novel.info()["unit"] == "word" and novel.count_tokens("Hello, world.") == 4
 
 
 def test_same_seed_same_text_different_seed_different_text(novel):
