@@ -1,8 +1,9 @@
 """Detokenizing: the text of tokens, spaced as the book was.
 
-A token's spacing is (left, right, text): left/right are 1 (a space is due) or 0 (none) by
-default, or a str when the token carries its spacing as a mark ("␣]", "«⍽", "‿["). Dashes
-always carry theirs ("—", "␣—␣", "—␣"). surface() is a token's printed form without marks.
+Tokens never hold whitespace: where the text's spacing differs from the default (none before
+, . ! ” ) ..., none after “ ( ...), the token carries it as a mark (marks.py): "␣]", "«⍽",
+"⍽!", "‿[" in "word[1]". Dashes always carry theirs: "—", "␣—␣", "—␣". surface() is a
+token's printed form without marks; quote_role() says whether a token opens or closes a quote.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 their neighbours, the marks a token carries when its spacing differs from the default
 (␣ space, ⍽ U+00A0, ⎵ U+202F, ‿ none), quote roles, and the noncharacters (sentinels) the
 tokenizer's passes write into a paragraph to hand decisions to the token regex.
+
+Quotes “ ” ‘ ’ « » ‹ › are tokens of their own; straight quotes become <" "> <' '>, and
+italics _x_ give <_ x _>. PARAGRAPH stands between paragraphs only.
 """
 
 from __future__ import annotations
