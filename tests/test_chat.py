@@ -464,7 +464,8 @@ def test_help_shows_the_defaults_each_command_uses(tiny, env, tmp_path):
     from genlab.cli import cli
     from genlab.cli.options import SAMPLING_FIELDS
     from genlab.eval.compare import CompareSettings
-    from genlab.eval.perplexity import parse_orders, prepare_text
+    from genlab.eval.orders import parse_orders
+    from genlab.eval.perplexity import prepare_text
 
     library = CompareSettings(backends=())
     sampling = {"generate": resolve(f"llama:{tiny}").default_sampling(),  # what generate merges its flags over

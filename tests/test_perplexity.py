@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genlab.eval.perplexity import parse_orders, perplexity, prepare_text
+from genlab.eval.orders import parse_orders
+from genlab.eval.perplexity import perplexity, prepare_text
 from genlab.errors import GenlabError
 from genlab.llama.tiny import build_tiny_model
 from genlab.markov.generator import MarkovGenerator

@@ -56,16 +56,16 @@ def compare(backends: tuple[str, ...], prompts: Path | None, eval_text: Path | N
       genlab compare -b markov:novel -b llama3 --eval-text held-out.txt --sweep temperature=0.5,1.0,1.5 -o runs/temps
     """
     from genlab.eval.compare import parse_sweep, run_compare
-    from genlab.eval.perplexity import parse_orders
-    from genlab.eval.prompts import BUILT_IN, load_prompts
+    from genlab.eval.orders import first_chain_corpus, parse_orders
     from genlab.eval.perplexity import load_scorer
+    from genlab.eval.prompts import BUILT_IN, load_prompts
 
     sampling = sampling_from(kwargs, base=DEFAULT_SAMPLING)
     seed = sampling.seed
     for path, what in ((eval_text, "--eval-text"), (corpus, "--corpus"), (prompts, "--prompts")):
         if path is not None and not path.is_file():
             raise GenlabError(f"{what}: no such file: {path}")
-    corpus = corpus or _first_markov_corpus(backends)
+    corpus = corpus or first_chain_corpus(backends)
     chosen_orders = () if orders.strip().lower() == "none" else tuple(parse_orders(orders))
     settings = CompareSettings(
         backends=tuple(dict.fromkeys(backends)),
@@ -88,7 +88,8 @@ def compare(backends: tuple[str, ...], prompts: Path | None, eval_text: Path | N
             argv += f" -o {shlex.quote(str(out))}"
         click.echo(f"genlab: interrupted; finished samples are kept in {out}. Resume with: genlab {argv}", err=True)
         sys.exit(130)
-    click.echo(f"wrote {out / 'report.md'}, {out / 'metrics.csv'}, {out / 'samples.jsonl'} and plots in {out / 'plots'}")
+    click.echo(f"wrote {out / 'report.md'}, {out / 'metrics.csv'}, {out / 'samples.jsonl'} "
+               f"and plots in {out / 'plots'}")
     best = sorted((r for r in metrics["perplexity"] if r.get("bits_per_byte") is not None),
                   key=lambda r: r["bits_per_byte"])
     for r in best:
@@ -111,21 +112,3 @@ def plot(run_dir: Path) -> None:
     files = redraw(run_dir)
     click.echo(f"redrew {len(files)} files in {run_dir / 'plots'} and {run_dir / 'report.md'}")
 
-
-def _first_markov_corpus(backends: tuple[str, ...]) -> Path | None:
-    """The training corpus of the first Markov backend, when its file is still there."""
-    from genlab.markov.store import find_model, load
-
-    for name in backends:
-        kind, _, rest = name.partition(":")
-        if kind != "markov" or not rest:
-            continue
-        try:
-            model = load(find_model(rest))
-        except GenlabError:
-            continue
-        for c in model.corpora:
-            path = Path(c.get("path", ""))
-            if path.is_file():
-                return path
-    return None

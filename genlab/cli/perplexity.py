@@ -46,7 +46,8 @@ def perplexity(file: Path, backends: tuple[str, ...], train_corpus: Path | None,
     """
     from genlab.corpus import read_corpus
     from genlab.errors import GenlabError
-    from genlab.eval.perplexity import load_scorer, parse_orders, perplexity as score_one, prepare_text, prepare_tokenized
+    from genlab.eval.orders import chain_scorers, parse_orders
+    from genlab.eval.perplexity import prepare_text, prepare_tokenized, score_each, scorers
 
     if orders and not train_corpus:
         raise GenlabError("--orders needs --train CORPUS (the text to train the chains on)")
@@ -54,52 +55,16 @@ def perplexity(file: Path, backends: tuple[str, ...], train_corpus: Path | None,
         raise GenlabError("give at least one --backend, or --train CORPUS to compare chain orders")
     raw = read_corpus(file, encoding)
     text = prepare_tokenized(raw, max_bytes) if tokenized else prepare_text(raw, max_bytes)
-
-    from genlab.backends import kinds, resolve
-
-    for name in backends:  # a backend that cannot score is refused before any work
-        kind = kinds().get(resolve(name).kind)
-        if kind is not None and not kind.scores:
-            raise GenlabError(f"{name} cannot score text ({kind.about} gives no log-probabilities of a given "
-                              "text); score its GGUF file in process instead (genlab models list)")
-    models = []  # (name, loader): loaded one at a time, so only one model is in memory
-    for name in backends:
-        models.append((name, lambda name=name: load_scorer(name, **dict(llama_kwargs))))
+    models = scorers(backends, **llama_kwargs)  # loaded one at a time, so only one model is in memory
     if train_corpus:
-        for order in parse_orders(orders or "1-6"):
-            models.append(_chain_of_order(train_corpus, order, unit, encoding, tokenized))
+        models += chain_scorers(train_corpus, parse_orders(orders or "1-6"), unit, encoding, tokenized)
     rows = []
-    for name, load in models:
-        generator = load()
-        rows.append(score_one(generator, text, name, tokenized))
-        close = getattr(generator, "close", None)
-        if close is not None:
-            close()
+    for row in score_each(models, text, tokenized):
+        rows.append(row)
         if not as_json:
-            _print_row(rows[-1], first=len(rows) == 1)
+            _print_row(row, first=len(rows) == 1)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in rows], indent=1, default=_json_number))
-
-
-def _chain_of_order(corpus: Path, order: int, unit: str, encoding: str | None, tokenized: bool):
-    """(name, loader) of a chain trained on `corpus`: a saved one when its corpus matches."""
-
-    def load():
-        from genlab.corpus import sha256_file
-        from genlab.markov.generator import MarkovGenerator
-        from genlab.markov.model import train
-        from genlab.markov.store import MODELS_DIR, SUFFIX, default_name, load as load_model
-
-        saved = MODELS_DIR / f"{default_name(corpus.stem, order, unit)}{SUFFIX}"
-        if saved.is_file():
-            model = load_model(saved)
-            if (model.order == order and model.unit == unit and model.pretokenized == tokenized
-                    and [c.get("sha256") for c in model.corpora] == [sha256_file(corpus)]):
-                return MarkovGenerator(model, path=saved)
-        return MarkovGenerator(train([(corpus, 1.0)], order=order, unit=unit, encoding=encoding,
-                                     tokenized=tokenized), name=f"{corpus.stem}-o{order}")
-
-    return f"markov:{corpus.stem} order {order}" + (" char" if unit == "char" else ""), load
 
 
 _COLUMNS = ("backend", "bits/byte", "byte ppl", "word ppl", "token ppl", "tokens", "OOV %", "seconds")

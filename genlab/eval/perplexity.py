@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass
-from typing import Iterable
+from typing import Callable, Iterable, Iterator
 
 from genlab.errors import GenlabError
 from genlab.generator import Generator, Score
@@ -101,34 +101,36 @@ def perplexity(generator: Generator, text: str, name: str | None = None,
     """Score `text` (already prepared: see prepare_text) with one backend (load a llama model
     with `load_scorer` for exact scores).
 
-    `tokenized`: Markov chains take the text's own tokens (split by spaces, one sentence per
-    line) instead of tokenizing it; other backends score the same text as it is."""
-    from genlab.markov.generator import MarkovGenerator
-
+    `tokenized`: a backend that takes pre-tokenized text (capabilities.pretokenized: a Markov
+    chain) scores the text's own tokens (split by spaces, one sentence per line) instead of
+    tokenizing it; other backends score the same text as it is."""
     started = time.perf_counter()
-    if tokenized and isinstance(generator, MarkovGenerator):
+    if tokenized and generator.capabilities.pretokenized:
         score = generator.score(text, tokenized=True)
     else:
         score = generator.score(text)
     return PerplexityRow.from_score(name or generator.name, score, time.perf_counter() - started)
 
 
-def perplexities(generators: Iterable[tuple[str, Generator]], text: str,
-                 tokenized: bool = False) -> list[PerplexityRow]:
-    return [perplexity(g, text, name, tokenized) for name, g in generators]
+def score_each(scorers: Iterable[tuple[str, Callable[[], Generator]]], text: str,
+               tokenized: bool = False) -> Iterator[PerplexityRow]:
+    """The row of each (name, loader) as it is scored: one model loaded at a time, closed
+    before the next is loaded."""
+    for name, load in scorers:
+        with load() as generator:
+            row = perplexity(generator, text, name, tokenized)
+        yield row
 
 
-def parse_orders(spec: str) -> list[int]:
-    """"1-6" or "2,3,5" -> [1, 2, ...]; every order a chain allows."""
-    from genlab.markov.model import MAX_ORDER
+def scorers(backends: Iterable[str], **options: object) -> list[tuple[str, Callable[[], Generator]]]:
+    """(name, loader) of each backend, for `score_each`; a backend whose kind cannot score
+    text is refused here, before any work."""
+    from genlab.backends import kinds, resolve
 
-    orders: list[int] = []
-    try:
-        for part in spec.split(","):
-            lo, sep, hi = part.strip().partition("-")
-            orders.extend(range(int(lo), int(hi) + 1) if sep else [int(lo)])
-    except ValueError:
-        raise GenlabError(f"--orders takes a range like 1-6 or a list like 2,3,5, got {spec!r}") from None
-    if not orders or any(not 1 <= o <= MAX_ORDER for o in orders):
-        raise GenlabError(f"--orders must lie between 1 and {MAX_ORDER}, got {spec!r}")
-    return sorted(set(orders))
+    names = list(backends)
+    for name in names:
+        kind = kinds().get(resolve(name).kind)
+        if kind is not None and not kind.scores:
+            raise GenlabError(f"{name} cannot score text ({kind.about} gives no log-probabilities of a given "
+                              "text); score its GGUF file in process instead (genlab models list)")
+    return [(name, lambda name=name: load_scorer(name, **dict(options))) for name in names]

@@ -35,7 +35,8 @@ def _fmt(v: object, digits: int = 3) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+    rule = "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"
+    lines = ["| " + " | ".join(header) + " |", rule]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return lines
 
@@ -60,7 +61,8 @@ def render(metrics: dict, run_dir: Path) -> str:
         out += ["## Bits per byte on the eval text (lower is better)", ""]
         out += _table(["backend", "bits/byte", "token ppl", "tokens", "OOV %"],
                       [[f"`{r['backend']}`", _fmt(r.get("bits_per_byte"), 4), _fmt(r.get("token_perplexity"), 1),
-                        f"{r.get('tokens', 0):,}", _fmt(100 * r["oov_rate"] if r.get("oov_rate") is not None else None, 2)]
+                        f"{r.get('tokens', 0):,}",
+                        _fmt(100 * r["oov_rate"] if r.get("oov_rate") is not None else None, 2)]
                        for r in metrics["perplexity"]])
         out.append("")
 

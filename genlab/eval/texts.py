@@ -31,12 +31,13 @@ def split_held_out(text: str, fraction: float) -> tuple[str, str]:
         return text, ""
     paragraphs = text.split("\n\n")
     total = len(text.encode("utf-8"))
-    used = 0
+    used, cut = 0, len(paragraphs)
     for i, p in enumerate(paragraphs):
         used += len(p.encode("utf-8")) + 2
         if used >= (1 - fraction) * total:
+            cut = i + 1
             break
-    head, tail = "\n\n".join(paragraphs[: i + 1]), "\n\n".join(paragraphs[i + 1:])
+    head, tail = "\n\n".join(paragraphs[:cut]), "\n\n".join(paragraphs[cut:])
     if not tail:
         raise GenlabError("the text is one paragraph: there is nothing to hold out "
                           "(use --held-out 0, or a text with more paragraphs)")

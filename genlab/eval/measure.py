@@ -1,0 +1,125 @@
+"""Measuring a comparison: metrics.json (every number the plots and the report use) and
+metrics.csv, from the run folder's saved samples and scores."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import random
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+from genlab.eval.plan import CompareSettings, sampling_dict, setting_label, settings_grid
+from genlab.eval.runfolder import METRICS_CSV, METRICS_JSON, SAMPLES, SCORES, read_jsonl
+
+HUMAN = "human"
+
+
+def sample_text(record: dict) -> str:
+    """What a sample's style is measured on: the prompt and its continuation (a dialogue
+    opener's quotation mark belongs to the text), or a chat reply alone."""
+    if record.get("kind") == "chat":
+        return record["text"]
+    return record["prompt"] + record["text"]
+
+
+def human_samples(text: str, count: int, seed: int) -> list[str]:
+    """`count` passages of the human text (whole paragraphs of 100 words or more, speeches not
+    cut), picked at seeded random, to set beside the models' samples."""
+    from genlab.eval.metrics import reference_samples
+
+    passages = reference_samples(text)
+    if len(passages) <= count:
+        return passages
+    return random.Random(seed).sample(passages, count)
+
+
+def measure(s: CompareSettings, out: Path, corpus_text: str | None, eval_text: str | None,
+            log: Callable[[str], None] = lambda m: None) -> dict:
+    """Everything metrics.json holds, from the saved samples and scores."""
+    from genlab.eval import metrics as M
+    from genlab.eval.orders import chains_by_order
+
+    records = read_jsonl(out / SAMPLES)
+    index = M.CorpusIndex(corpus_text) if corpus_text else None
+    grid = settings_grid(s)
+    labels = [setting_label(s, g) for g in grid]
+    base_label = setting_label(s, s.sampling) if setting_label(s, s.sampling) in labels else labels[0]
+    swept = s.sweep[0] if s.sweep else "temperature"
+    style: list[dict] = []
+    rank_frequency: dict[str, list[int]] = {}
+    sentence_lengths: dict[str, list[int]] = {}
+    for backend in s.backends:
+        for sampling in grid:
+            label = setting_label(s, sampling)
+            texts = [sample_text(r) for r in records if r["backend"] == backend and r["setting"] == label]
+            if not texts:
+                continue
+            row = {"backend": backend, "setting": label, swept: getattr(sampling, swept)}
+            if swept != "temperature":
+                row["temperature"] = sampling.temperature
+            row.update(M.style_metrics(texts, corpus_index=index))
+            row["samples"] = len(texts)
+            style.append(row)
+            if label == base_label:
+                rank_frequency.setdefault(backend, [int(c) for c in M.word_frequencies(texts)[:2000]])
+                sentence_lengths.setdefault(backend, M.sentence_word_counts(texts))
+    reference = eval_text or corpus_text
+    if reference:
+        texts = human_samples(reference, max(len(s.prompts) * s.samples, 20), s.seed)
+        row = {"backend": HUMAN, "setting": "", swept: None}
+        row.update(M.style_metrics(texts, corpus_index=index if eval_text else None))
+        row["samples"] = len(texts)
+        style.append(row)
+        rank_frequency[HUMAN] = [int(c) for c in M.word_frequencies(texts)[:2000]]
+        sentence_lengths[HUMAN] = M.sentence_word_counts(texts)
+    scores = read_jsonl(out / SCORES)
+    by_backend = {r["backend"]: r for r in scores}
+    perplexity_rows = [by_backend[b] for b in s.backends if b in by_backend]
+    orders = chains_by_order(s, corpus_text, eval_text, index, log) if s.orders and corpus_text else []
+    sampling = sampling_dict(s.sampling)
+    sampling.pop("seed", None)
+    return {
+        "run": {"name": out.name, "seed": s.seed, "samples": s.samples, "sampling": sampling,
+                "sweep": {s.sweep[0]: list(s.sweep[1])} if s.sweep else None,
+                "prompts": [asdict(p) for p in s.prompts],
+                "eval_text": str(s.eval_text) if s.eval_text else None,
+                "corpus": str(s.corpus) if s.corpus else None},
+        "backends": list(s.backends),
+        "style": _finite(style),
+        "perplexity": _finite(perplexity_rows),
+        "orders": _finite(orders),
+        "rank_frequency": rank_frequency,
+        "sentence_lengths": sentence_lengths,
+    }
+
+
+def _finite(rows: list[dict]) -> list[dict]:
+    """JSON has no NaN: undefined numbers are written as null."""
+    return [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()} for r in rows]
+
+
+def write_metrics(out: Path, metrics: dict) -> None:
+    """metrics.json, and metrics.csv: the style rows with each backend's bits per byte."""
+    from genlab.atomic import replacing, write_text
+
+    write_text(out / METRICS_JSON, json.dumps(metrics, indent=1, ensure_ascii=False))
+    rows = metrics["style"]
+    bpb = {r["backend"]: r.get("bits_per_byte") for r in metrics["perplexity"]}
+    columns = ["backend", "setting"] + sorted({k for r in rows for k in r} - {"backend", "setting"})
+    with replacing(out / METRICS_CSV) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(columns + ["bits_per_byte"])
+            for r in rows:
+                w.writerow([_cell(r.get(c)) for c in columns] + [_cell(bpb.get(r["backend"]))])
+
+
+def _cell(v: object) -> object:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return v

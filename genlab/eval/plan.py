@@ -1,0 +1,102 @@
+"""What a comparison runs: its settings, the grid of sampling settings a sweep makes, and the
+jobs (one per backend, setting, prompt and sample), each with its seed."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from genlab.errors import GenlabError
+from genlab.eval.prompts import BUILT_IN, Prompt
+from genlab.sampling import Sampling
+
+SWEEPABLE = ("temperature", "top_k", "top_p", "min_p", "repeat_penalty")
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    backends: tuple[str, ...]
+    prompts: tuple[Prompt, ...] = BUILT_IN
+    samples: int = 3
+    seed: int = 0
+    sampling: Sampling = field(default_factory=lambda: Sampling(max_tokens=120))
+    sweep: tuple[str, tuple[float, ...]] | None = None
+    eval_text: Path | None = None
+    corpus: Path | None = None  # the training text: novelty, the human reference, chains by order
+    orders: tuple[int, ...] = ()
+
+    def identity(self) -> dict[str, object]:
+        """What must match for a run folder to be resumed."""
+        s = asdict(self.sampling)
+        s.pop("seed", None)
+        return {"backends": list(self.backends), "prompts": [asdict(p) for p in self.prompts],
+                "samples": self.samples, "seed": self.seed, "sampling": s,
+                "sweep": [self.sweep[0], list(self.sweep[1])] if self.sweep else None}
+
+
+def parse_sweep(spec: str) -> tuple[str, tuple[float, ...]]:
+    """"temperature=0.5,1.0,1.5" -> ("temperature", (0.5, 1.0, 1.5))."""
+    name, sep, values = spec.partition("=")
+    name = name.strip().replace("-", "_")
+    if not sep or name not in SWEEPABLE:
+        raise GenlabError(f"--sweep takes NAME=V1,V2,... with NAME one of {', '.join(SWEEPABLE)}; got {spec!r}")
+    try:
+        numbers = tuple(float(v) for v in values.split(",") if v.strip())
+    except ValueError:
+        raise GenlabError(f"--sweep {name}: values must be numbers, got {values!r}") from None
+    if len(numbers) < 2:
+        raise GenlabError(f"--sweep {name}: give at least two values")
+    if name == "top_k":
+        numbers = tuple(float(int(v)) for v in numbers)
+    return name, numbers
+
+
+def settings_grid(s: CompareSettings) -> list[Sampling]:
+    if not s.sweep:
+        return [s.sampling]
+    name, values = s.sweep
+    return [replace(s.sampling, **{name: int(v) if name == "top_k" else v}) for v in values]
+
+
+def setting_label(s: CompareSettings, sampling: Sampling) -> str:
+    name = s.sweep[0] if s.sweep else "temperature"
+    return f"{name}={getattr(sampling, name):g}"
+
+
+def sampling_dict(s: Sampling) -> dict[str, object]:
+    """The sampling settings as JSON takes them."""
+    d = asdict(s)
+    d["stop"] = list(d["stop"])
+    return d
+
+
+@dataclass(frozen=True)
+class Job:
+    backend: str
+    prompt_index: int
+    prompt: Prompt
+    sample: int
+    sampling: Sampling
+    label: str
+
+    @property
+    def key(self) -> tuple[str, str, str, int]:
+        return (self.backend, self.label, self.prompt.id, self.sample)
+
+    @property
+    def seed(self) -> int:
+        return self.sampling.seed  # type: ignore[return-value]
+
+
+def jobs(s: CompareSettings) -> list[Job]:
+    """Backend-major, so each model is loaded once; the same seed for the same prompt and
+    sample number on every backend and setting."""
+    out = []
+    for backend in s.backends:
+        for sampling in settings_grid(s):
+            label = setting_label(s, sampling)
+            for pi, prompt in enumerate(s.prompts):
+                for i in range(s.samples):
+                    seed = s.seed * 1_000_003 + pi * 1000 + i
+                    out.append(Job(backend, pi, prompt, i, replace(sampling, seed=seed), label))
+    return out
