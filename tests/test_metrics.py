@@ -7,28 +7,20 @@ import random
 
 import pytest
 
-from genlab.eval.metrics import (
-    CorpusIndex,
+from genlab.eval.diversity import distinct_n, ends_in_loop, mattr, repetition_rate, self_bleu, zipf_coefficient
+from genlab.eval.form import (
     dialogue_share,
-    distinct_n,
     emoji_count,
     emoji_rate,
-    ends_in_loop,
-    mattr,
-    novelty,
     punctuation_profile,
     quote_balance_rate,
     quotes_balanced,
-    reference_samples,
-    repetition_rate,
-    self_bleu,
     sentence_lengths,
     sentence_word_counts,
-    style_metrics,
     word_lengths,
-    words,
-    zipf_coefficient,
 )
+from genlab.eval.metrics import CorpusIndex, novelty, reference_samples, style_metrics
+from genlab.eval.words import words
 
 approx = pytest.approx
 

@@ -40,6 +40,8 @@ def measure(s: CompareSettings, out: Path, corpus_text: str | None, eval_text: s
             log: Callable[[str], None] = lambda m: None) -> dict:
     """Everything metrics.json holds, from the saved samples and scores."""
     from genlab.eval import metrics as M
+    from genlab.eval.diversity import word_frequencies
+    from genlab.eval.form import sentence_word_counts
     from genlab.eval.orders import chains_by_order
 
     records = read_jsonl(out / SAMPLES)
@@ -64,8 +66,8 @@ def measure(s: CompareSettings, out: Path, corpus_text: str | None, eval_text: s
             row["samples"] = len(texts)
             style.append(row)
             if label == base_label:
-                rank_frequency.setdefault(backend, [int(c) for c in M.word_frequencies(texts)[:2000]])
-                sentence_lengths.setdefault(backend, M.sentence_word_counts(texts))
+                rank_frequency.setdefault(backend, [int(c) for c in word_frequencies(texts)[:2000]])
+                sentence_lengths.setdefault(backend, sentence_word_counts(texts))
     reference = eval_text or corpus_text
     if reference:
         texts = human_samples(reference, max(len(s.prompts) * s.samples, 20), s.seed)
@@ -73,8 +75,8 @@ def measure(s: CompareSettings, out: Path, corpus_text: str | None, eval_text: s
         row.update(M.style_metrics(texts, corpus_index=index if eval_text else None))
         row["samples"] = len(texts)
         style.append(row)
-        rank_frequency[HUMAN] = [int(c) for c in M.word_frequencies(texts)[:2000]]
-        sentence_lengths[HUMAN] = M.sentence_word_counts(texts)
+        rank_frequency[HUMAN] = [int(c) for c in word_frequencies(texts)[:2000]]
+        sentence_lengths[HUMAN] = sentence_word_counts(texts)
     scores = read_jsonl(out / SCORES)
     by_backend = {r["backend"]: r for r in scores}
     perplexity_rows = [by_backend[b] for b in s.backends if b in by_backend]

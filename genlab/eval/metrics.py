@@ -2,32 +2,16 @@
 
 Every metric takes `texts`, a list of samples (strings), and pools them: the human reference
 goes through the same functions after `reference_samples` cuts it into paragraph-sized samples.
-`style_metrics` gathers every number into one flat dict (one CSV row per backend).
-
-Conventions shared by the metrics:
-
-- Words (`words`): maximal runs of letters and digits, joined by an apostrophe inside a word
-  ("don't", "o’clock" are one word; "wheat-starch" and "4:15" are two), lower-cased, curly ’
-  normalised to '. Punctuation is not a word. Every word-level metric uses these words.
-- N-grams never cross a sample boundary.
-- Sentences (`sentence_word_counts`): a sentence ends at a run of . ! ? (with any closing quotes or
-  brackets after it) followed by whitespace or the end of the text, and at every blank line.
-  Pieces without a word are dropped. No abbreviation list: "Mr. Pell" counts as two sentences,
-  for generated and human text alike.
-- Rates "per 1,000 characters" count Unicode code points, whitespace included.
-- Undefined values (no samples, no words, too few samples) are math.nan, never an exception.
-- Quotation marks: curly double quotes and straight double quotes. Single quotes (‘ ’ ')
-  are ignored by the quote metrics, because ’ is also the apostrophe.
+`style_metrics` gathers every number into one flat dict (one CSV row per backend): diversity
+(genlab.eval.diversity), form (genlab.eval.form) and, here, novelty against the training
+corpus. Words, sentences and nan follow the conventions of genlab.eval.words.
 """
 
 from __future__ import annotations
 
-import math
-import random
 import re
 from array import array
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,315 +19,18 @@ import numpy as np
 from genlab.ngrams import count_sorted
 from genlab.overlap import RunIndex
 
+from genlab.eval.diversity import distinct_n, mattr, repetition_rate, self_bleu, zipf_coefficient
+from genlab.eval.form import (dialogue_share, emoji_rate, punctuation_profile, quote_balance_rate, quotes_balanced,
+                              sentence_lengths, word_lengths)
+from genlab.eval.words import NAN, WORD, mean_std, ratio, words
+
 __all__ = [
     "CorpusIndex",
     "Novelty",
-    "dialogue_share",
-    "distinct_n",
-    "emoji_count",
-    "emoji_rate",
-    "ends_in_loop",
-    "mattr",
     "novelty",
-    "punctuation_profile",
-    "quote_balance_rate",
-    "quotes_balanced",
     "reference_samples",
-    "repetition_rate",
-    "self_bleu",
-    "sentence_lengths",
-    "sentence_word_counts",
     "style_metrics",
-    "word_frequencies",
-    "word_lengths",
-    "words",
-    "zipf_coefficient",
 ]
-
-NAN = math.nan
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-_SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s|$)|\n[^\S\n]*\n")
-
-
-def words(text: str) -> list[str]:
-    """The words of `text`, lower-cased (see the module docstring for what a word is)."""
-    return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
-
-
-def _ngrams(tokens: Sequence[str], n: int) -> Iterable[tuple[str, ...]]:
-    return zip(*(tokens[i:] for i in range(n)))
-
-
-def _ratio(num: float, den: float) -> float:
-    return num / den if den else NAN
-
-
-def _mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and population standard deviation (ddof = 0); (nan, nan) for no values."""
-    if not len(values):
-        return NAN, NAN
-    a = np.asarray(values, dtype=np.float64)
-    return float(a.mean()), float(a.std())
-
-
-# -- diversity ---------------------------------------------------------------------------------
-
-
-def distinct_n(texts: Sequence[str], n: int) -> float:
-    """Distinct-n (Li et al. 2016): distinct word n-grams / all word n-grams, over all samples.
-
-    Low values mean the samples say the same things over and over. The denominator is the number
-    of n-grams (Li et al. divided by the number of words; the two agree for n = 1).
-    """
-    grams: Counter[tuple[str, ...]] = Counter()
-    for t in texts:
-        grams.update(_ngrams(words(t), n))
-    return _ratio(len(grams), sum(grams.values()))
-
-
-def self_bleu(texts: Sequence[str], n: int = 4, max_hypotheses: int = 200, seed: int = 0) -> float:
-    """Self-BLEU-n (Zhu et al. 2018, Texygen): mean BLEU-n of each sample against all the others.
-
-    High values mean the samples resemble each other (low diversity). nltk's `sentence_bleu`
-    with uniform weights over 1..n-grams and `SmoothingFunction().method1` (a zero n-gram
-    precision becomes 0.1 / the hypothesis's n-gram count; Texygen and Holtzman et al.'s code
-    use the same). Tokens are `words`; samples without a word are left out. Each BLEU costs one
-    pass over all the other samples, so at most `max_hypotheses` samples (drawn with
-    random.Random(seed).sample, without replacement) are scored as hypotheses, each still
-    against all the others: the work is at most max_hypotheses x samples (about 0.6 s for 50
-    samples of 100 words). nan for fewer than two samples with words.
-    """
-    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
-
-    samples = [w for w in map(words, texts) if w]
-    if len(samples) < 2:
-        return NAN
-    chosen = range(len(samples))
-    if len(samples) > max_hypotheses:
-        chosen = sorted(random.Random(seed).sample(chosen, max_hypotheses))
-    weights = (1.0 / n,) * n
-    smooth = SmoothingFunction().method1
-    scores = [sentence_bleu(samples[:i] + samples[i + 1:], samples[i], weights, smooth) for i in chosen]
-    return float(np.mean(scores))
-
-
-def word_frequencies(texts: Sequence[str]) -> np.ndarray:
-    """Word counts over all samples, highest first (the rank-frequency curve of a Zipf plot)."""
-    counts = Counter(w for t in texts for w in words(t))
-    return np.array(sorted(counts.values(), reverse=True), dtype=np.int64)
-
-
-def zipf_coefficient(texts: Sequence[str], max_rank: int = 5000) -> float:
-    """Zipf exponent s in frequency ∝ rank^-s, as Holtzman et al. (2020) fit it.
-
-    Word types ranked by count (rank 1 = most frequent), ranks 1..min(types, max_rank) kept;
-    ordinary least squares of ln(count) on ln(rank) (natural logs, every rank weighted
-    equally); s = -slope, positive for natural text (about 1). Larger s: a vocabulary more
-    concentrated on its top words. nan for fewer than two word types.
-    """
-    freqs = word_frequencies(texts)[:max_rank]
-    if len(freqs) < 2:
-        return NAN
-    ranks = np.arange(1, len(freqs) + 1)
-    slope = np.polyfit(np.log(ranks), np.log(freqs), 1)[0]
-    return float(-slope)
-
-
-def ends_in_loop(tokens: Sequence[str], min_phrase: int = 2, min_repeats: int = 3) -> bool:
-    """Do `tokens` end with a phrase of at least `min_phrase` tokens repeated back to back at
-    least `min_repeats` times, the last copy ending at the last token?
-
-    Any phrase counts, so a loop cut off mid-phrase still counts through the rotated phrase
-    that does end at the last token ("a b c a b c a b c a b" ends in "c a b" x 3).
-    """
-    for length in range(min_phrase, len(tokens) // min_repeats + 1):
-        tail = tokens[len(tokens) - length:]
-        if all(tokens[len(tokens) - (k + 1) * length:len(tokens) - k * length] == tail
-               for k in range(1, min_repeats)):
-            return True
-    return False
-
-
-def repetition_rate(texts: Sequence[str]) -> float:
-    """Share of samples that end in a repetition loop (Holtzman et al. 2020): `ends_in_loop` on
-    the sample's `words` (a phrase of >= 2 words repeated >= 3 times at the very end;
-    punctuation ignored, so "No. No. No. No. No. No." is the phrase "no no" three times).
-
-    This is the rule as issue 7 states it. Holtzman et al.'s released script
-    (ari-holtzman/degen, metrics/repetition.py) differs: GPT-2 tokens, and a sample counts when
-    its most-repeated final phrase has >= 3 tokens and >= 2 copies (or > 50 copies). nan for
-    no samples.
-    """
-    return _ratio(sum(ends_in_loop(words(t)) for t in texts), len(texts))
-
-
-def mattr(texts: Sequence[str], window: int = 50) -> float:
-    """Moving-average type-token ratio (Covington & McFall 2010): the mean, over every window of
-    `window` consecutive words, of distinct words / `window`.
-
-    Windows lie inside one sample (never across two); the mean pools the windows of all
-    samples, so a long sample weighs more. Unlike the plain type-token ratio it does not fall
-    as texts get longer. Samples shorter than the window add nothing; nan if no sample is as
-    long as the window.
-    """
-    total, count = 0.0, 0
-    for t in texts:
-        tokens = words(t)
-        if len(tokens) < window:
-            continue
-        seen = Counter(tokens[:window])
-        ratios = [len(seen)]
-        for old, new in zip(tokens, tokens[window:]):
-            seen[old] -= 1
-            if not seen[old]:
-                del seen[old]
-            seen[new] += 1
-            ratios.append(len(seen))
-        total += sum(ratios) / window
-        count += len(ratios)
-    return _ratio(total, count)
-
-
-# -- lengths -----------------------------------------------------------------------------------
-
-
-def sentence_word_counts(texts: Sequence[str]) -> list[int]:
-    """Words per sentence for every sentence of every sample (the sentence-length histogram)."""
-    counts = []
-    for t in texts:
-        for piece in _SENTENCE_END.split(t):
-            n = len(words(piece))
-            if n:
-                counts.append(n)
-    return counts
-
-
-def sentence_lengths(texts: Sequence[str]) -> tuple[float, float]:
-    """Mean and standard deviation (population) of words per sentence, over all sentences."""
-    return _mean_std(sentence_word_counts(texts))
-
-
-def word_lengths(texts: Sequence[str]) -> tuple[float, float]:
-    """Mean and standard deviation (population) of characters per word, over all words; an
-    apostrophe inside a word counts as a character ("don't" has 5)."""
-    return _mean_std([len(w) for t in texts for w in words(t)])
-
-
-# -- quotes, punctuation, emoji ----------------------------------------------------------------
-
-_QUOTED = re.compile(r'“[^“”\n]*”?|"[^"\n]*"?')
-_CURLY_OR_BREAK = re.compile(r"[“”]|\n[^\S\n]*\n")
-
-
-def quotes_balanced(text: str) -> bool:
-    """Do the double quotes of `text` pair up?
-
-    Straight " must come in an even number. Curly quotes must alternate “ ” starting with “
-    and end closed, except the novel convention for a speech running over several
-    paragraphs: a paragraph may end with its quote open when the next quote mark is a “. A
-    text with no quote marks is balanced. Single quotes are ignored (’ is also the apostrophe).
-    """
-    if text.count('"') % 2:
-        return False
-    open_, continued = False, False
-    for m in _CURLY_OR_BREAK.finditer(text):
-        mark = m.group()
-        if mark == "“":
-            if open_ and not continued:
-                return False
-            open_, continued = True, False
-        elif mark == "”":
-            if not open_:
-                return False
-            open_ = False
-        elif open_:
-            continued = True
-    return not open_
-
-
-def quote_balance_rate(texts: Sequence[str]) -> float:
-    """Share of samples whose double quotes are balanced (`quotes_balanced`).
-
-    Word chains often open a quote and never close it. A sample cut off by the token limit
-    inside a speech counts as unbalanced too. nan for no samples.
-    """
-    return _ratio(sum(map(quotes_balanced, texts)), len(texts))
-
-
-def dialogue_share(texts: Sequence[str]) -> float:
-    """Share of characters inside double quotation marks, over all characters of all samples.
-
-    A quote runs from “ to the next ” or from " to the next ", and stops at the end of the line
-    when it is not closed there (so a lost closing mark costs one paragraph, not the rest of
-    the text). The marks themselves count as outside. Single quotes are ignored. nan for no
-    characters.
-    """
-    inside, total = 0, 0
-    for t in texts:
-        total += len(t)
-        for m in _QUOTED.finditer(t):
-            closed = len(m.group()) > 1 and m.group()[-1] in '”"'
-            inside += len(m.group()) - 1 - closed
-    return _ratio(inside, total)
-
-
-_PUNCTUATION = {
-    "ellipsis": r"…|\.\.\.",  # counted first: the dots of "..." are not also periods
-    "period": r"\.",
-    "comma": ",",
-    "semicolon": ";",
-    "colon": ":",
-    "exclamation": "!",
-    "question": r"\?",
-    "dash": "—",  # the em dash only
-    "paren_open": r"\(",
-    "paren_close": r"\)",
-    "quote_double": '[“”"]',
-    "quote_single": "[‘’']",  # includes apostrophes: ’ is both
-}
-_PUNCT_RE = re.compile("|".join(f"(?P<{k}>{v})" for k, v in _PUNCTUATION.items()))
-
-
-def punctuation_profile(texts: Sequence[str]) -> dict[str, float]:
-    """Occurrences per 1,000 characters of each mark, over all samples: {"punct_period": ...}.
-
-    Marks: . , ; : ! ? — (em dash) … (or "...", not also counted as three periods) ( ) double
-    quotes (“ ” " together) and single quotes (‘ ’ ' together, apostrophes included). nan
-    for every mark when there are no characters.
-    """
-    counts = Counter(m.lastgroup for t in texts for m in _PUNCT_RE.finditer(t))
-    chars = sum(map(len, texts))
-    return {f"punct_{k}": _ratio(1000 * counts[k], chars) for k in _PUNCTUATION}
-
-
-_PICTOGRAPHS = (
-    "\U0001F300-\U0001F3FA"  # Miscellaneous Symbols and Pictographs (before the skin tones)
-    "\U0001F400-\U0001F5FF"
-    "\U0001F600-\U0001F64F"  # Emoticons
-    "\U0001F680-\U0001F6FF"  # Transport and Map Symbols
-    "\U0001F900-\U0001F9FF"  # Supplemental Symbols and Pictographs
-    "\U0001FA70-\U0001FAFF"  # Symbols and Pictographs Extended-A
-    "\u2600-\u27BF"  # Miscellaneous Symbols, Dingbats
-)
-_MODIFIERS = "[\uFE0F\U0001F3FB-\U0001F3FF]*"  # emoji presentation selector, skin tones
-_EMOJI = re.compile(
-    f"[\U0001F1E6-\U0001F1FF]{{2}}"  # a flag: two regional indicator letters
-    f"|[{_PICTOGRAPHS}]{_MODIFIERS}(?:\u200D[{_PICTOGRAPHS}]{_MODIFIERS})*"
-)
-
-
-def emoji_count(text: str) -> int:
-    """Emoji in `text`: a pictograph from the blocks U+1F300-1F5FF, 1F600-1F64F, 1F680-1F6FF,
-    1F900-1F9FF, 1FA70-1FAFF, 2600-27BF, with its skin-tone modifiers, U+FE0F and zero-width-
-    joined pictographs (a ZWJ family is one emoji); or a flag (a pair of regional indicators).
-    The 2600-27BF blocks also hold a few symbols that are not emoji (★, ✓): counted anyway."""
-    return len(_EMOJI.findall(text))
-
-
-def emoji_rate(texts: Sequence[str]) -> float:
-    """Emoji (`emoji_count`) per 1,000 characters (code points) over all samples; nan for none."""
-    return _ratio(1000 * sum(map(emoji_count, texts)), sum(map(len, texts)))
-
 
 # -- novelty against the training corpus -------------------------------------------------------
 
@@ -366,7 +53,7 @@ class CorpusIndex:
     def __init__(self, text: str):
         vocab: dict[str, int] = {}
         ids = array("q")
-        for m in _WORD.finditer(text):
+        for m in WORD.finditer(text):
             w = m.group().lower().replace("’", "'")
             ids.append(vocab.setdefault(w, len(vocab)))
         self.vocab = vocab
@@ -462,8 +149,8 @@ def novelty(texts: Sequence[str], corpus: str | CorpusIndex, n: int = 4) -> Nove
         copied += int(index.occurs(ids, starts, n).sum())
         total += len(starts)
         longest.append(index.longest_copy(ids))
-    mean, _ = _mean_std(longest)
-    return Novelty(_ratio(copied, total), mean, float(max(longest)) if longest else NAN, tuple(longest))
+    mean, _ = mean_std(longest)
+    return Novelty(ratio(copied, total), mean, float(max(longest)) if longest else NAN, tuple(longest))
 
 
 # -- all together ------------------------------------------------------------------------------
