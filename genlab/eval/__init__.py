@@ -1,1 +1,2 @@
-"""Evaluation: perplexity on the same text for every backend (compare and plots come later)."""
+"""Evaluation: every backend scored on the same text (perplexity), and comparisons that run the
+same prompts through several backends, measure their style and plot it (compare, plots)."""

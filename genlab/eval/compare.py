@@ -5,7 +5,7 @@ A run folder holds everything, so a comparison can be resumed, redrawn and share
   run.json        the settings (a resumed run must be the same comparison)
   samples.jsonl   one line per sample: backend, prompt, settings, seed, text, tokens, seconds
   scores.jsonl    bits per byte of the eval text, one line per backend
-  metrics.json    every number the plots and the report use (see genlab.eval.plots)
+  metrics.json    every number the plots and the report use (see genlab.eval.plots.reading)
   metrics.csv     the style metrics, one row per backend and setting (and the human text)
   plots/          PNG and SVG
   report.md       the tables and the plots
