@@ -1,5 +1,7 @@
 """Making a comparison's samples: every missing sample of every backend (and its eval-text
-score), appended to the run folder as each finishes, one backend loaded at a time.
+score), appended to the run folder as each finishes, each backend loaded once. With chat
+prompts, every backend is loaded (and checked) before the first sample and stays loaded until
+its turn; without them, one backend is loaded at a time.
 
 A backend that declares `capabilities.concurrent_requests` (a server) gets several requests in
 flight at once; an in-process model makes one sample at a time.
