@@ -16,13 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genlab.ngrams import count_sorted
-from genlab.overlap import RunIndex
-
 from genlab.eval.diversity import distinct_n, mattr, repetition_rate, self_bleu, zipf_coefficient
 from genlab.eval.form import (dialogue_share, emoji_rate, punctuation_profile, quote_balance_rate, quotes_balanced,
                               sentence_lengths, word_lengths)
 from genlab.eval.words import NAN, WORD, mean_std, ratio, words
+from genlab.ngrams import count_sorted
+from genlab.overlap import RunIndex
 
 __all__ = [
     "CorpusIndex",
@@ -43,7 +42,7 @@ class CorpusIndex:
     - k <= 3: each k-gram of the corpus is packed into one int64 (id1 * V^2 + id2 * V + id3,
       V = vocabulary size), kept sorted and unique; a lookup is a binary search (numpy
       searchsorted, all windows of a sample at once). Built on first use.
-    - k >= 4: genlab.markov.overlap.RunIndex, the Markov chain's anti-plagiarism index: a
+    - k >= 4: genlab.overlap.RunIndex, the Markov chain's anti-plagiarism index: a
       sorted array of (hash of the first 4 words << 32 | position), 8 bytes per corpus word;
       candidates found by binary search are compared word by word, so hash collisions never
       give a wrong answer.
