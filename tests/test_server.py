@@ -32,8 +32,9 @@ from genlab.generator import Generator  # noqa: E402
 from genlab.llama.generator import LlamaGenerator  # noqa: E402
 from genlab.llama.tiny import build_tiny_model  # noqa: E402
 from genlab.sampling import Sampling  # noqa: E402
-from genlab.server.client import Endpoint, Retry, ServerError, error_message, parse_retry_after  # noqa: E402
+from genlab.server.client import Endpoint, Retry, ServerError, parse_retry_after  # noqa: E402
 from genlab.server.generator import ServerGenerator, parse_spec, request_fields  # noqa: E402
+from genlab.server.messages import error_message  # noqa: E402
 
 CTX = 256
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ Standard library only (http.client), so the server backend adds no dependency. W
   reached the caller: nothing is duplicated.
 * Everything that can go wrong (refused connection, unknown host, timeout, HTTP errors, a
   malformed or cut-off event stream) becomes one `ServerError` line that names the server and
-  carries the server's own message, never a traceback.
+  carries the server's own message (read by genlab.server.messages), never a traceback.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import json
 import math
 import os
 import random
-import re
 import socket
 import ssl
 import time
@@ -33,6 +32,7 @@ from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
 from genlab.errors import GenlabError
+from genlab.server.messages import clip, error_message, rejected_field
 
 MAX_LINE = 4 * 2**20  # longest stream line accepted (a chunk is a few hundred bytes)
 MAX_ERROR_BODY = 2**16  # bytes of an error response read for its message
@@ -301,10 +301,10 @@ class Client:
         if isinstance(exc, (TimeoutError, socket.timeout)):
             return f"no answer from {ep.url} within {self.timeout:g} s (timeout)"
         if isinstance(exc, ssl.SSLError):
-            return f"TLS error talking to {ep.url}: {_clip(str(exc), 160)}"
+            return f"TLS error talking to {ep.url}: {clip(str(exc), 160)}"
         if isinstance(exc, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)):
             return f"{ep.url} closed the connection without an answer"
-        return f"cannot reach {ep.url}: {_clip(str(exc) or type(exc).__name__, 160)}"
+        return f"cannot reach {ep.url}: {clip(str(exc) or type(exc).__name__, 160)}"
 
     def _read_json(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse, path: str) -> Any:
         try:
@@ -317,7 +317,7 @@ class Client:
             return json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise ServerError(f"{self.endpoint.url} answered {path} with something that is not JSON: "
-                              f"{_clip(raw.decode('utf-8', 'replace'), 80)!r}") from None
+                              f"{clip(raw.decode('utf-8', 'replace'), 80)!r}") from None
 
     def _read_message(self, exc: BaseException, when: str) -> str:
         url = self.endpoint.url
@@ -325,7 +325,7 @@ class Client:
             return f"{url} sent nothing for {self.timeout:g} s {when} (timeout)"
         if isinstance(exc, (http.client.IncompleteRead, ConnectionResetError)):
             return f"the answer from {url} was cut off {when}: the connection closed before its end"
-        return f"lost the connection to {url} {when} ({_clip(str(exc) or type(exc).__name__, 120)})"
+        return f"lost the connection to {url} {when} ({clip(str(exc) or type(exc).__name__, 120)})"
 
     def _stream_object(self, text: str, what: str, error: bool = False) -> dict[str, Any]:
         """One JSON object of a stream; a ServerError for an error report (`error`, or an object
@@ -334,12 +334,12 @@ class Client:
             obj = json.loads(text)
         except json.JSONDecodeError:
             raise ServerError(f"{self.endpoint.url} sent a malformed {what} in its stream "
-                              f"(not JSON): {_clip(text, 80)!r}") from None
+                              f"(not JSON): {clip(text, 80)!r}") from None
         if error or (isinstance(obj, dict) and "error" in obj):
             raise ServerError(f"{self.endpoint.url} reported an error mid-stream: {error_message(obj)}")
         if not isinstance(obj, dict):
             raise ServerError(f"{self.endpoint.url} sent a malformed {what} in its stream "
-                              f"(not a JSON object): {_clip(text, 80)!r}")
+                              f"(not a JSON object): {clip(text, 80)!r}")
         return obj
 
     def _lines(self, resp: http.client.HTTPResponse) -> Iterator[str]:
@@ -376,62 +376,3 @@ class Client:
                 data.append(value)
             elif name == "event":
                 event = value
-
-
-# --- messages ----------------------------------------------------------------------------------------
-
-
-def error_message(body: Any) -> str:
-    """The server's own error message from an error body (OpenAI, FastAPI, llama.cpp, vLLM and
-    Ollama shapes), on one line."""
-    obj = body
-    if isinstance(body, (bytes, bytearray)):
-        text = bytes(body).decode("utf-8", errors="replace")
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError:
-            return _one_line(re.sub(r"<[^>]+>", " ", text))  # plain text or an HTML error page
-    msg: Any = obj
-    if isinstance(obj, dict):
-        for key in ("error", "detail", "message"):
-            if key in obj:
-                msg = obj[key]
-                break
-        if isinstance(msg, dict):
-            msg = msg.get("message") or msg.get("msg") or json.dumps(msg)
-    if isinstance(msg, list):  # FastAPI validation errors
-        parts = []
-        for item in msg:
-            if isinstance(item, dict):
-                loc = ".".join(str(x) for x in item.get("loc", []) if x != "body")
-                parts.append(f"{loc}: {item.get('msg', '')}" if loc else str(item.get("msg", item)))
-            else:
-                parts.append(str(item))
-        msg = "; ".join(parts)
-    text = str(msg)
-    # llama-cpp-python wraps pydantic errors in a message with a stack location: keep the gist
-    text = text.split("\n  File ", 1)[0]
-    found = re.search(r"'loc': \((?:'body', )?'([^']+)'.*?'msg': '([^']*)'", text)
-    if found:
-        text = f"{found.group(1)}: {found.group(2)}"
-    return _one_line(text)
-
-
-def rejected_field(message: str, body: dict[str, Any] | None) -> str | None:
-    """The request field a 400/422 message names, if it names one we sent."""
-    if not body:
-        return None
-    for key in body:
-        if key in ("prompt", "messages", "stream", "model"):  # "model" is in many unrelated messages
-            continue
-        if re.search(rf"(?<![A-Za-z0-9_]){re.escape(key)}(?![A-Za-z0-9_])", message):
-            return key
-    return None
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    return _clip(" ".join(text.split()), limit)
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -12,7 +12,8 @@ import math
 import re
 from typing import Any
 
-from genlab.server.client import Client, ServerError, error_message
+from genlab.server.client import Client, ServerError
+from genlab.server.messages import error_message
 
 NO_SCORE = "this server cannot score text (it returns no prompt log-probabilities)"
 
