@@ -7,12 +7,11 @@ import sys
 import click
 
 from genlab.chat.persona import CHAT_DEFAULTS, DEFAULT_PERSONA
-from genlab.cli.options import BACKEND_HELP, llama_options, sampling_options, typed_sampling
+from genlab.cli.options import backend_option, llama_options, sampling_options, typed_sampling
 
 
 @click.command()
-@click.option("--backend", "-b", required=True, metavar="NAME",
-              help="Which model: " + BACKEND_HELP)
+@backend_option()
 @click.option("--persona", metavar="NAME_OR_PATH",
               help="Who the assistant is: a name from 'genlab personas list', a .toml file or a Character "
                    f"Card V2 .json file. [default: {DEFAULT_PERSONA}]")

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import click
 
-from genlab.cli.options import BACKEND_HELP, llama_options, process_escapes, sampling_from, sampling_options
+from genlab.cli.options import backend_option, llama_options, sampling_from, sampling_options
 from genlab.errors import GenlabError
+from genlab.escapes import process_escapes
 from genlab.sampling import Sampling
 
 
 @click.command()
-@click.option("--backend", "-b", required=True, metavar="NAME",
-              help="Which model: " + BACKEND_HELP)
+@backend_option()
 @click.option("--prompt", "-p", metavar="TEXT",
               help="Text to continue; \\n, \\t, \\\\ ... are understood as llama.cpp does (see --no-escape). "
                    "[default: start a new paragraph]")
@@ -79,4 +79,5 @@ def read_prompt(prompt: str | None, prompt_file: str | None, escape: bool) -> st
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise GenlabError(f"--prompt-file: {'stdin' if prompt_file == '-' else prompt_file} is not UTF-8 text") from None
+        where = "stdin" if prompt_file == "-" else prompt_file
+        raise GenlabError(f"--prompt-file: {where} is not UTF-8 text") from None

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Callable
 
 import click
 
-from genlab.errors import GenlabError
+from genlab.escapes import process_escapes
 from genlab.sampling import Sampling
 
 # (field, flag, type, help); a command's help shows its own default after each (see sampling_options)
@@ -20,7 +19,8 @@ _SAMPLING_FLAGS = [
     ("repeat_last_n", "--repeat-last-n", int, "How many recent tokens the repeat penalty looks at."),
     ("seed", "--seed", int, "Random seed: the same seed and inputs give the same text."),
     ("max_tokens", "--max-tokens", int, "Stop after this many tokens (words and punctuation for a word chain)."),
-    ("stop", "--stop", None, "Stop before this text (repeatable; \\n, \\t, \\\\ ... are understood as llama.cpp does)."),
+    ("stop", "--stop", None,
+     "Stop before this text (repeatable; \\n, \\t, \\\\ ... are understood as llama.cpp does)."),
 ]
 
 SAMPLING_FIELDS = tuple(name for name, *_ in _SAMPLING_FLAGS)
@@ -59,28 +59,6 @@ def sampling_from(kwargs: dict[str, Any], base: Sampling | None = None, escape: 
     return (base or Sampling()).merged(**typed_sampling(kwargs, escape))
 
 
-_ESCAPE = re.compile(rb"\\(x[0-9A-Fa-f]{2}|[nrt'\"\\])")
-_ESCAPED = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"'": b"'", b'"': b'"', b"\\": b"\\"}
-
-
-def process_escapes(text: str, what: str = "--prompt") -> str:
-    """The escapes llama.cpp's CLI understands (common.cpp `string_process_escapes`): \\n, \\r,
-    \\t, \\', \\", \\\\ and \\xHH (a byte); any other backslash stays as typed."""
-    if "\\" not in text:
-        return text
-
-    def one(m: re.Match[bytes]) -> bytes:
-        code = m.group(1)
-        return bytes([int(code[1:], 16)]) if code[:1] == b"x" else _ESCAPED[code]
-
-    data = _ESCAPE.sub(one, text.encode("utf-8", "surrogateescape"))
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise GenlabError(f"{what}: its \\x escapes do not make UTF-8 text (write a character as its UTF-8 "
-                          "bytes, e.g. \\xc3\\xa9 for é)") from None
-
-
 _LLAMA_OPTIONS = [
     click.option("--n-ctx", type=click.IntRange(min=1),
                  help="llama models: context size in tokens, rounded up to a multiple of 256 as llama.cpp does. "
@@ -88,8 +66,10 @@ _LLAMA_OPTIONS = [
     click.option("--threads", "n_threads", type=click.IntRange(min=1),
                  help="llama models: CPU threads, for generating and for evaluating prompts. "
                       "[default: half the cores generating, all of them for prompts]"),
-    click.option("--gpu-layers", "n_gpu_layers", type=click.IntRange(min=-1), help="llama models: layers to offload to a GPU (-1: all). [default: 0]"),
-    click.option("--chat-format", help="llama models: chat template to use instead of the model's own (llama-3, chatml, ...)."),
+    click.option("--gpu-layers", "n_gpu_layers", type=click.IntRange(min=-1),
+                 help="llama models: layers to offload to a GPU (-1: all). [default: 0]"),
+    click.option("--chat-format",
+                 help="llama models: chat template to use instead of the model's own (llama-3, chatml, ...)."),
     click.option("--verbose", is_flag=True, default=None, help="Show llama.cpp's own log output."),
 ]
 
@@ -117,7 +97,36 @@ def scoring_llama_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return llama_options(_KV_CACHE(f))
 
 
-# what --backend takes, said once for every command (genlab.backends parses it)
-BACKEND_HELP = ("a name from 'genlab models list' (an alias, or a model Ollama, the Hugging Face cache, "
-                "LM Studio or a pip package put here), markov:NAME_OR_PATH (a chain from 'genlab train-markov'), "
-                "llama:PATH.gguf, hf:OWNER/REPO/FILE.gguf, ollama:MODEL or openai:URL#MODEL.")
+# what --backend takes besides the forms of the backend table (genlab.backends parses both)
+_NAMES = ("a name from 'genlab models list' (an alias, or a model Ollama, the Hugging Face cache, LM Studio or "
+          "a pip package put here)")
+
+
+class _BackendOption(click.Option):
+    """--backend: its help lists the kinds of the backend table when it is shown, so defining a
+    command imports no backend package."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        if self.help and "{forms}" in self.help:
+            from genlab.backends import forms
+
+            *first, last = forms().split(", ")
+            self.help = self.help.replace("{forms}", f"{', '.join(first)} or {last}" if first else last)
+        return super().get_help_record(ctx)
+
+
+def backend_option(what: str = "Which model", *, multiple: bool = False, required: bool = True,
+                   default: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--backend/-b NAME, the same for every command: `what` starts its help, which then names
+    every kind of backend. multiple: repeatable, passed as the tuple `backends` (else the text
+    `backend`). default: what the command does without it, in words (shown as its default)."""
+    repeat = " (repeatable)" if multiple else ""
+    shown = f" [default: {default}]" if default else ""
+    return click.option("--backend", "-b", "backends" if multiple else "backend", cls=_BackendOption,
+                        multiple=multiple, required=required, metavar="NAME",
+                        help=f"{what}{repeat}: {_NAMES}, {{forms}}.{shown}")
+
+
+# the old help text, for commands not yet on backend_option
+BACKEND_HELP = (f"{_NAMES}, markov:NAME_OR_PATH (a chain from 'genlab train-markov'), llama:PATH.gguf, "
+                "hf:OWNER/REPO/FILE.gguf, ollama:MODEL or openai:URL#MODEL.")
