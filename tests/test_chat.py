@@ -288,6 +288,15 @@ def test_transcript_is_written_per_message_and_resume_reopens_it(tiny, env, tmp_
     assert len(transcript(env)) > len(log)  # the same file goes on
 
 
+def test_set_stop_understands_the_escapes_of_the_stop_flag(novel, env, tmp_path):
+    r = piped(["-b", f"markov:{novel}", "--stop", "\\x41\\t"], env, tmp_path,
+              "/show\n/set stop \\n\\nUser:\\r\\\\\\x42\n/show\n/set stop \\xff\n/set stop none\n/show\n")
+    assert r.returncode == 0, r.stderr
+    stops = re.findall(r"stop=(\[.*?\])", r.stdout)
+    assert stops == [repr(["A\t"]), repr(["\n\nUser:\r\\B"]), "[]"]  # as --stop: one implementation
+    assert "error: /set stop: its \\x escapes do not make UTF-8 text" in r.stderr
+
+
 def test_piped_blocks_are_messages(tiny, env, tmp_path):
     r = piped(["-b", f"llama:{tiny}", "--blocks", "--max-tokens", "4"], env, tmp_path,
               "a first message\non two lines\n\n\nthe second\n\n/show\n\n/reset\n\n/show\n\n/help\n")
@@ -413,7 +422,8 @@ def test_window_keeps_system_and_examples_and_grows_back_after_undo(tiny):
         assert dropped > 0 and session.window > 0
         messages = session.messages()
         assert messages[0] == {"role": "system", "content": pogi.system}
-        assert messages[1:3] == [{"role": "user", "content": "hey"}, {"role": "assistant", "content": pogi.examples[0][1]}]
+        assert messages[1:3] == [{"role": "user", "content": "hey"},
+                                 {"role": "assistant", "content": pogi.examples[0][1]}]
         assert messages[-2]["content"] == "message 11 about the sea, the harbour and the boats"
         assert model.last_usage["prompt_tokens"] + 4 <= model.context_length  # room for the reply
         assert len(session.history) == 1 + 24  # the greeting and every exchange are still there

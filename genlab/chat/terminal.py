@@ -16,7 +16,9 @@ import os
 import sys
 from typing import Callable, Iterable, Iterator, TextIO
 
-from genlab.chat.session import SETTINGS, ChatSession, Reply
+from genlab.chat.reply import Reply
+from genlab.chat.session import ChatSession
+from genlab.chat.settings import SETTINGS, setting_name
 from genlab.errors import GenlabError
 
 ANSWER_END = "\0"  # ends each answer in piped output (as `find -print0` ends each name)
@@ -199,7 +201,7 @@ class ChatTerminal:
         if not key or not value.strip():
             raise GenlabError(f"usage: /set KEY VALUE (keys: {', '.join(SETTINGS)})")
         s = self.session.set(key, value.strip())
-        key = key.replace("-", "_").lower()
+        key = setting_name(key)
         self.note(f"({key} = {getattr(s, key)!r} from the next reply)")
 
     def cmd_show(self, _: str) -> None:
@@ -211,7 +213,8 @@ class ChatTerminal:
             ("persona", f"{s.persona.name} ({s.persona.source or 'saved chat'})"),
             ("backend", g.name),
             ("system", s.system if s.uses_persona_prompts else f"{s.system} (not used by this model)"),
-            ("examples", f"{len(s.persona.examples)} few-shot turns" + ("" if s.uses_persona_prompts else " (not used)")),
+            ("examples", f"{len(s.persona.examples)} few-shot turns"
+                         + ("" if s.uses_persona_prompts else " (not used)")),
             ("settings", " ".join(f"{k}={v!r}" for k, v in s.sampling.to_dict().items())),
             ("history", f"{len(s.history)} messages" + (f", the oldest {s.window} outside the model's window"
                                                         if s.window else "")),

@@ -49,7 +49,8 @@ def chat(backend: str, persona: str | None, system: str | None, blocks: bool, re
     """
     from genlab.folders import input_history_file, transcripts_dir
     from genlab.chat.persona import load_persona
-    from genlab.chat.session import ChatSession, Transcript, require_chat
+    from genlab.chat.session import ChatSession, require_chat
+    from genlab.chat.transcript import Transcript
     from genlab.chat.terminal import ChatTerminal
     from genlab.errors import GenlabError
     from genlab.backends import resolve
