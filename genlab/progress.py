@@ -10,7 +10,8 @@ from tqdm import tqdm
 
 
 @contextmanager
-def progress(total: int | None, desc: str, unit: str = "B", enabled: bool | None = None) -> Iterator[Callable[[int], None]]:
+def progress(total: int | None, desc: str, unit: str = "B",
+             enabled: bool | None = None) -> Iterator[Callable[[int], None]]:
     """Yield an `advance(n)` callable; draws a bar on stderr only when it is a terminal."""
     show = sys.stderr.isatty() if enabled is None else enabled
     if not show:

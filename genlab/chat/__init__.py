@@ -1,1 +1,6 @@
-"""Terminal chat over any Generator: personas, a session with a context budget, a transcript."""
+"""Terminal chat over any Generator.
+
+persona.py: who the assistant is. session.py: the conversation (window.py: what the model
+sees; reply.py: a streamed reply; settings.py: /set; transcript.py: the chat on disk).
+terminal.py: the front end (prompt.py: reading messages).
+"""

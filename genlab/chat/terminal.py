@@ -1,8 +1,6 @@
-"""The terminal front end of a ChatSession: input, streaming output, commands, Ctrl-C.
+"""The terminal front end of a ChatSession: streaming output, the /commands, Ctrl-C.
 
-On a terminal, input comes from prompt_toolkit (Enter sends, Alt-Enter or Esc-Enter adds a
-line, pasted text stays one message, history kept across sessions). Otherwise messages are
-read from stdin, one per line or in blank-line-separated blocks, so chats can be scripted.
+Messages are read by genlab.chat.prompt (the keyboard, or stdin so chats can be scripted).
 Replies go to stdout; notes and errors to stderr, so a scripted chat's stdout holds replies only.
 Piped, every message gets exactly one answer on stdout, ended by a NUL character (ANSWER_END):
 its reply, what a command printed, or nothing (a failed message, /set). No answer can contain
@@ -14,8 +12,9 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable, Iterable, Iterator, TextIO
+from typing import Callable, Iterable, TextIO
 
+from genlab.chat.prompt import prompt_session, read_messages
 from genlab.chat.reply import Reply
 from genlab.chat.session import ChatSession
 from genlab.chat.settings import SETTINGS, setting_name
@@ -170,7 +169,7 @@ class ChatTerminal:
         self.out.flush()
 
     def run_interactive(self, history_file: os.PathLike[str] | None = None) -> None:
-        prompt = _prompt_session(history_file)
+        prompt = prompt_session(history_file)
         self.opening()
         self.note(f"(chatting with {self.session.persona.name} on {self.session.generator.name}; "
                   "/help for commands, Ctrl-D to leave)")
@@ -265,52 +264,3 @@ class ChatTerminal:
 
     def cmd_help(self, _: str) -> None:
         self.say(HELP.format(settings=", ".join(SETTINGS)))
-
-
-def read_messages(stream: Iterable[str], blocks: bool) -> Iterator[str]:
-    """Messages from piped input: one per line, or blank-line-separated blocks."""
-    block: list[str] = []
-    for line in stream:
-        line = line.rstrip("\r\n")
-        if not blocks:
-            yield line
-        elif line.strip():
-            block.append(line)
-        elif block:
-            yield "\n".join(block)
-            block = []
-    if block:
-        yield "\n".join(block)
-
-
-def _prompt_session(history_file: os.PathLike[str] | None):  # -> prompt_toolkit.PromptSession
-    from prompt_toolkit import PromptSession
-    from prompt_toolkit.history import FileHistory, InMemoryHistory
-    from prompt_toolkit.key_binding import KeyBindings
-
-    keys = KeyBindings()
-
-    @keys.add("enter")
-    def _send(event) -> None:
-        event.current_buffer.validate_and_handle()
-
-    @keys.add("escape", "enter")  # Alt-Enter sends the same keys
-    def _newline(event) -> None:
-        event.current_buffer.insert_text("\n")
-
-    @keys.add("c-c")
-    def _interrupt(event) -> None:
-        if event.current_buffer.text:
-            event.current_buffer.reset()  # Ctrl-C on a half-typed message clears it
-        else:
-            event.app.exit(exception=KeyboardInterrupt, style="class:aborting")
-
-    history = InMemoryHistory()
-    if history_file is not None:
-        try:
-            os.makedirs(os.path.dirname(history_file), exist_ok=True)
-            history = FileHistory(os.fspath(history_file))
-        except OSError:
-            pass
-    return PromptSession(history=history, multiline=True, key_bindings=keys,
-                         prompt_continuation=lambda width, line, wrap: "." * (width - 1) + " ")

@@ -1,4 +1,4 @@
-"""Command-line options shared by every command that samples text."""
+"""Command-line options shared by commands: --backend, the sampling flags, the llama loader's flags."""
 
 from __future__ import annotations
 

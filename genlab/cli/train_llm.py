@@ -35,7 +35,8 @@ from genlab.errors import GenlabError
 @click.option("--untied", is_flag=True, help="A separate output matrix instead of reusing the token embedding.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (initial weights, batches).")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads for PyTorch. [default: all cores]")
-@click.option("--resume", is_flag=True, help="Continue from the checkpoint saved beside the output (NAME.ckpt.safetensors).")
+@click.option("--resume", is_flag=True,
+              help="Continue from the checkpoint saved beside the output (NAME.ckpt.safetensors).")
 @click.option("--encoding", help="Text encoding of the corpora. [default: UTF-8]")
 def train_llm(corpora: tuple[str, ...], output: Path | None, size: str, minutes: float | None,
               steps: int | None, context: int | None, vocab_size: int, batch_size: int, learning_rate: float,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import signal
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from genlab.errors import GenlabError
+from genlab.train.console import Progress, StopFlag
 
 LN2 = math.log(2)
 
@@ -91,33 +91,6 @@ def _cpu_has_bf16() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
-
-
-class _StopFlag:
-    """First Ctrl-C (or SIGTERM): finish the step, save, stop. Second Ctrl-C: stop at once."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self.stop = False
-        self._old: dict[int, object] = {}
-
-    def __enter__(self) -> "_StopFlag":
-        def handler(signum, frame):  # noqa: ARG001
-            if self.stop:
-                raise KeyboardInterrupt
-            self.stop = True
-
-        for sig in self.SIGNALS:
-            try:
-                self._old[sig] = signal.signal(sig, handler)
-            except ValueError:  # not the main thread: signals stay as they were
-                pass
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
 
 
 class Trainer:
@@ -304,7 +277,7 @@ class Trainer:
         interrupted = False
         last_eval = last_save = self.seconds
         recent: list[float] = []
-        with _StopFlag() as flag, _Progress(self, enabled=self.progress) as bar:
+        with StopFlag() as flag, Progress(self, enabled=self.progress) as bar:
             started = time.perf_counter() - self.seconds
             while self.fraction_done() < 1.0:
                 loss = self.train_step()
@@ -388,48 +361,3 @@ class Trainer:
             return None
         with LlamaGenerator(path, n_ctx=self.model.cfg.context) as gen:
             return gen.score(self.held_text, progress=self.progress).bits_per_byte
-
-
-class _Progress:
-    """A bar over the budget (steps, or seconds when only minutes are given) with loss and
-    tokens/s; silent when disabled (the evaluations then print lines instead)."""
-
-    def __init__(self, trainer: Trainer, enabled: bool):
-        self.trainer = trainer
-        self.enabled = enabled
-        self.bar = None
-        self._t0 = time.perf_counter()
-        self._tok0 = trainer.tokens_seen if hasattr(trainer, "tokens_seen") else 0
-
-    def __enter__(self) -> "_Progress":
-        if self.enabled:
-            from tqdm import tqdm
-
-            s = self.trainer.settings
-            by_steps = s.minutes is None
-            total = s.steps if by_steps else int(round(60 * s.minutes))
-            self.bar = tqdm(total=total, unit="step" if by_steps else "s", desc="training", file=sys.stderr,
-                            dynamic_ncols=True, leave=False,
-                            bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} [{elapsed}<{remaining}{postfix}]")
-            self.by_steps = by_steps
-        self._t0 = time.perf_counter()
-        self._tok0 = self.trainer.tokens_seen
-        return self
-
-    def update(self, loss: float) -> None:
-        if self.bar is None:
-            return
-        t = self.trainer
-        rate = (t.tokens_seen - self._tok0) / max(time.perf_counter() - self._t0, 1e-9)
-        self.bar.n = t.step if self.by_steps else min(t.seconds, self.bar.total)
-        self.bar.set_postfix_str(f"step {t.step:,} loss {loss:.3f} {rate:,.0f} tok/s", refresh=False)
-        self.bar.refresh()
-
-    def write(self, msg: str) -> None:
-        from tqdm import tqdm
-
-        tqdm.write(msg, file=sys.stderr)
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.close()
