@@ -25,71 +25,19 @@ import click
 import numpy as np
 import pytest
 
+from conftest import CLI, NOVEL, isolated_env, ok, run_genlab
+from conftest import any_one_line_error as assert_one_line_error
+from conftest import ok as assert_ok
 from genlab.cli import cli as genlab_cli
 
-REPO = Path(__file__).resolve().parents[1]
-NOVEL = REPO / "corpora" / "novel.txt"
-
-_SCRIPT = Path(sys.executable).with_name("genlab")
-GENLAB = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "genlab"]
-
-
 # --------------------------------------------------------------------------- helpers
-
-
-class CLI:
-    """Runs `genlab ARGS...` in `cwd` with an isolated environment."""
-
-    def __init__(self, cwd: Path, env: dict[str, str]):
-        self.cwd = cwd
-        self.env = env
-
-    def argv(self, args) -> list[str]:
-        return [*GENLAB, *map(str, args)]
-
-    def __call__(self, *args, timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            self.argv(args), cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
-            capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=timeout,
-        )
-
-    def printed(self, command: list[str], *extra) -> subprocess.CompletedProcess:
-        """Run a command genlab printed (`genlab generate ...`) with this environment."""
-        assert command[0] == "genlab", command
-        return self(*command[1:], *extra)
-
-    def files(self) -> set[str]:
-        """Every file and folder under the working directory (hidden ones included)."""
-        return {p.relative_to(self.cwd).as_posix() for p in self.cwd.rglob("*")}
-
-
-@pytest.fixture
-def isolated_env(tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env["GENLAB_HOME"] = str(tmp_path / "genlab-home")
-    env["XDG_DATA_HOME"] = str(tmp_path / "xdg-data")
-    env["GENLAB_CONFIG_DIR"] = str(tmp_path / "genlab-config")  # names without ":" read no real config
-    env["PYTHONIOENCODING"] = "utf-8"
-    env["COLUMNS"] = "100"
-    env.pop("GENLAB_GUTENBERG_MIRROR", None)
-    return env
-
-
-@pytest.fixture
-def cli(tmp_path: Path, isolated_env: dict[str, str]) -> CLI:
-    cwd = tmp_path / "work"
-    cwd.mkdir()
-    return CLI(cwd, isolated_env)
 
 
 @pytest.fixture(scope="session")
 def novel_model(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """The bytes of a real model trained on corpora/novel.txt by the CLI (trained once)."""
     base = tmp_path_factory.mktemp("session-model")
-    env = dict(os.environ, GENLAB_HOME=str(base / "home"), XDG_DATA_HOME=str(base / "xdg"))
-    r = subprocess.run([*GENLAB, "train-markov", str(NOVEL)], cwd=base, env=env, capture_output=True,
-                       text=True, encoding="utf-8", timeout=120)
-    assert r.returncode == 0, r.stderr
+    ok(run_genlab(["train-markov", NOVEL], cwd=base, env=isolated_env(base)))
     return (base / "models" / "novel.markov").read_bytes()
 
 
@@ -102,23 +50,6 @@ def printed_command(stdout: str) -> list[str]:
 
 def assert_no_traceback(r: subprocess.CompletedProcess) -> None:
     assert "Traceback" not in r.stdout and "Traceback" not in r.stderr, r.stderr
-
-
-def assert_one_line_error(r: subprocess.CompletedProcess, prefix: str = "genlab: error:") -> str:
-    """Non-zero exit, no traceback, nothing on stdout, exactly one non-empty stderr line."""
-    assert_no_traceback(r)
-    assert r.returncode != 0, (r.stdout, r.stderr)
-    lines = [line for line in r.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, f"expected one line on stderr, got:\n{r.stderr}"
-    assert lines[0].startswith(prefix), lines[0]
-    assert len(lines[0]) > len(prefix) + 3, lines[0]
-    assert r.stdout == "", r.stdout
-    return lines[0]
-
-
-def assert_ok(r: subprocess.CompletedProcess) -> None:
-    assert_no_traceback(r)
-    assert r.returncode == 0, r.stderr
 
 
 def model_path_in(cli: CLI) -> Path:
@@ -402,7 +333,8 @@ GENERATE_ERRORS = [
      ["--backend", "markov:in/random.markov"], ["random.markov"]),
     ("truncated", _truncated, ["--backend", "markov:in/half.markov"], ["half.markov"]),
     ("foreign-npz", _foreign_npz, ["--backend", "markov:in/foreign.npz"], ["foreign.npz", "not a genlab"]),
-    ("foreign-npz-with-meta", _foreign_npz_with_meta, ["--backend", "markov:in/other.npz"], ["other.npz", "not a genlab"]),
+    ("foreign-npz-with-meta", _foreign_npz_with_meta, ["--backend", "markov:in/other.npz"],
+     ["other.npz", "not a genlab"]),
     ("plain-text", _write("in/notes.txt", "just some notes\n"), ["--backend", "markov:in/notes.txt"],
      ["notes.txt", "not a genlab"]),
     ("directory", _mkdir("in/adir"), ["--backend", "markov:in/adir"], ["adir", "directory"]),
@@ -595,7 +527,6 @@ def _has_opened(pid: int, path: Path) -> bool:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_during_training(cli: CLI):
-    started = time.monotonic()
     corpus = cli.cwd.parent / "big.txt"
     text = NOVEL.read_bytes()
     repeats = 60

@@ -14,26 +14,23 @@ import math
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import NOVEL, REPO, SHARED_CORPORA
+from conftest import any_one_line_error as assert_one_line_error
+from conftest import ok as assert_ok
 from genlab.eval.orders import parse_orders
 from genlab.eval.perplexity import perplexity, prepare_text
 from genlab.errors import GenlabError
-from genlab.llama.tiny import build_tiny_model
 from genlab.markov.generator import MarkovGenerator
 from genlab.markov.kneser_ney import KneserNey
 from genlab.markov.model import train
 from genlab.markov.scoring import counted_ngrams, estimation_inputs, kneser_ney
 from genlab.markov.store import load
-from test_cli import CLI, assert_ok, assert_one_line_error, cli, isolated_env  # noqa: F401  (fixtures)
 
-REPO = Path(__file__).resolve().parents[1]
-NOVEL = REPO / "corpora" / "novel.txt"
 LMPLZ_DATA = REPO / "tests" / "data" / "lmplz"
-SHARED = REPO.parent / "shared" / "corpora"
 
 
 def parse_arpa(text: str) -> dict[str, tuple[float, float]]:
@@ -211,13 +208,13 @@ def test_kenlm_scores_genlab_arpa_like_genlab(tmp_path, cli):
 
 
 @pytest.fixture()
-def scoring_setup(cli):
+def scoring_setup(cli, tiny_gguf):
     tmp_path = cli.cwd
     (tmp_path / "corpora").mkdir()
     shutil.copy(NOVEL, tmp_path / "corpora" / "novel.txt")
     assert_ok(cli("train-markov", "corpora/novel.txt"))
     assert_ok(cli("train-markov", "corpora/novel.txt", "--unit", "char", "--order", "4"))
-    build_tiny_model(tmp_path / "models" / "tiny.gguf", seed=0, context=256)
+    shutil.copy(tiny_gguf, tmp_path / "models" / "tiny.gguf")
     held = "\n\n".join(p for p in NOVEL.read_text(encoding="utf-8").split("\n\n")[-12:])
     (tmp_path / "held.txt").write_text("Some    words\nwrapped across lines.\n\n" + held, encoding="utf-8")
     return tmp_path
@@ -318,11 +315,11 @@ def test_parse_orders():
         parse_orders("3-9")
 
 
-@pytest.mark.skipif(not (SHARED / "pride-and-prejudice.txt").is_file(), reason="../shared/corpora absent")
+@pytest.mark.skipif(not (SHARED_CORPORA / "pride-and-prejudice.txt").is_file(), reason="../shared/corpora absent")
 def test_held_out_novel_has_finite_bits_per_byte_at_every_order():
     from genlab.markov import tokenize as tok
 
-    paragraphs = tok.split_paragraphs((SHARED / "pride-and-prejudice.txt").read_text(encoding="utf-8-sig"))
+    paragraphs = tok.split_paragraphs((SHARED_CORPORA / "pride-and-prejudice.txt").read_text(encoding="utf-8-sig"))
     cut = int(len(paragraphs) * 0.9)
     text = "\n\n".join(paragraphs[cut:])
     bits = []
