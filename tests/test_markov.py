@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import random
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import NOVEL, SHARED_BOOKS
 from genlab.errors import GenlabError
 from genlab.generator import Capabilities, Generator
 from genlab.markov import tokenize as tok
@@ -20,10 +20,6 @@ from genlab.markov.quotes import balance_problems
 from genlab.markov.store import FORMAT_VERSION, load, save
 from genlab.sampling import PURE, Sampling
 
-ROOT = Path(__file__).resolve().parents[1]
-NOVEL = ROOT / "corpora" / "novel.txt"
-SHARED = ROOT.parent / "shared" / "corpora"
-SHARED_BOOKS = sorted(SHARED.glob("*.txt")) if SHARED.is_dir() else []
 
 
 @pytest.fixture(scope="module")
