@@ -12,15 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genlab.markov import sentences as markov_sentences
+from conftest import NOVEL, SHARED_CORPORA
 from genlab import overlap
+from genlab.markov import sentences as markov_sentences
 from genlab.markov.generator import MarkovGenerator
 from genlab.markov.model import train
 from genlab.sampling import PURE, Sampling
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "corpora"
-NOVEL = ROOT / "corpora" / "novel.txt"
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +38,7 @@ def sentences(gen: MarkovGenerator, compiled: bool, seeds, **kwargs) -> list:
 
 
 CORPORA = [(NOVEL, 1), (NOVEL, 2), (NOVEL, 3)] + [
-    (SHARED / name, order)
+    (SHARED_CORPORA / name, order)
     for name, order in [("alices-adventures-in-wonderland.txt", 2), ("phantom-of-the-opera.txt", 3),
                         ("adventures-of-sherlock-holmes.txt", 2)]
 ]
