@@ -7,20 +7,15 @@ generated text full of the awkward cases, and through training (same ids, same v
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import NOVEL, SHARED_BOOKS
 from genlab.markov import units as markov_units
 from genlab.markov import tokenize as tok
 from genlab.markov.model import train
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "corpora"
-BOOKS = sorted(SHARED.glob("*.txt")) if SHARED.is_dir() else []
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +68,8 @@ def test_fast_path_takes_plain_dialogue(fast):
     assert agrees(fast, '"Yes," said Mr. Darcy. "It is the Bennets\' house."')
 
 
-@pytest.mark.skipif(not BOOKS, reason="../shared/corpora is not here")
-@pytest.mark.parametrize("book", BOOKS, ids=lambda p: p.stem)
+@pytest.mark.skipif(not SHARED_BOOKS, reason="../shared/corpora is not here")
+@pytest.mark.parametrize("book", SHARED_BOOKS, ids=lambda p: p.stem)
 def test_fast_path_matches_python_on_every_paragraph_of_each_book(fast, book):
     paragraphs = tok.split_paragraphs(book.read_text(encoding="utf-8"))
     taken = sum(agrees(fast, p) for p in paragraphs)
@@ -83,7 +78,7 @@ def test_fast_path_matches_python_on_every_paragraph_of_each_book(fast, book):
 
 
 def test_fast_path_matches_python_on_the_projects_novel(fast):
-    paragraphs = tok.split_paragraphs((ROOT / "corpora" / "novel.txt").read_text(encoding="utf-8"))
+    paragraphs = tok.split_paragraphs(NOVEL.read_text(encoding="utf-8"))
     taken = sum(agrees(fast, p) for p in paragraphs)
     assert taken >= 0.9 * len(paragraphs)
 
@@ -130,7 +125,7 @@ def train_both(text: str, order: int = 2):
 
 
 def test_training_gives_the_same_model_either_way(fast):
-    text = (ROOT / "corpora" / "novel.txt").read_text(encoding="utf-8")
+    text = NOVEL.read_text(encoding="utf-8")
     a, b = train_both(text)
     assert a.vocab == b.vocab
     assert np.array_equal(a.text_ids, b.text_ids)
