@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from conftest import NOVEL, SHARED_CORPORA
 from genlab.text import strip_bom
 from genlab.markov.tokenize import (
     PARAGRAPH,
@@ -23,8 +24,6 @@ from genlab.markov.tokenize import (
     tokenize_paragraph,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "corpora"
 BOOKS = [
     "pride-and-prejudice.txt",
     "alices-adventures-in-wonderland.txt",
@@ -340,7 +339,7 @@ def test_pathological_inputs_stay_fast():
 
 
 def corpus_paths() -> list[Path]:
-    return [SHARED / name for name in BOOKS] + [ROOT / "corpora" / "novel.txt"]
+    return [SHARED_CORPORA / name for name in BOOKS] + [NOVEL]
 
 
 @pytest.mark.parametrize("path", corpus_paths(), ids=lambda p: p.name)
@@ -354,7 +353,7 @@ def test_book_round_trips(path):
 
 
 def test_book_paragraph_tokens_match_whole_text_tokens():
-    path = SHARED / "pride-and-prejudice.txt"
+    path = SHARED_CORPORA / "pride-and-prejudice.txt"
     if not path.exists():
         pytest.skip(f"{path} is not there")
     text = path.read_text(encoding="utf-8")
