@@ -23,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import CLI, isolated_env, ok, one_line_error
 from genlab import aliases as reg
 from genlab.errors import GenlabError
 from genlab.folders import config_dir
@@ -32,12 +33,10 @@ from genlab.tomledit import dumps
 
 gguf = pytest.importorskip("gguf")
 
-from genlab.llama.tiny import build_tiny_model  # noqa: E402
 
-
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("gguf") / "tiny.gguf", seed=3, context=256)
+@pytest.fixture
+def tiny(tiny_gguf) -> Path:
+    return tiny_gguf
 
 
 @pytest.fixture
@@ -466,43 +465,12 @@ def test_an_alias_loads_with_llama_cpp(dirs, tiny):
 
 # --- the command line -----------------------------------------------------------------------------
 
-DRIVER = """\
-import sys
-from genlab.cli import GenlabGroup, cli
-
-if "models" not in cli.commands:  # until the group is registered in genlab.cli
-    from genlab.cli.models import models
-
-    cli = GenlabGroup()
-    cli.add_command(models)
-cli.main(sys.argv[1:], prog_name="genlab")
-"""
-
-
 @pytest.fixture
-def run(tmp_path, dirs):
-    driver = tmp_path / "driver.py"
-    driver.write_text(DRIVER)
-    env = dict(os.environ, GENLAB_CONFIG_DIR=str(dirs["user"]), HOME=str(dirs["home"]),
-               PYTHONIOENCODING="utf-8", COLUMNS="100")
-
-    def run(*args) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, str(driver), *map(str, args)], cwd=dirs["work"], env=env,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
-
-    return run
-
-
-def ok(r: subprocess.CompletedProcess) -> str:
-    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
-    return r.stdout
-
-
-def one_line_error(r: subprocess.CompletedProcess) -> str:
-    assert r.returncode == 1 and "Traceback" not in r.stderr, (r.stdout, r.stderr)
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("genlab: error: "), r.stderr
-    return lines[0]
+def run(tmp_path, dirs) -> CLI:
+    """The real `genlab` in tmp/work, reading the user config in tmp/user, with HOME = tmp/home."""
+    env = isolated_env(tmp_path)
+    env.update(GENLAB_CONFIG_DIR=str(dirs["user"]), HOME=str(dirs["home"]))
+    return CLI(dirs["work"], env)
 
 
 def test_cli_add_list_show_remove(run, dirs, tiny):
@@ -604,12 +572,7 @@ def test_cli_help_has_examples(run):
 
 def test_generate_with_an_alias_end_to_end(run, dirs, tiny):
     pytest.importorskip("llama_cpp")
-    env = dict(os.environ, GENLAB_CONFIG_DIR=str(dirs["user"]), HOME=str(dirs["home"]), PYTHONIOENCODING="utf-8")
-
-    def genlab(*args):
-        return subprocess.run([sys.executable, "-m", "genlab", *map(str, args)], cwd=dirs["work"], env=env,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
-
+    genlab = run
     ok(genlab("models", "add", "t", tiny, "--threads", "1", "--seed", "4", "--max-tokens", "15",
               "--temperature", "1.0"))
     direct = ok(genlab("generate", "--backend", f"llama:{tiny}", "--prompt", "The", "--seed", "4",
