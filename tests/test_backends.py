@@ -8,15 +8,13 @@ GGUF files run by the real llama.cpp.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import textwrap
 
 import pytest
 
-from conftest import ok, one_line_error
+from conftest import isolated_env, ok, one_line_error, run_genlab
 from test_found import REV1, HFCache, OllamaStore
 
 pytest.importorskip("llama_cpp")
@@ -30,15 +28,13 @@ def home(tmp_path) -> dict[str, object]:
     user, work = tmp_path / "home", tmp_path / "work"
     user.mkdir()
     work.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in TOOL_ENV}
-    env.update(HOME=str(user), GENLAB_CONFIG_DIR=str(tmp_path / "config"), PYTHONIOENCODING="utf-8")
+    env = {k: v for k, v in isolated_env(tmp_path).items() if k not in TOOL_ENV}
+    env["HOME"] = str(user)
     return {"home": user, "work": work, "env": env}
 
 
 def genlab(home, *args, input: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "genlab", *map(str, args)], cwd=home["work"], env=home["env"],
-                          input=input, stdin=None if input is not None else subprocess.DEVNULL,
-                          capture_output=True, text=True, encoding="utf-8", timeout=300)
+    return run_genlab(args, cwd=home["work"], env=home["env"], input=input)
 
 
 def listed(home) -> dict[str, list[str]]:
