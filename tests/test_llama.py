@@ -27,14 +27,12 @@ USER_HI = [{"role": "user", "content": "hello"}]
 
 
 @pytest.fixture(scope="session")
-def models(tmp_path_factory):
-    d = tmp_path_factory.mktemp("gguf")
-    return {
-        "tiny": build_tiny_model(d / "tiny.gguf", seed=0, context=CTX),
-        "roles": build_tiny_model(d / "roles.gguf", seed=1, context=CTX, chat_template=ROLE_TEMPLATE),
-        "plain": build_tiny_model(d / "plain.gguf", seed=2, context=CTX, chat_template=None),
-        "dir": d,
-    }
+def models(tmp_path_factory, tiny_gguf, plain_gguf):
+    """The shared tiny models (n_ctx CTX), and one whose chat template writes each message's role
+    out, for the tests that read the roles back."""
+    roles = build_tiny_model(tmp_path_factory.mktemp("roles") / "roles.gguf", seed=1, context=CTX,
+                             chat_template=ROLE_TEMPLATE)
+    return {"tiny": tiny_gguf, "roles": roles, "plain": plain_gguf}
 
 
 @pytest.fixture(scope="session")

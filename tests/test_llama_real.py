@@ -13,7 +13,7 @@ import pytest
 
 llama_cpp = pytest.importorskip("llama_cpp")
 
-from conftest import NOVEL  # noqa: E402
+from conftest import NOVEL, isolated_env, ok, run_genlab  # noqa: E402
 from genlab.errors import GenlabError  # noqa: E402
 from genlab.llama.gguf_header import chat_template, has_chat_template, inspect_gguf, read_header  # noqa: E402
 from genlab.llama.generator import LlamaGenerator  # noqa: E402
@@ -70,7 +70,7 @@ def test_header_of_the_real_model(smollm2_path, smol):
     assert "tokenizer.ggml.tokens" not in info.metadata  # the vocabulary is skipped, not listed
 
 
-def test_chat_template_is_known_from_the_header_alone(smollm2_path, tiny_gguf, tmp_path):
+def test_chat_template_is_known_from_the_header_alone(smollm2_path, tiny_gguf, plain_gguf, tmp_path):
     """has_chat_template reads only the key-values: a copy cut right after them still answers."""
     header = read_header(smollm2_path)
     cut = tmp_path / "head.gguf"
@@ -78,10 +78,7 @@ def test_chat_template_is_known_from_the_header_alone(smollm2_path, tiny_gguf, t
     assert has_chat_template(cut) and chat_template(cut) == inspect_gguf(smollm2_path).chat_template
     with pytest.raises(GenlabError, match="truncated"):
         inspect_gguf(cut)  # a model needs its tensors
-    from genlab.llama.tiny import build_tiny_model
-
-    plain = build_tiny_model(tmp_path / "plain.gguf", seed=2, context=256, chat_template=None)
-    assert has_chat_template(tiny_gguf) and not has_chat_template(plain)
+    assert has_chat_template(tiny_gguf) and not has_chat_template(plain_gguf)
 
 
 def _damaged(tmp_path, data: bytes, size: int, i: int):
@@ -294,19 +291,15 @@ def test_windowed_score_is_the_sum_of_its_windows(scorer, reference):
 
 
 def test_perplexity_command_scores_with_an_f32_cache(scorer, smollm2_path, tmp_path):
-    from click.testing import CliRunner
-
-    from genlab.cli.perplexity import perplexity
-
     text = "She leaned her forehead against the cold window and watched the sea arrive."
     path = tmp_path / "held-out.txt"
     path.write_text(text, encoding="utf-8")
     rows = {}
     for cache in (None, "f16"):
         args = ["--backend", f"llama:{smollm2_path}", "--n-ctx", "256", "--threads", str(T), "--json", str(path)]
-        result = CliRunner().invoke(perplexity, args + (["--kv-cache", cache] if cache else []))
-        assert result.exit_code == 0, result.output
-        rows[cache] = json.loads(result.output)[0]
+        r = run_genlab(["perplexity", *args, *(["--kv-cache", cache] if cache else [])], cwd=tmp_path,
+                       env=isolated_env(tmp_path))
+        rows[cache] = json.loads(ok(r))[0]
     exact = scorer.score(text)
     assert rows[None]["bits_per_byte"] == pytest.approx(exact.bits_per_byte, rel=1e-9)  # f32 by default
     assert rows[None]["tokens"] == exact.tokens
