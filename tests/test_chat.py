@@ -5,10 +5,8 @@ No mocks: llama.cpp runs, prompt_toolkit reads the keys a user would type."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,11 +14,10 @@ import pytest
 pexpect = pytest.importorskip("pexpect")
 pytest.importorskip("llama_cpp")
 
+from conftest import GENLAB, NOVEL, run_genlab  # noqa: E402
 from genlab.chat.terminal import printable  # noqa: E402
 from genlab.llama.tiny import build_tiny_model  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-NOVEL = REPO / "corpora" / "novel.txt"
 READY = "\x1b[?2004h"  # prompt_toolkit turns bracketed paste on each time it shows the prompt
 ESC_ENTER = "\x1b\r"
 PASTE = "\x1b[200~{}\x1b[201~"
@@ -43,13 +40,11 @@ def novel(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    e = dict(os.environ)
-    e.update(GENLAB_HOME=str(tmp_path / "home"), XDG_DATA_HOME=str(tmp_path / "xdg"),
-             GENLAB_CONFIG_DIR=str(tmp_path / "config"), PYTHONIOENCODING="utf-8", TERM="xterm-256color",
-             PROMPT_TOOLKIT_NO_CPR="1")  # nobody answers cursor-position queries in a pty
-    e.pop("NO_COLOR", None)
-    return e
+def env(genlab_env: dict[str, str]) -> dict[str, str]:
+    """The isolated environment, as a colour terminal."""
+    genlab_env.update(TERM="xterm-256color", PROMPT_TOOLKIT_NO_CPR="1")  # nobody answers cursor queries in a pty
+    genlab_env.pop("NO_COLOR", None)
+    return genlab_env
 
 
 def clean(text: str) -> str:
@@ -61,7 +56,7 @@ class Chat:
 
     def __init__(self, args: list[str], env: dict[str, str], cwd: Path, persona_name: str = "assistant"):
         self.name = persona_name
-        self.child = pexpect.spawn(sys.executable, ["-m", "genlab", "chat", *map(str, args)], env=env,
+        self.child = pexpect.spawn(GENLAB[0], [*GENLAB[1:], "chat", *map(str, args)], env=env,
                                    cwd=str(cwd), encoding="utf-8", dimensions=(50, 250), timeout=60)
         self.opening = self.wait()
 
@@ -101,8 +96,7 @@ def history_count(show: dict[str, str]) -> int:
 
 
 def piped(args: list, env: dict[str, str], cwd: Path, text: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "genlab", "chat", *map(str, args)], input=text, env=env, cwd=cwd,
-                          capture_output=True, text=True, encoding="utf-8", timeout=timeout)
+    return run_genlab(["chat", *args], cwd=cwd, env=env, input=text, timeout=timeout)
 
 
 def transcript(env: dict[str, str]) -> list[dict]:
@@ -349,8 +343,7 @@ CARD = {
 def test_character_card_becomes_a_persona(tiny, env, tmp_path):
     card = tmp_path / "mora.json"
     card.write_text(json.dumps(CARD), encoding="utf-8")
-    shown = subprocess.run([sys.executable, "-m", "genlab", "personas", "show", card], env=env, cwd=tmp_path,
-                           capture_output=True, text=True, encoding="utf-8")
+    shown = run_genlab(["personas", "show", card], cwd=tmp_path, env=env)
     assert shown.returncode == 0, shown.stderr
     import tomllib
 
@@ -391,14 +384,12 @@ def test_personas_list_shows_builtins_and_the_users_own(env, tmp_path):
     (folder / "skipper.toml").write_text('description = "Talks like a skipper."\nsystem = "Arr."\n',
                                          encoding="utf-8")
     (folder / "mora.json").write_text(json.dumps(CARD), encoding="utf-8")
-    r = subprocess.run([sys.executable, "-m", "genlab", "personas", "list"], env=env, cwd=tmp_path,
-                       capture_output=True, text=True, encoding="utf-8")
+    r = run_genlab(["personas", "list"], cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr
     names = {line.split()[0]: line for line in r.stdout.splitlines() if line.strip() and "  " in line}
     assert {"assistant", "pogi", "skipper", "mora"} <= set(names)
     assert "built-in" in names["pogi"] and "Talks like a skipper." in names["skipper"]
-    pogi = subprocess.run([sys.executable, "-m", "genlab", "personas", "show", "pogi"], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, encoding="utf-8")
+    pogi = run_genlab(["personas", "show", "pogi"], cwd=tmp_path, env=env)
     assert 'user = "hey", assistant = "hey 🤩😁 wut u doin? 🤔"' in pogi.stdout
     assert "temperature=1.2 top_k=40 top_p=0.95" in pogi.stdout and "repeat_penalty=1.1" in pogi.stdout
 
@@ -519,8 +510,7 @@ def test_help_shows_the_defaults_each_command_uses(tiny, env, tmp_path):
     text = "The café by the harbour was empty, and the boats were in.\n\nNobody came that night.\n"
     (tmp_path / "corpus.txt").write_text(text * 20, encoding="utf-8")
     (tmp_path / "held.txt").write_text(text, encoding="utf-8")
-    r = subprocess.run([sys.executable, "-m", "genlab", "perplexity", "--train", "corpus.txt", "held.txt", "--json"],
-                       env=env, cwd=tmp_path, capture_output=True, text=True, encoding="utf-8")
+    r = run_genlab(["perplexity", "--train", "corpus.txt", "held.txt", "--json"], cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr
     rows = json.loads(r.stdout)
     assert [row["backend"] for row in rows] == [f"markov:corpus order {n}"  # word chains: no " char"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,20 +14,17 @@ import pytest
 
 pytest.importorskip("llama_cpp")
 
+from conftest import one_line_error, run_genlab  # noqa: E402
 from genlab.chat.terminal import ChatTerminal, printable  # noqa: E402
 from genlab.generator import Capabilities  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    e = dict(os.environ)
-    e.update(GENLAB_HOME=str(tmp_path / "home"), XDG_DATA_HOME=str(tmp_path / "xdg"),
-             GENLAB_CONFIG_DIR=str(tmp_path / "config"), PYTHONIOENCODING="utf-8", TERM="xterm-256color",
-             PROMPT_TOOLKIT_NO_CPR="1")
-    e.pop("NO_COLOR", None)
-    return e
+def env(genlab_env: dict[str, str]) -> dict[str, str]:
+    """The isolated environment, as a colour terminal."""
+    genlab_env.update(TERM="xterm-256color", PROMPT_TOOLKIT_NO_CPR="1")
+    genlab_env.pop("NO_COLOR", None)
+    return genlab_env
 
 
 @pytest.fixture(scope="session")
@@ -44,8 +40,7 @@ def template_less(smollm2_path, tmp_path_factory) -> Path:
 
 
 def genlab(args: list, env: dict[str, str], cwd: Path, stdin: str = "", timeout: float = 300):
-    return subprocess.run([sys.executable, "-m", "genlab", *map(str, args)], input=stdin, env=env, cwd=cwd,
-                          capture_output=True, text=True, encoding="utf-8", timeout=timeout)
+    return run_genlab(args, cwd=cwd, env=env, input=stdin, timeout=timeout)
 
 
 def transcript(env: dict[str, str]) -> list[dict]:
@@ -63,12 +58,6 @@ def answers(stdout: str) -> list[str]:
 def shown(reply: str) -> str:
     """A reply as the screen shows it: control characters replaced, its last newlines held back."""
     return printable(reply).rstrip("\n") + "\n"
-
-
-def one_error_line(r: subprocess.CompletedProcess) -> str:
-    lines = r.stderr.strip().splitlines()
-    assert r.returncode == 1 and len(lines) == 1 and lines[0].startswith("genlab: error:"), r.stderr[-2000:]
-    return lines[0]
 
 
 # --- piped output --------------------------------------------------------------------------------
@@ -191,7 +180,7 @@ def test_ctrl_c_before_the_first_token_in_the_terminal(smollm2_path, env, tmp_pa
 
 def test_chat_with_a_template_less_model_fails_at_once_naming_chat_format(template_less, env, tmp_path):
     r = genlab(["chat", "-b", f"llama:{template_less}"], env, tmp_path, "hello\n")
-    line = one_error_line(r)
+    line = one_line_error(r)
     assert "has no chat template" in line and "--chat-format" in line and "chat_format=" not in line
     assert r.stdout == ""
     assert not (Path(env["GENLAB_HOME"]) / "chats").exists()  # nothing started
@@ -204,7 +193,7 @@ def test_chat_with_a_template_less_model_fails_at_once_naming_chat_format(templa
 
 def test_compare_with_a_template_less_model_fails_before_any_sample(template_less, env, tmp_path):
     r = genlab(["compare", "-b", f"llama:{template_less}", "-o", tmp_path / "run", "--orders", "none"], env, tmp_path)
-    line = one_error_line(r)
+    line = one_line_error(r)
     assert "--chat-format" in line and "--prompts" in line
     assert not (tmp_path / "run").exists()
 
