@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,29 +15,21 @@ import pytest
 pytest.importorskip("llama_cpp")
 pytest.importorskip("matplotlib")
 
-from genlab.llama.tiny import build_tiny_model  # noqa: E402
+from conftest import GENLAB, NOVEL  # noqa: E402
+from conftest import run_in as genlab  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-NOVEL = REPO / "corpora" / "novel.txt"
-_SCRIPT = Path(sys.executable).with_name("genlab")
-GENLAB = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "genlab"]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def genlab(*args, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([*GENLAB, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          encoding="utf-8", timeout=timeout, stdin=subprocess.DEVNULL)
-
-
 @pytest.fixture(scope="module")
-def work(tmp_path_factory) -> Path:
+def work(tmp_path_factory, tiny_gguf) -> Path:
     """A folder with a chain trained on the novel's first 90%, a tiny GGUF, the held-out end
     and a two-prompt file."""
     d = tmp_path_factory.mktemp("compare")
     assert genlab("corpus", "split", NOVEL, "-o", "texts", cwd=d).returncode == 0
     r = genlab("train-markov", "texts/novel-train.txt", "-o", "models/chain.markov", cwd=d)
     assert r.returncode == 0, r.stderr
-    build_tiny_model(d / "models" / "tiny.gguf", seed=3)
+    shutil.copy(tiny_gguf, d / "models" / "tiny.gguf")
     (d / "prompts.txt").write_text("“Well,” said\nchat:What do you see from the window?\n", encoding="utf-8")
     return d
 

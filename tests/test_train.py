@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,28 +20,15 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("safetensors")
 llama_cpp = pytest.importorskip("llama_cpp")
 
+from conftest import GENLAB, NOVEL  # noqa: E402
+from conftest import run_in as genlab  # noqa: E402
+from conftest import any_one_line_error as one_line_error  # noqa: E402
 from genlab.llama.generator import LlamaGenerator  # noqa: E402
 from genlab.sampling import Sampling  # noqa: E402
 from genlab.train.checkpoint import checkpoint_path, load_checkpoint  # noqa: E402
 from genlab.train.model import Llama, LlamaConfig  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-NOVEL = REPO / "corpora" / "novel.txt"
-_SCRIPT = Path(sys.executable).with_name("genlab")
-GENLAB = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "genlab"]
 TRAIN_STEPS = 120  # 150 steps reach 2.31 bits per byte on the held-out text
-
-
-def genlab(*args, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([*GENLAB, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          encoding="utf-8", timeout=timeout, stdin=subprocess.DEVNULL)
-
-
-def one_line_error(r: subprocess.CompletedProcess) -> str:
-    assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
-    lines = [line for line in r.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("genlab: error:"), r.stderr
-    return lines[0]
 
 
 def torch_model(gguf: Path) -> Llama:
