@@ -3,12 +3,12 @@ as it is: through the real CLI, on the real SmolLM2-135M-Instruct."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import isolated_env, run_genlab
 
 pytest.importorskip("llama_cpp")
 
@@ -16,12 +16,7 @@ LIST = "A list of reasons never to go outside:\n\n1."
 
 
 def generate(args: list, tmp_path: Path, stdin: str | bytes | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, GENLAB_HOME=str(tmp_path / "home"), PYTHONIOENCODING="utf-8")
-    r = subprocess.run([sys.executable, "-m", "genlab", "generate", *map(str, args)], input=stdin, env=env,
-                       cwd=tmp_path, capture_output=True, timeout=300)
-    r.stdout = r.stdout.decode("utf-8")
-    r.stderr = r.stderr.decode("utf-8")
-    return r
+    return run_genlab(["generate", *args], cwd=tmp_path, env=isolated_env(tmp_path), input=stdin)
 
 
 def test_prompt_escapes_reach_the_model_as_a_file_would(smollm2_path, tmp_path):

@@ -20,6 +20,7 @@ import pytest
 pytest.importorskip("llama_cpp")
 pytest.importorskip("gguf")
 
+from conftest import CLI, isolated_env  # noqa: E402
 from ollama_stub_server import OllamaStub, StubModel  # noqa: E402
 
 from genlab.errors import GenlabError  # noqa: E402
@@ -398,17 +399,15 @@ def test_closing_a_stream_early_closes_its_connection(gen, local):
 # --- through the backend table and the CLI ------------------------------------------------------------
 
 
+def ollama_cli(stub, tmp_path) -> CLI:
+    """The real `genlab` in tmp_path (also HOME), with OLLAMA_HOST pointing at the stub."""
+    env = isolated_env(tmp_path)
+    env.update(OLLAMA_HOST=stub.url, HOME=str(tmp_path))
+    return CLI(tmp_path, env)
+
+
 def test_ollama_names_through_the_cli(stub, local, tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    env = dict(os.environ, OLLAMA_HOST=stub.url, GENLAB_CONFIG_DIR=str(tmp_path / "config"), HOME=str(tmp_path),
-               PYTHONIOENCODING="utf-8")
-
-    def genlab(*args, input=None):
-        return subprocess.run([sys.executable, "-m", "genlab", *args], cwd=tmp_path, env=env, input=input,
-                              capture_output=True, text=True, encoding="utf-8", timeout=120)
+    genlab = ollama_cli(stub, tmp_path)
 
     s = Sampling(seed=3, max_tokens=12)
     expected = PROMPT + "".join(local.stream(PROMPT, s)) + "\n"
@@ -423,20 +422,11 @@ def test_ollama_names_through_the_cli(stub, local, tmp_path):
 
 
 def test_perplexity_refuses_and_compare_skips_scoring_an_ollama_model(stub, tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    env = dict(os.environ, OLLAMA_HOST=stub.url, GENLAB_CONFIG_DIR=str(tmp_path / "config"), HOME=str(tmp_path),
-               PYTHONIOENCODING="utf-8")
+    genlab = ollama_cli(stub, tmp_path)
     held = tmp_path / "held.txt"
     held.write_text("The sea was calm that morning.\n\nNobody spoke.\n", encoding="utf-8")
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("The old man said\n", encoding="utf-8")
-
-    def genlab(*args):
-        return subprocess.run([sys.executable, "-m", "genlab", *map(str, args)], cwd=tmp_path, env=env,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, encoding="utf-8", timeout=300)
 
     r = genlab("perplexity", "--backend", "ollama:tiny", held)
     lines = r.stderr.strip().splitlines()

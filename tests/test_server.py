@@ -26,19 +26,19 @@ pytest.importorskip("llama_cpp")
 pytest.importorskip("gguf")
 pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
 
+from conftest import NOVEL as NOVEL_FILE  # noqa: E402
+from conftest import REPO, isolated_env, run_genlab  # noqa: E402
 from genlab.errors import GenlabError  # noqa: E402
 from genlab.backends import load_backend
 from genlab.generator import Generator  # noqa: E402
 from genlab.llama.generator import LlamaGenerator  # noqa: E402
-from genlab.llama.tiny import build_tiny_model  # noqa: E402
 from genlab.sampling import Sampling  # noqa: E402
 from genlab.server.client import Endpoint, Retry, ServerError, parse_retry_after  # noqa: E402
 from genlab.server.generator import ServerGenerator, parse_spec, request_fields  # noqa: E402
 from genlab.server.messages import error_message  # noqa: E402
 
 CTX = 256
-ROOT = Path(__file__).resolve().parents[1]
-NOVEL = (ROOT / "corpora" / "novel.txt").read_text(encoding="utf-8")
+NOVEL = NOVEL_FILE.read_text(encoding="utf-8")
 LONG = Sampling(seed=0, max_tokens=240)  # seed 0 runs the whole 240 tokens on this model (~2 s)
 
 
@@ -87,8 +87,8 @@ class LlamaServer:
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("gguf") / "tiny.gguf", seed=0, context=CTX)
+def model(tiny_gguf) -> Path:
+    return tiny_gguf  # n_ctx 256: CTX
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +112,8 @@ def local(model):
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "genlab", *args], capture_output=True, text=True, timeout=120,
-                          cwd=ROOT, env={**os.environ, **(env or {})})
+    """`genlab ARGS` in the repository folder, with `env` added to this process's environment."""
+    return run_genlab(args, cwd=REPO, env={**os.environ, **(env or {})})
 
 
 # --- through a real server ------------------------------------------------------------------------------
@@ -589,10 +589,9 @@ def test_compare_with_concurrent_requests_gives_the_sequential_results(server, t
     (tmp_path / "prompts.txt").write_text("The old man\nchat:Where is the harbour?\n", encoding="utf-8")
     runs = {}
     for width in (4, 1):
-        r = subprocess.run([sys.executable, "-m", "genlab", "compare", "-b", f"openai:{server.url}",
-                            "--prompts", "prompts.txt", "--samples", "4", "--orders", "none", "--max-tokens", "16",
-                            "--seed", "3", "--concurrency", str(width), "-o", f"run{width}"],
-                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        r = run_genlab(["compare", "-b", f"openai:{server.url}", "--prompts", "prompts.txt", "--samples", "4",
+                        "--orders", "none", "--max-tokens", "16", "--seed", "3", "--concurrency", str(width),
+                        "-o", f"run{width}"], cwd=tmp_path, env=isolated_env(tmp_path))
         assert r.returncode == 0, r.stderr
         samples = (tmp_path / f"run{width}" / "samples.jsonl").read_text(encoding="utf-8")
         rows = [json.loads(x) for x in samples.splitlines()]
@@ -609,8 +608,9 @@ def test_compare_keeps_its_saved_samples_when_the_server_dies(model, tmp_path):
 
     srv = LlamaServer(model, tmp_path / "dying.log", "--interrupt_requests", "false")
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "genlab", "compare", "-b", f"openai:{srv.url}", "--samples", "30",
-                                 "--orders", "none", "--max-tokens", "40", "--concurrency", "2", "-o", "run"],
+        proc = subprocess.Popen([sys.executable, "-m", "genlab", "compare", "-b", f"openai:{srv.url}",
+                                 "--samples", "30", "--orders", "none", "--max-tokens", "40", "--concurrency", "2",
+                                 "-o", "run"],
                                 cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         saved = tmp_path / "run" / "samples.jsonl"
         deadline = time.monotonic() + 60
