@@ -8,8 +8,10 @@ GGUF files run by the real llama.cpp.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 import textwrap
 
 import pytest
