@@ -415,7 +415,8 @@ def result_row(r: dict) -> list[str]:
         f(r.get("sent_per_s"), ".1f"),
         f(r.get("first_call_s", None) if r.get("calls") else None, ".3f"),
         ok,
-        f(r.get("balanced_pct"), ".1f") + (f" ({r['balance_checked']})" if r.get("balance_checked") is not None else ""),
+        f(r.get("balanced_pct"), ".1f")
+        + (f" ({r['balance_checked']})" if r.get("balance_checked") is not None else ""),
         f(r.get("used_pct"), ".1f") + (f" {r['used_what']}" if r.get("used_what") else ""),
     ]
     if err:
@@ -515,10 +516,12 @@ def report(results: list[dict], args, corpora: list[dict]) -> tuple[str, dict]:
                f"warm-up build excluded).  MB = MiB.  **peak RSS MB** is the child's "
                f"peak RSS (VmHWM: its own high-water mark; ru_maxrss would include the "
                f"parent's) after train + save + generation, whole process: the main memory "
-               f"figure.  \"+MB over imports\" is that minus the RSS after imports; \"peak RSS after train\" is the high-water mark "
+               f"figure.  \"+MB over imports\" is that minus the RSS after imports; "
+               f"\"peak RSS after train\" is the high-water mark "
                f"right after training (before save and generation).  sent/s "
                f"counts every call, the first one included (\"1st call s\": genlab builds its "
-               f"overlap index lazily on it).  train s includes reading the file for both tools.  corpus used %: markovify = its parsed sentences / sentences its "
+               f"overlap index lazily on it).  train s includes reading the file for both tools.  "
+               f"corpus used %: markovify = its parsed sentences / sentences its "
                f"splitter finds; genlab = tokens in the training stream / tokens in the corpus.  "
                f"The all-xK corpora are K verbatim copies of the six novels joined, so a model "
                f"file that compresses its training text gains from the repetition.")
@@ -556,8 +559,8 @@ def report(results: list[dict], args, corpora: list[dict]) -> tuple[str, dict]:
         out.append("")
     misses = [(v["size_class"], v["corpus"], v["order"], k) for v in all_verdicts
               for k in ("train", "memory", "file", "gen", "balanced", "used") if v[k] is False]
-    misses += [("linearity", "all", l["order"], "linear") for l in lin
-               if l["tool"] == "genlab" and l["linear"] is False]
+    misses += [("linearity", "all", row["order"], "linear") for row in lin
+               if row["tool"] == "genlab" and row["linear"] is False]
     errors = [r for r in results if r.get("error")]
     out.append("## Summary")
     out.append("")

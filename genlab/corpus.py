@@ -91,7 +91,7 @@ def iter_corpus(path: str | os.PathLike[str], encoding: str | None = None, chunk
     if p.is_dir():
         raise GenlabError(f"{name} is a directory, not a text file")
     saw_text = False
-    with _open_binary(p, "a text file") as fh:
+    with open_for_reading(p, "a text file") as fh:
         data = _checked_bytes(fh, name, encoding, chunk_bytes, digest)
         for text in _lf_line_ends(_decoded(data, name, codec, encoding)):
             saw_text = saw_text or not text.isspace()
@@ -176,7 +176,7 @@ def _lf_line_ends(pieces: Iterator[str]) -> Iterator[str]:
         yield "\n"
 
 
-def _open_binary(p: Path, kind: str):
+def open_for_reading(p: Path, kind: str):
     """Open a file for reading, turning every way that can fail into one clear line."""
     name = os.fspath(p)
     try:
@@ -241,7 +241,7 @@ def corpus_name(path: str | os.PathLike[str]) -> str:
 def sha256_file(path: str | os.PathLike[str]) -> str:
     """Hex SHA-256 of a file's bytes, read in chunks."""
     digest = hashlib.sha256()
-    with _open_binary(Path(path), "a file") as fh:
+    with open_for_reading(Path(path), "a file") as fh:
         try:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(chunk)

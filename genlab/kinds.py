@@ -24,7 +24,8 @@ class Target:
     address. source: where the name was found ("path", "alias in ./genlab.toml", "ollama",
     ...). sampling: default sampling settings (Sampling field names) under the command line's
     flags. options: the loader's settings (a llama model's n_ctx, ...), under the command
-    line's. load_with: (target, options) -> Generator.
+    line's. load_with: (target, options) -> Generator. chat_with: (target, options) -> whether
+    it can chat, for a kind that knows before loading (see can_chat).
     """
 
     name: str
@@ -32,6 +33,8 @@ class Target:
     location: str
     source: str
     load_with: Callable[["Target", dict[str, Any]], Generator] = field(repr=False, compare=False)
+    chat_with: Callable[["Target", dict[str, Any]], bool | None] | None = field(default=None, repr=False,
+                                                                              compare=False)
     sampling: Mapping[str, Any] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
@@ -43,8 +46,15 @@ class Target:
     def load(self, **options: Any) -> Generator:
         """The Generator. Options that are not None override the target's own settings;
         options a kind does not use (a llama model's n_ctx for a Markov chain) are ignored."""
-        merged = {**self.options, **{k: v for k, v in options.items() if v is not None}}
-        return self.load_with(self, merged)
+        return self.load_with(self, self._merged(options))
+
+    def can_chat(self, **options: Any) -> bool | None:
+        """Whether the model will be able to chat with these options, when that is known without
+        loading it (a GGUF header's chat template); None when only loading tells."""
+        return None if self.chat_with is None else self.chat_with(self, self._merged(options))
+
+    def _merged(self, options: dict[str, Any]) -> dict[str, Any]:
+        return {**self.options, **{k: v for k, v in options.items() if v is not None}}
 
 
 class Trainer(Protocol):

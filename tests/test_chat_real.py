@@ -232,3 +232,45 @@ def test_session_and_compare_refuse_a_generator_that_cannot_chat(smollm2_path, t
 
         assert check_chat(CompareSettings(backends=("smol",), prompts=story), load) is load  # no chat: no check
         assert loads == ["smol"]
+
+
+def test_compare_with_chat_prompts_loads_each_llama_model_once_and_one_at_a_time(template_less, smollm2_path,
+                                                                                   tmp_path):
+    """The chat check reads each GGUF header instead of loading the model, so two big models are
+    never in memory together; a template-less one is still refused before any model loads."""
+    from genlab.backends import resolve
+    from genlab.errors import GenlabError
+    from genlab.eval.compare import CompareSettings, run_compare
+    from genlab.eval.prompts import Prompt
+
+    events: list[str] = []
+
+    def load(name: str):
+        events.append(f"load {name}")
+        model = resolve(name).load(n_ctx=256)
+        close = model.close
+
+        def closing() -> None:
+            events.append(f"close {name}")
+            close()
+
+        model.close = closing
+        return model
+
+    def known(name: str):
+        return resolve(name).can_chat()
+
+    chat = (Prompt("hello", "chat", "Say hello."),)
+    settings = CompareSettings(backends=(f"llama:{smollm2_path}", f"llama:{template_less}"), prompts=chat,
+                               samples=1)
+    with pytest.raises(GenlabError, match="--chat-format"):
+        run_compare(settings, tmp_path / "refused", load=load, chat_known=known)
+    assert events == [] and not (tmp_path / "refused").exists()  # refused from the header alone
+
+    copy = tmp_path / "second.gguf"
+    copy.write_bytes(smollm2_path.read_bytes())
+    settings = CompareSettings(backends=(f"llama:{smollm2_path}", f"llama:{copy}"), prompts=chat, samples=1,
+                               sampling=settings.sampling.merged(max_tokens=4))
+    run_compare(settings, tmp_path / "run", load=load, chat_known=known, progress=False)
+    first, second = settings.backends
+    assert events == [f"load {first}", f"close {first}", f"load {second}", f"close {second}"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from genlab.cli.options import BACKEND_HELP, sampling_from, sampling_options, scoring_llama_options
+from genlab.cli.options import backend_option, sampling_from, sampling_options, scoring_llama_options
 from genlab.errors import GenlabError
 from genlab.eval.compare import CompareSettings
 
@@ -18,8 +18,7 @@ DEFAULT_SAMPLING = _LIBRARY.sampling.merged(seed=_LIBRARY.seed)  # the library's
 
 
 @click.command()
-@click.option("--backend", "-b", "backends", multiple=True, required=True, metavar="NAME",
-              help="A model to compare (repeatable): " + BACKEND_HELP)
+@backend_option("A model to compare", multiple=True)
 @click.option("--prompts", type=click.Path(dir_okay=False, path_type=Path),
               help="Prompts file: one per line (\\n for a line break, 'chat:' for a chat turn) or .jsonl. "
                    "[default: genlab's built-in story, dialogue, chat and list prompts]")
@@ -55,6 +54,7 @@ def compare(backends: tuple[str, ...], prompts: Path | None, eval_text: Path | N
       genlab compare -b markov:novel -b llama:models/novel-llm.gguf -o runs/first
       genlab compare -b markov:novel -b llama3 --eval-text held-out.txt --sweep temperature=0.5,1.0,1.5 -o runs/temps
     """
+    from genlab.backends import resolve
     from genlab.eval.compare import parse_sweep, run_compare
     from genlab.eval.orders import first_chain_corpus, parse_orders
     from genlab.eval.perplexity import load_scorer
@@ -81,7 +81,8 @@ def compare(backends: tuple[str, ...], prompts: Path | None, eval_text: Path | N
 
     try:
         metrics = run_compare(settings, out, load=lambda name: load_scorer(name, **dict(kwargs)), log=log,
-                              concurrency=concurrency)
+                              concurrency=concurrency,
+                              chat_known=lambda name: resolve(name).can_chat(**dict(kwargs)))
     except KeyboardInterrupt:
         argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
         if output is None:

@@ -72,9 +72,9 @@ def read_prompt(prompt: str | None, prompt_file: str | None, escape: bool) -> st
     if prompt_file == "-":
         data = sys.stdin.buffer.read()
     else:
-        from genlab.corpus import _open_binary
+        from genlab.corpus import open_for_reading
 
-        with _open_binary(Path(prompt_file), "a prompt file") as fh:
+        with open_for_reading(Path(prompt_file), "a prompt file") as fh:
             data = fh.read()
     try:
         return data.decode("utf-8-sig")

@@ -125,8 +125,3 @@ def backend_option(what: str = "Which model", *, multiple: bool = False, require
     return click.option("--backend", "-b", "backends" if multiple else "backend", cls=_BackendOption,
                         multiple=multiple, required=required, metavar="NAME",
                         help=f"{what}{repeat}: {_NAMES}, {{forms}}.{shown}")
-
-
-# the old help text, for commands not yet on backend_option
-BACKEND_HELP = (f"{_NAMES}, markov:NAME_OR_PATH (a chain from 'genlab train-markov'), llama:PATH.gguf, "
-                "hf:OWNER/REPO/FILE.gguf, ollama:MODEL or openai:URL#MODEL.")

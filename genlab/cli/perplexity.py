@@ -8,13 +8,12 @@ from pathlib import Path
 
 import click
 
-from genlab.cli.options import BACKEND_HELP, scoring_llama_options
+from genlab.cli.options import backend_option, scoring_llama_options
 
 
 @click.command()
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--backend", "-b", "backends", multiple=True, metavar="NAME",
-              help="A model to score with (repeatable): " + BACKEND_HELP)
+@backend_option("A model to score with", multiple=True, required=False)
 @click.option("--train", "train_corpus", type=click.Path(path_type=Path), metavar="CORPUS",
               help="With --orders: train chains of each order on CORPUS (or reuse saved ones).")
 @click.option("--orders", help="With --train: the orders to compare, e.g. 1-6 or 2,3,5. [default: 1-6]")

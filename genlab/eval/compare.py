@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from genlab.errors import GenlabError
-from genlab.eval.generate import Loader, chat_checked, check_chat, run_samples
+from genlab.eval.generate import ChatKnown, Loader, chat_checked, check_chat, run_samples
 from genlab.eval.plan import CompareSettings, jobs, parse_sweep
 from genlab.eval.runfolder import METRICS_JSON, PLOTS, open_run
 
@@ -32,9 +32,9 @@ __all__ = ["CompareSettings", "check_chat", "parse_sweep", "redraw", "run_compar
 
 def run_compare(s: CompareSettings, out: str | os.PathLike[str], *, load: Loader,
                 progress: bool | None = None, log: Callable[[str], None] = lambda m: None,
-                concurrency: int = 1) -> dict:
+                concurrency: int = 1, chat_known: ChatKnown | None = None) -> dict:
     """The whole comparison: samples (resumed), scores, metrics, plots, report. Returns the
-    metrics dict."""
+    metrics dict. chat_known: whether a backend can chat, when known without loading it."""
     from genlab.eval.measure import measure, write_metrics
     from genlab.eval.perplexity import prepare_text
     from genlab.eval.plots import draw_all
@@ -46,7 +46,7 @@ def run_compare(s: CompareSettings, out: str | os.PathLike[str], *, load: Loader
         raise GenlabError("give at least one --backend")
     if s.samples < 1:
         raise GenlabError("--samples must be at least 1")
-    with chat_checked(s, load) as load:
+    with chat_checked(s, load, chat_known) as load:
         out = Path(out)
         corpus = read_text([s.corpus]) if s.corpus else None
         evaluation = prepare_text(read_text([s.eval_text])) if s.eval_text else None

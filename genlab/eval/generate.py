@@ -1,7 +1,7 @@
 """Making a comparison's samples: every missing sample of every backend (and its eval-text
-score), appended to the run folder as each finishes, each backend loaded once. With chat
-prompts, every backend is loaded (and checked) before the first sample and stays loaded until
-its turn; without them, one backend is loaded at a time.
+score), appended to the run folder as each finishes, each backend loaded once and one at a time.
+With chat prompts, every backend is checked for chat before the first sample: from what is known
+without loading it (a GGUF header), else by loading it and keeping it until its turn.
 
 A backend that declares `capabilities.concurrent_requests` (a server) gets several requests in
 flight at once; an in-process model makes one sample at a time.
@@ -21,6 +21,7 @@ from genlab.eval.runfolder import SAMPLES, SCORES, append_jsonl, read_jsonl
 from genlab.generator import Generator
 
 Loader = Callable[[str], Generator]
+ChatKnown = Callable[[str], "bool | None"]  # can backend NAME chat, known before loading it? None: not known
 
 
 class _Checked:
@@ -40,23 +41,26 @@ class _Checked:
             return self._loaded.pop(name)
         return self._load(name)
 
+    def holds(self) -> bool:
+        return bool(self._loaded)
+
     def close(self) -> None:
         while self._loaded:
             self._loaded.popitem()[1].close()
 
 
-def check_chat(s: CompareSettings, load: Loader) -> Loader:
+def check_chat(s: CompareSettings, load: Loader, known: ChatKnown | None = None) -> Loader:
     """With chat prompts, every backend must be able to chat: checked before any sample is made,
-    so a run never stops half-way for it. Returns the loader for the run: `load` itself without
-    chat prompts, else one that hands over the models loaded for the check (see `chat_checked`)."""
-    return _check(s, load) or load
+    so a run never stops half-way for it. Returns the loader for the run: `load` itself when no
+    backend had to be loaded for the check, else one that hands over the models it loaded."""
+    return _check(s, load, known) or load
 
 
 @contextmanager
-def chat_checked(s: CompareSettings, load: Loader) -> Iterator[Loader]:
-    """`check_chat` for one run: each backend is loaded once, for the check, and stays loaded
-    until the run reaches it; those the run never asks for are closed on leaving."""
-    checked = _check(s, load)
+def chat_checked(s: CompareSettings, load: Loader, known: ChatKnown | None = None) -> Iterator[Loader]:
+    """`check_chat` for one run: a backend loaded for the check stays loaded until the run
+    reaches it; those the run never asks for are closed on leaving."""
+    checked = _check(s, load, known)
     if checked is None:
         yield load
         return
@@ -66,20 +70,23 @@ def chat_checked(s: CompareSettings, load: Loader) -> Iterator[Loader]:
         checked.close()
 
 
-def _check(s: CompareSettings, load: Loader) -> _Checked | None:
+def _check(s: CompareSettings, load: Loader, known: ChatKnown | None) -> _Checked | None:
     if not any(p.is_chat for p in s.prompts):
         return None
     checked = _Checked(load)
     try:
         for backend in s.backends:
-            if not checked.keep(backend).capabilities.chat:
+            can = known(backend) if known is not None else None
+            if can is None:
+                can = checked.keep(backend).capabilities.chat
+            if not can:
                 raise GenlabError(f"{backend} has no chat template, so it cannot answer the chat prompts: choose "
                                   "a chat format with --chat-format (chatml, llama-3, ...), or give --prompts a "
                                   "file without chat prompts")
     except BaseException:
         checked.close()
         raise
-    return checked
+    return checked if checked.holds() else None
 
 
 def generate_one(gen: Generator, job: Job) -> tuple[str, int, float]:

@@ -47,7 +47,7 @@ class PerplexityRow:
 def prepare_text(text: str, max_bytes: int | None = None) -> str:
     """The text every backend scores: normalised paragraphs, cut to at most `max_bytes` bytes
     at a paragraph end (or inside the first paragraph at a character boundary)."""
-    from genlab.markov.tokenize import split_paragraphs
+    from genlab.text import split_paragraphs
 
     paragraphs = split_paragraphs(text)
     if max_bytes is not None:

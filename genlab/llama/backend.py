@@ -14,14 +14,28 @@ SETTINGS = ("n_ctx", "n_threads", "n_gpu_layers", "chat_format", "verbose", "f32
 
 
 def _resolve_file(rest: str, name: str) -> Target:
-    return Target(name=name, kind="llama", location=str(Path(rest).expanduser()), source="path", load_with=_load)
+    return Target(name=name, kind="llama", location=str(Path(rest).expanduser()), source="path", load_with=_load,
+                  chat_with=_can_chat)
 
 
 def _resolve_hf(rest: str, name: str) -> Target:
     from genlab.llama.hub import hf_download
 
     return Target(name=name, kind="llama", location=str(hf_download(rest)), source="Hugging Face Hub",
-                  load_with=_load)
+                  load_with=_load, chat_with=_can_chat)
+
+
+def _can_chat(target: Target, options: dict[str, Any]) -> bool | None:
+    """A chosen chat format, or a chat template in the header (read in milliseconds); None when
+    the header cannot be read (loading then says why)."""
+    from genlab.llama.gguf_header import has_chat_template
+
+    if options.get("chat_format"):
+        return True
+    try:
+        return has_chat_template(target.location)
+    except GenlabError:
+        return None
 
 
 def _load(target: Target, options: dict[str, Any]) -> Generator:

@@ -36,7 +36,7 @@ from genlab.markov.marks import (
 )
 from genlab.markov.quote_classifier import QuoteClassifier
 from genlab.markov.word_regex import NUMBER_WORDS, abbreviation_words, regexes
-from genlab.text import normalize
+from genlab.text import collapse_whitespace, normalize, split_paragraphs
 
 __all__ = [
     "PARAGRAPH",
@@ -52,30 +52,6 @@ __all__ = [
     "tokenize_collapsed",
     "tokenize_paragraph",
 ]
-
-_PARA_BREAK = re.compile(r"\n\s*\n")
-_WS_RUN = re.compile(r"\s{2,}|[^\S \u00a0\u202f]")
-
-
-def _collapse_run(m: re.Match) -> str:
-    run = m.group()
-    if "\u202f" in run:
-        return "\u202f"
-    return "\u00a0" if "\u00a0" in run else " "
-
-
-def _collapse(p: str) -> str:
-    if "\u00a0" in p or "\u202f" in p:
-        return _WS_RUN.sub(_collapse_run, p).strip()
-    return " ".join(p.split())
-
-
-def split_paragraphs(text: str, *, normalized: bool = False) -> list[str]:
-    """Paragraphs (blank lines separate them), whitespace collapsed. The text is normalised
-    first (genlab.text.normalize), unless it was already (`normalized`: a corpus as read)."""
-    paragraphs = (_collapse(p) for p in _PARA_BREAK.split(text if normalized else normalize(text)))
-    return [p for p in paragraphs if p]
-
 
 _HAS_QUOTES = re.compile(r"[\"'’‘_]")
 _RAW_EDGE = frozenset(CLAIM_WS + SENTINELS)
@@ -149,7 +125,7 @@ def compiled():
 
 def tokenize_paragraph(p: str) -> list[str]:
     """Tokens of one paragraph (its whitespace is collapsed first)."""
-    return tokenize_collapsed(_collapse(p))
+    return tokenize_collapsed(collapse_whitespace(p))
 
 
 def paragraph_tokens(text: str, *, normalized: bool = False) -> Iterator[list[str]]:
