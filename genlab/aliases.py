@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from genlab import tomledit
-from genlab.backends import BUILT_IN
+from genlab.kinds import BUILT_IN
 from genlab.errors import GenlabError
 from genlab.folders import config_dir
 from genlab.sampling import Sampling, parse_value

@@ -14,7 +14,7 @@ or check a target (its defaults, whether it can chat) before spending time on a 
                                  a pip package, ./models): see genlab.found
 
 Each kind is a `Kind` (genlab/kinds.py) that its own backend package defines
-(genlab/markov/backend.py, ...); this module names the built-in ones by import path, so it
+(genlab/markov/backend.py, ...); kinds.BUILT_IN names the built-in ones by import path, so the table
 imports no backend until a name needs one. Another package adds a kind through the entry-point
 group ``genlab.backends`` (each entry point is a `Kind`; its name is the prefix before the
 colon).
@@ -29,20 +29,12 @@ from typing import Any, Mapping
 
 from genlab.errors import GenlabError
 from genlab.generator import Generator
-from genlab.kinds import Kind, Target, Trainer
+from genlab.kinds import BUILT_IN, Kind, Target, Trainer
 
 __all__ = ["BUILT_IN", "ENTRY_POINT_GROUP", "Kind", "Target", "forms", "kinds", "load_backend", "register",
            "resolve", "trainer"]
 
 ENTRY_POINT_GROUP = "genlab.backends"
-
-BUILT_IN: dict[str, str] = {
-    "markov": "genlab.markov.backend:KIND",
-    "llama": "genlab.llama.backend:LLAMA",
-    "hf": "genlab.llama.backend:HF",
-    "openai": "genlab.server.backend:KIND",
-    "ollama": "genlab.ollama.backend:KIND",
-}
 
 
 # --- the table -----------------------------------------------------------------------------------

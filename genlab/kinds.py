@@ -93,3 +93,13 @@ class Kind:
     scores: bool = True
     trainer: Trainer | None = None
     commands: Mapping[str, str] = field(default_factory=dict)
+
+
+# the kinds genlab ships, by import path (genlab.backends imports one only when a name needs it)
+BUILT_IN: dict[str, str] = {
+    "markov": "genlab.markov.backend:KIND",
+    "llama": "genlab.llama.backend:LLAMA",
+    "hf": "genlab.llama.backend:HF",
+    "openai": "genlab.server.backend:KIND",
+    "ollama": "genlab.ollama.backend:KIND",
+}

@@ -12,17 +12,9 @@ from pathlib import Path
 from typing import Callable
 
 from genlab.eval.plan import CompareSettings, sampling_dict, setting_label, settings_grid
-from genlab.eval.runfolder import METRICS_CSV, METRICS_JSON, SAMPLES, SCORES, read_jsonl
+from genlab.eval.runfolder import METRICS_CSV, METRICS_JSON, SAMPLES, SCORES, read_jsonl, sample_text
 
 HUMAN = "human"
-
-
-def sample_text(record: dict) -> str:
-    """What a sample's style is measured on: the prompt and its continuation (a dialogue
-    opener's quotation mark belongs to the text), or a chat reply alone."""
-    if record.get("kind") == "chat":
-        return record["text"]
-    return record["prompt"] + record["text"]
 
 
 def human_samples(text: str, count: int, seed: int) -> list[str]:

@@ -71,7 +71,7 @@ def chains_by_order(s: CompareSettings, corpus_text: str, eval_text: str | None,
     from genlab.backends import trainer
     from genlab.eval import metrics as M
     from genlab.eval.generate import generate_one
-    from genlab.eval.measure import sample_text
+    from genlab.eval.runfolder import sample_text
     from genlab.eval.perplexity import perplexity
 
     chains = trainer()[1]

@@ -64,3 +64,11 @@ def open_run(out: Path, s: CompareSettings) -> None:
                                 "eval_text": str(s.eval_text) if s.eval_text else None,
                                 "corpus": str(s.corpus) if s.corpus else None,
                                 "orders": list(s.orders)}, indent=1, ensure_ascii=False))
+
+
+def sample_text(record: dict) -> str:
+    """What a sample's style is measured on: the prompt and its continuation (a dialogue
+    opener's quotation mark belongs to the text), or a chat reply alone."""
+    if record.get("kind") == "chat":
+        return record["text"]
+    return record["prompt"] + record["text"]
