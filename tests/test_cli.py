@@ -197,6 +197,19 @@ def test_version(cli: CLI):
     assert r.stdout.startswith("genlab, version ")
 
 
+def test_shell_completion_as_readme_sets_it_up(cli: CLI):
+    """README's one line (`eval "$(_GENLAB_COMPLETE=bash_source genlab)"`) defines a bash
+    function, and that function's request completes command names and their options."""
+    cli.env["_GENLAB_COMPLETE"] = "bash_source"
+    script = cli()
+    assert_ok(script)
+    assert "complete -o nosort -F" in script.stdout and "genlab" in script.stdout
+    cli.env.update(_GENLAB_COMPLETE="bash_complete", COMP_WORDS="genlab ge", COMP_CWORD="1")
+    assert cli().stdout.split() == ["plain,generate"]
+    cli.env.update(COMP_WORDS="genlab train-markov --ord", COMP_CWORD="2")
+    assert cli().stdout.split() == ["plain,--order"]
+
+
 # --------------------------------------------------------------------------- help
 
 
