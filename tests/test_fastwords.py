@@ -33,6 +33,21 @@ def agrees(fast, paragraph: str) -> bool:
     return got is not None
 
 
+def test_text_of_spaces_only_is_declined_not_a_crash(fast):
+    """A text with no token used to read before the start of the token list (a segfault, so it
+    runs in a child process here: a regression fails this test instead of killing the run)."""
+    import subprocess
+    import sys
+
+    script = ("from genlab.markov import tokenize as tok\n"
+              "c = tok.compiled()\n"
+              "print([c.tokenize(s) for s in (' ', '   ', '')])\n")
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    assert r.stdout.strip() == "[None, None, None]"  # declined: tokenize.py, the definition, decides
+    assert tok.tokenize_collapsed(" ") == [] and not agrees(fast, "   ")
+
+
 @pytest.mark.parametrize(
     "paragraph",
     [

@@ -494,6 +494,8 @@ static int tokenize_fast(const Py_UCS4 *s, Py_ssize_t n, Tokens *out) {
         space_before = 0;
         i = j;
     }
+    if (out->len == 0)
+        return 0; /* nothing but spaces: tokenize.py decides, as for an empty text */
     /* A dash opening or closing a paragraph has the same spacing on both sides. */
     Token *first = &out->items[0], *last = &out->items[out->len - 1];
     if (first->type == T_DASH && first->right_mark)
