@@ -33,6 +33,7 @@ from genlab.kinds import BUILT_IN
 from genlab.errors import GenlabError
 from genlab.folders import config_dir
 from genlab.sampling import Sampling, parse_value
+from genlab.folders import expand_user
 
 CONFIG_NAME = "genlab.toml"
 SCOPES = ("local", "user")
@@ -210,7 +211,7 @@ def _from_table(name: str, table: Any, source: Path, scope: str | None) -> Alias
     if server:
         raise GenlabError(f"{where}: {server[0]!r} is a server setting: a server alias has url = \"...\" "
                           "instead of path")
-    path = Path(raw).expanduser()
+    path = expand_user(raw)
     if not path.is_absolute():
         path = source.parent / path
     settings = check_settings(where, {k: table.get(k) for k in LLAMA_SETTINGS})

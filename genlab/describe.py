@@ -13,6 +13,7 @@ from typing import Any
 
 from genlab.aliases import RESERVED, Alias, FileAlias, ServerAlias, find_alias
 from genlab.errors import GenlabError
+from genlab.folders import expand_user
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ def describe(model: str) -> Description:
     found = None
     kind, sep, rest = model.partition(":")
     if sep and kind == "llama":
-        path = Path(rest).expanduser().absolute()
+        path = expand_user(rest).absolute()
     elif sep and kind == "hf":
         from genlab.llama.hub import hf_download
 
@@ -45,7 +46,7 @@ def describe(model: str) -> Description:
         if isinstance(alias, ServerAlias):
             return _server(alias)
         path = alias.path if isinstance(alias, FileAlias) else found.path if found else \
-            Path(model).expanduser().absolute()
+            expand_user(model).absolute()
         if alias is None and found is None and not looks_like_path and not model.endswith(".gguf") \
                 and not path.exists():
             raise GenlabError(f"no alias, model or file named {model!r} (see 'genlab models list')")

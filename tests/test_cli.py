@@ -25,7 +25,7 @@ import click
 import numpy as np
 import pytest
 
-from conftest import CLI, NOVEL, isolated_env, ok, run_genlab
+from conftest import CLI, NOVEL, isolated_env, ok, one_line_error, run_genlab
 from conftest import any_one_line_error as assert_one_line_error
 from conftest import ok as assert_ok
 from genlab.cli import cli as genlab_cli
@@ -571,3 +571,17 @@ def test_ctrl_c_during_training(cli: CLI):
     leftovers = sorted(os.listdir(models)) if models.exists() else []
     assert not [f for f in leftovers if f.endswith(".markov") or f.endswith(".tmp")], leftovers
     assert leftovers == []
+
+
+@pytest.mark.parametrize("args", [
+    ("generate", "-b", "llama:~nouser-genlab-test/x.gguf"),
+    ("generate", "-b", "~nouser-genlab-test/x.markov"),
+    ("generate", "-b", "markov:~nouser-genlab-test/x"),
+    ("chat", "-b", "markov:novel", "--persona", "~nouser-genlab-test/p.toml"),
+    ("models", "show", "~nouser-genlab-test/x.gguf"),
+])
+def test_a_home_folder_that_does_not_exist_is_one_line(cli: CLI, args):
+    """`~user/...` for a user the system does not know: one line naming the path (Python's
+    pathlib raises RuntimeError for it)."""
+    line = one_line_error(cli(*args, input=""))
+    assert "cannot find the home folder in '~nouser-genlab-test/" in line

@@ -29,6 +29,7 @@ from genlab.errors import GenlabError
 from genlab.folders import personas_dir
 from genlab.sampling import Sampling, parse_value
 from genlab.tomledit import parse, read_text
+from genlab.folders import expand_user
 
 # The original ChatBot's settings: livelier than llama-cpp-python's completion defaults.
 CHAT_DEFAULTS = Sampling(temperature=1.2, top_k=40, top_p=0.95, repeat_penalty=1.1)
@@ -120,7 +121,7 @@ def load_persona(name_or_path: str) -> Persona:
             path = personas_dir() / f"{name_or_path}{suffix}"
             if path.is_file():
                 return load_persona_file(path)
-    path = Path(name_or_path).expanduser()
+    path = expand_user(name_or_path)
     if path.is_file():
         return load_persona_file(path)
     known = ", ".join(p["name"] for p in list_personas())

@@ -21,6 +21,7 @@ from genlab.chat.transcript import FORMAT, VERSION, Transcript, checked_history,
 from genlab.errors import GenlabError
 from genlab.generator import Generator, Message
 from genlab.sampling import Sampling
+from genlab.folders import expand_user
 
 __all__ = ["ChatSession", "Reply", "Transcript", "read_state", "require_chat"]
 
@@ -204,13 +205,13 @@ class ChatSession:
     def save(self, path: str | os.PathLike[str]) -> Path:
         from genlab.atomic import write_text
 
-        path = Path(path).expanduser()
+        path = expand_user(path)
         write_text(path, json.dumps(self.state(), ensure_ascii=False, indent=1) + "\n")
         return path
 
     def load(self, path: str | os.PathLike[str]) -> None:
         """Restore persona, settings and history from /save's JSON or a JSONL transcript."""
-        state = read_state(Path(path).expanduser())
+        state = read_state(expand_user(path))
         self._apply_state(state, str(path))
         self._log("load", **self.state())
 

@@ -8,13 +8,14 @@ from typing import Any
 from genlab.kinds import Kind, Target
 from genlab.errors import GenlabError
 from genlab.generator import Generator
+from genlab.folders import expand_user
 
 # the settings a llama model takes from an alias, a found model or the command line
 SETTINGS = ("n_ctx", "n_threads", "n_gpu_layers", "chat_format", "verbose", "f32_cache")
 
 
 def _resolve_file(rest: str, name: str) -> Target:
-    return Target(name=name, kind="llama", location=str(Path(rest).expanduser()), source="path", load_with=_load,
+    return Target(name=name, kind="llama", location=str(expand_user(rest)), source="path", load_with=_load,
                   chat_with=_can_chat)
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from genlab.errors import GenlabError, cannot
+from genlab.folders import expand_user
 
 MAGIC = b"GGUF"
 DEFAULT_ALIGNMENT = 32
@@ -307,7 +308,7 @@ def _read(path: Path, size: int, tensors: bool) -> GGUFHeader:
 
 
 def _stat(path: str | os.PathLike[str]) -> tuple[Path, os.stat_result]:
-    p = Path(path).expanduser()
+    p = expand_user(path)
     try:
         st = p.stat()
     except FileNotFoundError:

@@ -21,6 +21,7 @@ from genlab.markov.model import MAX_ORDER, UNITS, MarkovModel
 from genlab.markov.units import PRETOKENIZED
 from genlab.markov.ngrams import NgramCounts
 from genlab.ngrams import count_sorted
+from genlab.folders import expand_user
 
 FORMAT = "genlab-markov"
 FORMAT_VERSION = 1
@@ -206,7 +207,7 @@ def find_model(name_or_path: str) -> Path:
     Names come first: `markov:novel` must find the model trained from novel.txt even when a
     file called `novel` happens to sit in the working folder.
     """
-    direct = Path(name_or_path).expanduser()
+    direct = expand_user(name_or_path)
     candidates = [MODELS_DIR / f"{name_or_path}{SUFFIX}", user_models_dir() / f"{name_or_path}{SUFFIX}"]
     if "/" not in name_or_path and os.sep not in name_or_path:
         candidates.append(direct)
