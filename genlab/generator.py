@@ -136,8 +136,3 @@ class Generator(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def capabilities_of(generator: Generator) -> Capabilities:
-    """A generator's declared capabilities (kept for callers written before the base class)."""
-    return generator.capabilities

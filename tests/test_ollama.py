@@ -24,7 +24,7 @@ from conftest import CLI, isolated_env  # noqa: E402
 from ollama_stub_server import OllamaStub, StubModel  # noqa: E402
 
 from genlab.errors import GenlabError  # noqa: E402
-from genlab.generator import Generator, capabilities_of  # noqa: E402
+from genlab.generator import Generator  # noqa: E402
 from genlab.llama.generator import LlamaGenerator  # noqa: E402
 from genlab.ollama import OllamaGenerator, parse_host, parse_spec, request_options  # noqa: E402
 from genlab.ollama.api import parse_parameters  # noqa: E402
@@ -183,7 +183,7 @@ def test_count_tokens(stub, gen, local):
 
 
 def test_score_is_one_clear_error(gen):
-    assert capabilities_of(gen).score is False and capabilities_of(gen).chat is True
+    assert gen.capabilities.score is False and gen.capabilities.chat is True
     with pytest.raises(GenlabError) as info:
         gen.score("The old man said hello.")
     assert one_line(info.value).startswith("ollama:http://127.0.0.1:") and "cannot score text" in str(info.value)

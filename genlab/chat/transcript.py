@@ -60,14 +60,12 @@ class Transcript:
 
 def read_state(path: Path) -> dict[str, Any]:
     """A chat's state from a /save JSON file, or by replaying a JSONL transcript."""
+    from genlab.corpus import open_for_reading
+
+    with open_for_reading(path, "a saved chat") as fh:
+        data = fh.read()
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise GenlabError(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise GenlabError(f"{path} is a directory, not a saved chat") from None
-    except OSError as exc:
-        raise cannot("read", path, exc) from None
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise GenlabError(f"cannot read {path}: {exc}") from None
     try:
