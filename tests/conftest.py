@@ -165,3 +165,87 @@ def any_one_line_error(r: subprocess.CompletedProcess) -> str:
     """one_line_error with any non-zero exit: click's usage errors (a bad choice, a missing
     file argument) exit with 2."""
     return one_line_error(r, exit_code=None)
+
+
+# --- hostile conditions: a full disk, a read-only folder, a memory ceiling -----------------------
+
+
+def _mount_tmpfs(where: Path, options: str) -> bool:
+    where.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True)
+    return r.returncode == 0
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path):
+    """A folder on a 256 KiB tmpfs, filled up but for a few KiB: writes there fail with ENOSPC.
+    Mounting needs root (CI runs as root); elsewhere the test is skipped."""
+    where = tmp_path / "full-disk"
+    if not _mount_tmpfs(where, "size=256k,mode=0777"):
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        filler = where / "filler"
+        with open(filler, "wb") as fh:
+            try:
+                while True:
+                    fh.write(b"\0" * 4096)
+                    fh.flush()
+            except OSError:
+                pass
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path):
+    """A folder genlab cannot write in, even as root: an empty tmpfs mounted read-only (as root),
+    or a folder of mode 0555 (as another user)."""
+    where = tmp_path / "read-only"
+    if os.geteuid() != 0:
+        where.mkdir()
+        where.chmod(0o555)
+        yield where
+        where.chmod(0o755)
+        return
+    if not _mount_tmpfs(where, "size=64k,ro"):
+        pytest.skip("cannot mount a read-only tmpfs here")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def run_measured(cli: CLI, *args, input: bytes | None = None, timeout: float = 120):
+    """Run `genlab ARGS` like `cli(...)` and also return its peak resident memory in MB (the
+    child's own high-water mark, from wait4). The timeout only stops a hang."""
+    import threading
+
+    proc = subprocess.Popen(cli.argv(args), cwd=cli.cwd, env=cli.env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out: dict[str, bytes] = {}
+
+    def drain(name, stream):
+        out[name] = stream.read()
+
+    readers = [threading.Thread(target=drain, args=(n, s)) for n, s in (("out", proc.stdout), ("err", proc.stderr))]
+    for t in readers:
+        t.start()
+    if input:
+        proc.stdin.write(input)
+    proc.stdin.close()
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        timer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    for t in readers:
+        t.join()
+
+    def text(raw: bytes) -> str:
+        return raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+    result = subprocess.CompletedProcess(cli.argv(args), proc.returncode, text(out["out"]), text(out["err"]))
+    return result, usage.ru_maxrss / 1024

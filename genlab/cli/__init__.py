@@ -6,13 +6,15 @@ Ctrl-C exits 130 with nothing half-written.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
 from genlab import __version__
 from genlab.cli.lazy import LazyCommands, kind_commands
-from genlab.errors import GenlabError
+from genlab.errors import GenlabError, cannot
+from genlab.secrets import redact
 
 # click >= 8.2 raises this for a group called without a command; older clicks print the help
 NoArgsIsHelp = getattr(click.exceptions, "NoArgsIsHelpError", ())
@@ -39,6 +41,14 @@ class GenlabGroup(click.Group):
         except BrokenPipeError:
             sys.stderr.close()  # output went to a closed pipe (e.g. `| head`): not an error
             sys.exit(0)
+        except OSError as e:  # the last net: each command names its files in its own words first
+            _fail(_os_error(e), 1)
+        except MemoryError:
+            _fail("out of memory (an input asks for more than this machine has)", 1)
+        except RecursionError:
+            _fail("an input is nested too deeply to read", 1)
+        except UnicodeError as e:
+            _fail(f"cannot handle the text: {e.reason}", 1)
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
@@ -48,8 +58,16 @@ def _one_line(message: str) -> str:
     return " ".join(message.split())
 
 
+def _os_error(e: OSError) -> str:
+    if e.filename is not None:
+        return str(cannot("use", os.fsdecode(e.filename), e))
+    return e.strerror or str(e)
+
+
 def _fail(message: str, code: int) -> None:
-    click.echo(f"genlab: error: {message}" if code != 130 else f"genlab: {message}", err=True)
+    """Print the one line: secrets hidden, control characters and invalid text made visible."""
+    line = _one_line(redact(message)).encode("utf-8", "backslashreplace").decode("utf-8")
+    click.echo(f"genlab: error: {line}" if code != 130 else f"genlab: {line}", err=True)
     sys.exit(code)
 
 
