@@ -185,11 +185,10 @@ def full_disk(tmp_path: Path):
         pytest.skip("cannot mount a small tmpfs here (needs root)")
     try:
         filler = where / "filler"
-        with open(filler, "wb") as fh:
+        with open(filler, "wb", buffering=0) as fh:
             try:
                 while True:
                     fh.write(b"\0" * 4096)
-                    fh.flush()
             except OSError:
                 pass
         yield where
