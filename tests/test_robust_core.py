@@ -30,8 +30,13 @@ def test_outputs_are_created_with_the_umask_mode(cli, umask, expected):
     ok(run_with_umask(cli, umask, "train-markov", NOVEL, "-o", "novel.markov"))
     ok(run_with_umask(cli, umask, "export-arpa", "novel.markov", "-o", "novel.arpa"))
     ok(run_with_umask(cli, umask, "corpus", "split", NOVEL, "-o", "split"))
-    made = [cli.cwd / "novel.markov", cli.cwd / "novel.arpa", *sorted((cli.cwd / "split").iterdir())]
-    assert len(made) >= 4
+    ok(run_with_umask(cli, umask, "tiny-model", "build", "-o", "tiny.gguf"))
+    ok(run_with_umask(cli, umask, "compare", "-b", "markov:novel.markov", "--samples", "1", "--max-tokens", "20",
+                      "--eval-text", "split/novel-held-out.txt", "-o", "run"))
+    made = [cli.cwd / "novel.markov", cli.cwd / "novel.arpa", cli.cwd / "tiny.gguf",
+            *sorted((cli.cwd / "split").iterdir()), *sorted(p for p in (cli.cwd / "run").rglob("*") if p.is_file())]
+    assert {"report.md", "run.json"} <= {p.name for p in made}
+    assert any(p.suffix in (".png", ".svg") for p in made)
     assert {p.name: oct(mode(p)) for p in made} == {p.name: oct(expected) for p in made}
 
 
