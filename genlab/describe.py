@@ -13,7 +13,7 @@ from typing import Any
 
 from genlab.aliases import RESERVED, Alias, FileAlias, ServerAlias, find_alias
 from genlab.errors import GenlabError
-from genlab.folders import expand_user
+from genlab.folders import checked_path, expand_user
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class Description:
 def describe(model: str) -> Description:
     """NAME_OR_PATH: an alias, a GGUF file (PATH or llama:PATH), hf:OWNER/REPO/FILE.gguf
     (downloaded first if it is not cached), or a model another tool put on this machine."""
+    checked_path(model)
     alias: Alias | None = None
     found = None
     kind, sep, rest = model.partition(":")

@@ -21,6 +21,29 @@ def expand_user(path: str | os.PathLike[str]) -> Path:
         raise GenlabError(f"cannot find the home folder in {os.fspath(path)!r}") from None
 
 
+def shown(path: str | os.PathLike[str]) -> str:
+    """`path` as printable text: bytes that are not UTF-8 appear as \\xNN escapes."""
+    text = os.fspath(path)
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that did not come from a file name's byte
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def checked_path(path: str | os.PathLike[str]) -> Path:
+    """`path`, refused in one line when the system could not take it (a NUL character) or genlab
+    could not print it (a name that is not UTF-8): genlab names its files in what it prints."""
+    text = os.fspath(path)
+    if "\0" in text:
+        raise GenlabError(f"cannot use {shown(text)!r}: the name holds a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise GenlabError(f"cannot use {shown(text)}: the name is not UTF-8 text (rename it)") from None
+    return Path(text)
+
+
 def data_dir() -> Path:
     base = os.environ.get("GENLAB_HOME")
     if base:

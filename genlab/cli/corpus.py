@@ -87,13 +87,22 @@ def split(file: Path, held_out: float, dest_dir: Path, encoding: str | None) -> 
       genlab train-markov models/novel-train.txt --order 3
       genlab perplexity --train models/novel-train.txt --orders 1-4 models/novel-held-out.txt
     """
-    from genlab.atomic import write_text
+    from contextlib import ExitStack
+
+    from genlab.atomic import replacing
     from genlab.corpus import corpus_name
     from genlab.eval.texts import corpus_text, split_held_out
+    from genlab.folders import checked_path
 
+    checked_path(file)
+    checked_path(dest_dir)
     head, tail = split_held_out(corpus_text([file], encoding), held_out)
     name = corpus_name(file)
-    for part, text in (("train", head), ("held-out", tail)):
-        path = dest_dir / f"{name}-{part}.txt"
-        write_text(path, text + "\n")
+    parts = [(dest_dir / f"{name}-{part}.txt", text) for part, text in (("train", head), ("held-out", tail))]
+    with ExitStack() as both:  # the two files are a pair: both are written, or neither is
+        for path, text in parts:
+            tmp = both.enter_context(replacing(path))
+            with tmp.open("w", encoding="utf-8", newline="") as fh:
+                fh.write(text + "\n")
+    for path, text in parts:
         click.echo(f"wrote {path} ({len(text.encode('utf-8')):,} bytes)")

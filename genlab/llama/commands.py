@@ -36,7 +36,9 @@ def build(output: Path, seed: int, layers: int, dim: int, context: int) -> None:
     weights are random.
     """
     from genlab.errors import GenlabError
+    from genlab.folders import checked_path
 
+    checked_path(output)
     if dim % 4:
         raise GenlabError(f"--dim must be a multiple of 4 (the attention heads), got {dim}")
     try:

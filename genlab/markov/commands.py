@@ -39,18 +39,21 @@ def train_markov(corpora: tuple[str, ...], order: int, unit: str, output: Path |
       genlab train-markov --tokenized sentences.txt -o models/sentences.markov
     """
     from genlab.corpus import parse_corpus_spec
+    from genlab.folders import checked_path
     from genlab.markov.model import check_order, train
     from genlab.markov.store import MODELS_DIR, SUFFIX, default_name, save
     from genlab.progress import progress
 
     check_order(order)
     specs = [parse_corpus_spec(c) for c in corpora]
+    for p, _ in specs:
+        checked_path(p)
+    name = "+".join(p.stem for p, _ in specs)
+    path = checked_path(output or MODELS_DIR / f"{default_name(name, order, unit)}{SUFFIX}")  # before the work
     total = sum(p.stat().st_size for p, _ in specs if p.is_file())
     started = time.perf_counter()
     with progress(total, "training") as advance:
         model = train(specs, order=order, unit=unit, encoding=encoding, progress=advance, tokenized=tokenized)
-    name = "+".join(p.stem for p, _ in specs)
-    path = output or MODELS_DIR / f"{default_name(name, order, unit)}{SUFFIX}"
     save(model, path)
     seconds = time.perf_counter() - started
     backend = path.stem if path.parent == MODELS_DIR and path.suffix == SUFFIX else str(path)
@@ -77,10 +80,13 @@ def export_arpa(model: str, output: Path) -> None:
       genlab export-arpa novel -o novel.arpa
     """
     from genlab.atomic import replacing
+    from genlab.folders import checked_path
     from genlab.markov.scoring import kneser_ney
     from genlab.markov.store import find_model, load
 
     name = model.removeprefix("markov:")
+    checked_path(name)
+    checked_path(output)
     chain = load(find_model(name))
     kn = kneser_ney(chain)
     with replacing(output) as tmp, tmp.open("w", encoding="utf-8", newline="\n") as fh:
