@@ -18,14 +18,13 @@ from genlab.errors import GenlabError
 from genlab.generator import Capabilities, Generator, Message, Score, check_messages as _check_messages
 from genlab.llama import chat_prompt, scoring
 from genlab.llama.engine import engine_class, llama_cpp
+from genlab.llama.context import choose_context
 from genlab.llama.gguf_header import inspect_gguf
 from genlab.llama.quiet import NULL_TEXT, load, quiet
 from genlab.llama.vocab import Vocab, whole_text
 from genlab.sampling import Sampling, reproducible_seed
 from genlab.stops import StopFilter
 
-DEFAULT_MAX_CONTEXT = 4096  # n_ctx=None uses the model's training context, capped at this
-CONTEXT_STEP = 256  # llama.cpp rounds a context size up to a multiple of this
 KV_CACHE_TYPES = {"f32": 0, "f16": 1}  # GGML type ids of the KV cache
 
 
@@ -33,7 +32,8 @@ class LlamaGenerator(Generator):
     """A GGUF model behind the Generator interface.
 
     path: the .gguf file. n_ctx: context length in tokens (None: the model's training context,
-    at most 4096). n_threads / n_gpu_layers: passed to llama.cpp. chat_format: a
+    at most 4096; any context whose KV cache does not fit in memory is refused, see
+    genlab.llama.context). n_threads / n_gpu_layers: passed to llama.cpp. chat_format: a
     llama-cpp-python chat format name ("chatml", "llama-2", ...) overriding the GGUF's own
     template. verbose: let llama.cpp write its log to stderr. f32_cache: keep the KV cache in
     f32 instead of f16 (exact scoring; f32 doubles the cache's memory, f16 moves logits by
@@ -78,15 +78,13 @@ class LlamaGenerator(Generator):
         if prompt_cache is not None and not isinstance(prompt_cache, bool):
             raise GenlabError(f"prompt_cache must be True, False or None, got {prompt_cache!r}")
         self.prompt_cache = prompt_cache
-        if n_ctx is not None and (isinstance(n_ctx, bool) or not isinstance(n_ctx, int) or n_ctx < 8):
-            raise GenlabError(f"n_ctx must be a whole number >= 8, got {n_ctx!r}")
         if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(n_threads, int)
                                       or n_threads < 1):
             raise GenlabError(f"n_threads must be a whole number >= 1, got {n_threads!r}")
-        if n_ctx is None:
-            n_ctx = min(self.header.context_length or DEFAULT_MAX_CONTEXT, DEFAULT_MAX_CONTEXT)
-        n_ctx = -(-n_ctx // CONTEXT_STEP) * CONTEXT_STEP  # why: docs/llama.md
         self._lib = llama_cpp()
+        on_gpu = n_gpu_layers != 0 and bool(self._lib.llama_supports_gpu_offload())
+        n_ctx = choose_context(self.header, n_ctx, kv_type="f32" if f32_cache else "f16", name=self.name,
+                               check_memory=not on_gpu)
         self.chat_format = chat_prompt.check_format(chat_format)
 
         kwargs: dict[str, Any] = dict(

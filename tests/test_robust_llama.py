@@ -1,0 +1,68 @@
+"""Hostile contexts, chat templates and GGUF files through the real `genlab`: each ends in one
+error line (or works), in little memory and time. The files are built here; nothing is mocked."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import any_one_line_error, ok, one_line_error, run_measured
+
+pytest.importorskip("llama_cpp")
+pytest.importorskip("gguf")
+
+from genlab.llama.tiny import build_tiny_model  # noqa: E402
+
+BOMB_MB = 500  # the most memory any of these may take
+
+
+@pytest.fixture(params=["tiny", "smollm2"])
+def model(request):
+    return request.getfixturevalue("tiny_gguf" if request.param == "tiny" else "smollm2_path")
+
+
+class TestContextSize:
+    """n_ctx is bounded by the trained context and by memory, before llama.cpp allocates it."""
+
+    def test_huge_context_is_one_line(self, cli, model):
+        r, peak = run_measured(cli, "generate", "--backend", f"llama:{model}", "--n-ctx", "100000000000",
+                               "--prompt", "hi", "--max-tokens", "2")
+        line = one_line_error(r)
+        assert "trained on a context of" in line and "needs about" in line and "iB of memory" in line
+        assert peak < BOMB_MB
+
+    @pytest.mark.parametrize("command", [["chat"], ["perplexity", "text.txt"],
+                                         ["compare", "--orders", "none", "-n", "1", "-o", "run"]])
+    def test_every_command_bounds_it(self, cli, tiny_gguf, command):
+        (cli.cwd / "text.txt").write_text("Some text to score.\n")
+        r, peak = run_measured(cli, *command, "--backend", f"llama:{tiny_gguf}", "--n-ctx", "100000000000",
+                               input=b"hello\n")
+        assert "trained on a context of 256 tokens" in one_line_error(r)
+        assert peak < BOMB_MB
+
+    @pytest.mark.parametrize("value", ["-5", "0", "7", "abc", "1e3", "2.5", "99999999999999999999999999"])
+    def test_bad_values_are_one_line(self, cli, tiny_gguf, value):
+        r, peak = run_measured(cli, "generate", "--backend", f"llama:{tiny_gguf}", f"--n-ctx={value}",
+                               "--prompt", "hi", "--max-tokens", "2")
+        any_one_line_error(r)
+        assert peak < BOMB_MB
+
+    def test_above_the_trained_context_when_it_fits(self, cli, tiny_gguf):
+        """Trained on 256 tokens, asked for 1024: a KV cache of 512 KiB fits, so it is the user's call."""
+        assert ok(cli("generate", "--backend", f"llama:{tiny_gguf}", "--n-ctx", "1024", "--prompt", "hi",
+                      "--max-tokens", "2", "--seed", "1"))
+
+    def test_default_is_the_trained_context_at_most_4096(self, tmp_path, tiny_gguf):
+        from genlab.llama.generator import LlamaGenerator
+
+        with LlamaGenerator(tiny_gguf) as g:
+            assert g.context_length == 256
+        claims = build_tiny_model(tmp_path / "claims.gguf", context=2**32 - 1)  # the most a header can say
+        with LlamaGenerator(claims) as g:
+            assert g.context_length == 4096
+
+    def test_a_trained_context_too_large_for_memory_is_refused(self, cli, tmp_path):
+        claims = build_tiny_model(tmp_path / "claims.gguf", context=2**32 - 1)
+        r, peak = run_measured(cli, "generate", "--backend", f"llama:{claims}", "--n-ctx", str(2**31 - 256),
+                               "--prompt", "hi")
+        assert "needs about 1.0 TiB" in one_line_error(r)
+        assert peak < BOMB_MB
