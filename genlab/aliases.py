@@ -21,7 +21,6 @@ Adding or removing an alias edits only its own table (genlab.tomledit).
 from __future__ import annotations
 
 import difflib
-import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -31,9 +30,8 @@ from typing import Any, Iterator, Mapping
 from genlab import tomledit
 from genlab.kinds import BUILT_IN
 from genlab.errors import GenlabError
-from genlab.folders import config_dir
+from genlab.folders import checked_path, config_dir, expand_user
 from genlab.sampling import Sampling, parse_value
-from genlab.folders import expand_user
 
 CONFIG_NAME = "genlab.toml"
 SCOPES = ("local", "user")
@@ -43,6 +41,8 @@ SERVER_KEYS = ("url", "model", "api_key_env", "timeout", "extra_sampling")  # an
 ALIAS_KEYS = ("path", *LLAMA_SETTINGS, "sampling", *SERVER_KEYS)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 _MINIMUM = {"n_ctx": 8, "n_threads": 1, "n_gpu_layers": -1}
+_MAXIMUM = 2**31 - 1  # llama.cpp keeps these in 32-bit integers
+MAX_TIMEOUT = 86400.0  # a day: longer is a typo, and too long for the socket's clock
 
 
 # --- where the files are -------------------------------------------------------------------------
@@ -167,8 +167,9 @@ def check_settings(where: str, settings: Mapping[str, Any]) -> dict[str, Any]:
         if value is None:
             continue
         if key in _MINIMUM:
-            if isinstance(value, bool) or not isinstance(value, int) or value < _MINIMUM[key]:
-                raise GenlabError(f"{where}{key} must be a whole number >= {_MINIMUM[key]}, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or not _MINIMUM[key] <= value <= _MAXIMUM:
+                raise GenlabError(f"{where}{key} must be a whole number >= {_MINIMUM[key]} and <= {_MAXIMUM}, "
+                                  f"got {_shown(value)}")
             out[key] = value
         elif key == "chat_format":
             if not isinstance(value, str) or not value.strip():
@@ -205,13 +206,18 @@ def _from_table(name: str, table: Any, source: Path, scope: str | None) -> Alias
     if "url" in table:
         return _server_alias(name, table, where, source=source, scope=scope)
     raw = table.get("path")
-    if not isinstance(raw, str) or not raw.strip():
+    if raw is None:
         raise GenlabError(f"{where} needs path = \"FILE.gguf\" (or url = \"http://HOST:PORT/v1\" for a server)")
+    if not isinstance(raw, str) or not raw.strip():
+        raise GenlabError(f"{where} needs path = \"FILE.gguf\" (the file's path as text), got {_shown(raw)}")
     server = [k for k in SERVER_KEYS if k in table]
     if server:
         raise GenlabError(f"{where}: {server[0]!r} is a server setting: a server alias has url = \"...\" "
                           "instead of path")
-    path = expand_user(raw)
+    try:
+        path = expand_user(checked_path(raw))
+    except GenlabError as exc:
+        raise GenlabError(f"{where}: {exc}") from None
     if not path.is_absolute():
         path = source.parent / path
     settings = check_settings(where, {k: table.get(k) for k in LLAMA_SETTINGS})
@@ -240,8 +246,9 @@ def _server_alias(name: str, table: dict[str, Any], where: str, **common: Any) -
         raise GenlabError(f"{where}: api_key_env must name an environment variable (like VLLM_KEY), got {env!r}")
     timeout = table.get("timeout")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or not 0 < timeout < math.inf):
-        raise GenlabError(f"{where}: timeout must be a number of seconds > 0, got {timeout!r}")
+                                or not 0 < timeout <= MAX_TIMEOUT):
+        raise GenlabError(f"{where}: timeout must be a number of seconds > 0 and at most {MAX_TIMEOUT:g}, "
+                          f"got {_shown(timeout)}")
     extra = table.get("extra_sampling")
     if extra is not None and not isinstance(extra, bool):
         raise GenlabError(f"{where}: extra_sampling must be true or false, got {extra!r}")
@@ -283,9 +290,11 @@ def find_alias_quietly(name: str) -> Alias | None:
         return None
 
 
-def list_aliases(include_shadowed: bool = False) -> list[Alias]:
+def list_aliases(include_shadowed: bool = False, problems: list[str] | None = None) -> list[Alias]:
     """Every alias in effect, sorted by name; with include_shadowed, also user aliases that a
-    local one of the same name hides (listed after it)."""
+    local one of the same name hides (listed after it). An alias that cannot be read is an
+    error, or, given a `problems` list, left out with its one-line reason there (so one bad
+    alias does not hide the others). A file that cannot be read is an error either way."""
     seen: set[str] = set()
     out: list[Alias] = []
     for scope, path, models in _defined():
@@ -293,7 +302,12 @@ def list_aliases(include_shadowed: bool = False) -> list[Alias]:
             if name in seen and not include_shadowed:
                 continue
             seen.add(name)
-            out.append(_from_table(name, table, path, scope))
+            try:
+                out.append(_from_table(name, table, path, scope))
+            except GenlabError as exc:
+                if problems is None:
+                    raise
+                problems.append(str(exc))
     order = {s: i for i, s in enumerate(SCOPES)}
     return sorted(out, key=lambda a: (a.name, order.get(a.scope or "", 9)))
 
@@ -377,6 +391,11 @@ def remove_alias(name: str, scope: str | None = None) -> Path:
             return target
     where = f" in {config_path(scope)}" if scope else ""
     raise GenlabError(f"no alias named {name!r}{where} ({_known_hint()})")
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _plain(sampling: Mapping[str, Any]) -> dict[str, Any]:

@@ -34,12 +34,13 @@ class Entry:
 
 def entries(problems: list[str] | None = None) -> list[Entry]:
     """Aliases first (they win over a found model of the same name), then chains, then found
-    models. A broken config file is an error (the user must fix it); a broken store of another
-    tool is left out, with a line in `problems` (see genlab.found)."""
+    models. A broken config file is an error (the user must fix it); an alias that cannot be
+    read, or a broken store of another tool, is left out, with a line in `problems` (see
+    genlab.found)."""
     from genlab.aliases import ServerAlias, list_aliases
 
     out: list[Entry] = []
-    for a in list_aliases():
+    for a in list_aliases(problems=problems if problems is not None else []):
         if isinstance(a, ServerAlias):
             location = a.url + (f"#{a.model}" if a.model else "")
             out.append(Entry(a.name, "openai", f"alias:{a.scope}", location, None, str(a.source)))
@@ -80,7 +81,8 @@ def found(problems: list[str] | None = None) -> list[Entry]:
 
 
 def names() -> list[str]:
-    """Every name, for suggestions and completion (a broken config file gives none of its own)."""
+    """Every name, for suggestions and completion (a broken config file gives none of its own,
+    a broken alias is left out)."""
     try:
         return [e.name for e in entries()]
     except GenlabError:

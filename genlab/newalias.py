@@ -13,6 +13,7 @@ from typing import Any
 
 from genlab.aliases import Alias, add_alias, add_server_alias, check_name, config_path, find_alias_quietly
 from genlab.errors import GenlabError
+from genlab.folders import checked_path
 
 
 @dataclass
@@ -33,6 +34,7 @@ def add(name: str, spec: str, *, n_ctx: int | None = None, n_threads: int | None
     """Alias `name` for SPEC: a GGUF file (PATH, llama:PATH, hf:OWNER/REPO/FILE.gguf) with llama
     settings, or openai:URL#MODEL with server settings; `common`: scope, replace, check, sampling."""
     check_name(name)
+    checked_path(spec)
     if spec.startswith("openai:"):
         file_flags = [flag for flag, value in (("--n-ctx", n_ctx), ("--threads", n_threads),
                                                ("--gpu-layers", n_gpu_layers), ("--chat-format", chat_format))

@@ -22,6 +22,7 @@ from typing import Any, Iterator, Mapping
 import tomlkit
 from tomlkit.items import AoT, Comment, Item, Table, Whitespace
 
+from genlab.datafiles import load_toml
 from genlab.errors import GenlabError, cannot
 
 # --- reading -------------------------------------------------------------------------------------
@@ -45,11 +46,8 @@ def read_text(path: Path) -> str | None:
 
 
 def parse(text: str, path: Path | str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        detail = " ".join(str(exc).split())
-        raise GenlabError(f"{path}: not valid TOML: {detail}") from None
+    """The document; invalid TOML, and nesting too deep to walk, are one error naming `path`."""
+    return load_toml(text, source=str(path))
 
 
 def load(path: Path) -> tuple[str | None, dict[str, Any]]:

@@ -123,7 +123,8 @@ class TestOddPathNames:
 
     @pytest.mark.parametrize("args", [["train-markov", f"{BAD}.txt"], ["corpus", "split", f"{BAD}.txt"],
                                       ["export-arpa", f"{BAD}.markov", "-o", "x.arpa"],
-                                      ["models", "show", f"./{BAD}.gguf"]])
+                                      ["models", "show", f"./{BAD}.gguf"],
+                                      ["models", "add", "m", f"./{BAD}.gguf", "--local"]])
     def test_input_name_not_utf8(self, cli, chain, args):
         shutil.copy(NOVEL, cli.cwd / f"{BAD}.txt")
         shutil.copy(chain, cli.cwd / f"{BAD}.markov")
@@ -131,3 +132,68 @@ class TestOddPathNames:
         line = one_line_error(cli(*args))
         assert "bad\\xff" in line and "not UTF-8" in line, line
         assert cli.files() == before
+
+
+# --- genlab.toml: deep, mistyped, ~user of nobody --------------------------------------------------
+
+
+NOBODY = "~no-such-user-of-genlab"
+
+
+def alias_file(cli, text: str, scope: str = "local") -> Path:
+    path = cli.cwd / "genlab.toml" if scope == "local" else Path(cli.env["GENLAB_CONFIG_DIR"]) / "genlab.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+class TestDeepConfig:
+    @pytest.mark.parametrize("scope", ["local", "user"])
+    @pytest.mark.parametrize("args", [["models", "list"], ["models", "show", "a"], ["models", "remove", "a"],
+                                      ["models", "add", "a", "x.gguf", "--no-check"],
+                                      ["generate", "--backend", "a", "--prompt", "hi"]])
+    def test_one_line_naming_the_file(self, cli, scope, args):
+        path = alias_file(cli, DEEP_TOML, scope)
+        line = one_line_error(cli(*args, *(["--local"] if args[1] == "add" and scope == "local" else [])))
+        assert str(path) in line and "nested" in line, line
+        assert path.read_text(encoding="utf-8") == DEEP_TOML
+
+
+class TestMistypedConfig:
+    @pytest.mark.parametrize("setting,key", [("path = 5", "path"), ('path = "a.gguf"\nn_ctx = 100000000000000000000',
+                                                                     "n_ctx"),
+                                             ('path = "a.gguf"\nn_threads = "8"', "n_threads"),
+                                             ('url = "http://127.0.0.1:9/v1"\ntimeout = 1e300', "timeout"),
+                                             ('path = "a\\u0000b.gguf"', "NUL")])
+    def test_show_names_the_file_alias_and_key(self, cli, setting, key):
+        path = alias_file(cli, f"[models.a]\n{setting}\n")
+        line = one_line_error(cli("models", "show", "a"))
+        assert str(path) in line and "'a'" in line and key in line, line
+
+
+class TestOneBrokenAlias:
+    """One alias that cannot be read (~user of nobody, a number for a path) is noted by models
+    list, which lists the others; models show of that alias is one error line."""
+
+    TEXT = f'[models.gone]\npath = "{NOBODY}/x.gguf"\n[models.five]\npath = 5\n[models.fine]\npath = "fine.gguf"\n'
+
+    def test_list_shows_the_others(self, cli):
+        path = alias_file(cli, self.TEXT)
+        r = cli("models", "list")
+        out = ok(r)
+        assert "fine" in out and "gone" not in out and "five" not in out, out
+        notes = [line for line in r.stderr.splitlines() if line.strip()]
+        assert len(notes) == 2 and all(str(path) in n for n in notes), r.stderr
+        assert NOBODY in r.stderr and "'five'" in r.stderr
+        names = [e["name"] for e in json.loads(ok(cli("models", "list", "--json")))]
+        assert "fine" in names and "gone" not in names
+
+    def test_show_is_one_line(self, cli):
+        path = alias_file(cli, self.TEXT)
+        line = one_line_error(cli("models", "show", "gone"))
+        assert str(path) in line and "'gone'" in line and NOBODY in line, line
+
+    def test_the_others_still_work(self, cli):
+        alias_file(cli, self.TEXT)
+        line = one_line_error(cli("models", "show", "fine"))
+        assert "fine.gguf" in line and "does not exist" in line, line
