@@ -3,6 +3,11 @@ error line (or works), in little memory and time. The files are built here; noth
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import time
+from pathlib import Path
+
 import pytest
 
 from conftest import any_one_line_error, ok, one_line_error, run_measured
@@ -66,3 +71,20 @@ class TestContextSize:
                                "--prompt", "hi")
         assert "needs about 1.0 TiB" in one_line_error(r)
         assert peak < BOMB_MB
+
+
+class TestInterruptedLoad:
+    """Ctrl-C while llama.cpp loads used to be raised inside its Python log callback, where ctypes
+    drops exceptions: the command ran on and exited 0."""
+
+    def test_ctrl_c_during_the_load_exits_130(self, cli, tiny_gguf):
+        proc = subprocess.Popen(cli.argv(["generate", "--backend", f"llama:{tiny_gguf}", "--n-ctx", "500000",
+                                          "--prompt", "hi", "--max-tokens", "3"]),
+                                cwd=cli.cwd, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        maps = Path(f"/proc/{proc.pid}/maps")
+        while proc.poll() is None and tiny_gguf.name not in maps.read_text(errors="replace"):
+            time.sleep(0.002)  # until llama.cpp has mapped the model: the load is under way
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, err
+        assert err.decode().split() == ["genlab:", "interrupted"] and out == b""

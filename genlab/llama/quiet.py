@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from genlab.errors import GenlabError
+from genlab.llama.interrupts import deferred_interrupt
 
 
 def first_line(exc: BaseException) -> str:
@@ -119,9 +120,16 @@ def load(engine: type, kwargs: dict[str, Any], *, path: Path, verbose: bool) -> 
     import jinja2
 
     err = Stderr(capture=True) if not verbose else contextlib.nullcontext()
+    loaded: list[Any] = []
     try:
-        with err:
-            return engine(verbose=verbose, **kwargs)
+        with deferred_interrupt(), err:
+            loaded.append(engine(verbose=verbose, **kwargs))
+        return loaded[0]
+    except KeyboardInterrupt:
+        if loaded:  # Ctrl-C came during the load: the model goes before the interrupt does
+            with quiet(verbose):
+                loaded[0].close()
+        raise
     except jinja2.TemplateError as exc:
         raise GenlabError(f"{path}: its chat template is not valid Jinja ({first_line(exc)})") from None
     except (ValueError, RuntimeError, OSError) as exc:
@@ -134,7 +142,7 @@ def _diagnose(engine: type, kwargs: dict[str, Any]) -> str | None:
     """Load again with llama.cpp's log on (captured) to learn why the first load failed."""
     cap = Stderr(capture=True)
     try:
-        with cap:
+        with deferred_interrupt(), cap:
             engine(verbose=True, **kwargs)
     except Exception:
         pass
