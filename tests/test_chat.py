@@ -285,10 +285,10 @@ def test_transcript_is_written_per_message_and_resume_reopens_it(tiny, env, tmp_
 def test_set_stop_understands_the_escapes_of_the_stop_flag(novel, env, tmp_path):
     r = piped(["-b", f"markov:{novel}", "--stop", "\\x41\\t"], env, tmp_path,
               "/show\n/set stop \\n\\nUser:\\r\\\\\\x42\n/show\n/set stop \\xff\n/set stop none\n/show\n")
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1, r.stderr  # the bad /set: a piped chat with an error line exits 1
     stops = re.findall(r"stop=(\[.*?\])", r.stdout)
     assert stops == [repr(["A\t"]), repr(["\n\nUser:\r\\B"]), "[]"]  # as --stop: one implementation
-    assert "error: /set stop: its \\x escapes do not make UTF-8 text" in r.stderr
+    assert "genlab: error: /set stop: its \\x escapes do not make UTF-8 text" in r.stderr
 
 
 def test_piped_blocks_are_messages(tiny, env, tmp_path):

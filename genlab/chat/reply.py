@@ -1,12 +1,15 @@
 """A chat reply being streamed, kept whole however it ends.
 
-Whatever the model produced is recorded when the reply ends: finished, stopped early (Ctrl-C:
-the caller closes it) or failed.
+What the model produced is recorded when the reply ends: finished, or stopped early (Ctrl-C:
+the caller closes it). A reply that fails (the backend raised an error mid-way) is not kept:
+`failed` is called instead, so a half answer never joins the chat.
 """
 
 from __future__ import annotations
 
 from typing import Callable, Generator, Iterable
+
+from genlab.chat.valid import valid_text
 
 
 def _relay(pieces: Iterable[str]) -> Generator[str, None, None]:
@@ -16,16 +19,19 @@ def _relay(pieces: Iterable[str]) -> Generator[str, None, None]:
 
 
 class Reply:
-    """Iterate it for the pieces of text; `text` is all of them so far. `done(text)` is called
-    once when the reply ends, whatever ends it."""
+    """Iterate it for the pieces of text; `text` is all of them so far. When the reply ends,
+    `done(text)` is called once (finished or stopped), or `failed()` when an error ended it."""
 
-    def __init__(self, pieces: Iterable[str], done: Callable[[str], None], dropped: int = 0):
+    def __init__(self, pieces: Iterable[str], done: Callable[[str], None], dropped: int = 0,
+                 failed: Callable[[], None] = lambda: None):
         self._pieces = _relay(pieces)
         self._done = done
+        self._failed = failed
         self._parts: list[str] = []
         self.dropped = dropped  # messages that left the model's window for this reply
         self.finished = False
         self.stopped = False  # closed before the model was done
+        self.error = False  # ended by an error: nothing of it was kept
 
     def __iter__(self) -> "Reply":
         return self
@@ -38,9 +44,13 @@ class Reply:
         except StopIteration:
             self._finish(stopped=False)
             raise
-        except BaseException:
+        except Exception:
+            self._finish(stopped=True, error=True)
+            raise
+        except BaseException:  # Ctrl-C: what was said so far is kept
             self._finish(stopped=True)
             raise
+        piece = valid_text(piece)
         self._parts.append(piece)
         return piece
 
@@ -51,11 +61,14 @@ class Reply:
     def close(self) -> None:
         self._finish(stopped=True)
 
-    def _finish(self, stopped: bool) -> None:
+    def _finish(self, stopped: bool, error: bool = False) -> None:
         if self.finished:
             return
-        self.finished, self.stopped = True, stopped
+        self.finished, self.stopped, self.error = True, stopped, error
         try:
             self._pieces.close()
         finally:
-            self._done(self.text)
+            if error:
+                self._failed()
+            else:
+                self._done(self.text)

@@ -18,10 +18,12 @@ from genlab.chat.persona import Persona
 from genlab.chat.reply import Reply
 from genlab.chat.settings import changed
 from genlab.chat.transcript import FORMAT, VERSION, Transcript, checked_history, read_state
+from genlab.chat.valid import valid_persona, valid_text
 from genlab.errors import GenlabError
 from genlab.generator import Generator, Message
 from genlab.sampling import Sampling
 from genlab.folders import expand_user
+from genlab.secrets import redact
 
 __all__ = ["ChatSession", "Reply", "Transcript", "read_state", "require_chat"]
 
@@ -47,6 +49,8 @@ class ChatSession:
         require_chat(generator)
         self.generator = generator
         self.transcript = transcript
+        self.notes: list[str] = []  # for the user: a line of a file left out, ...
+        self._lost_told = False
         self._restore(persona, sampling or persona.sampling(), persona.system if system is None else system,
                       self._greeting(persona))
         self._log("start", **self.state())
@@ -58,7 +62,8 @@ class ChatSession:
         session = cls.__new__(cls)
         session.generator = generator
         session.transcript = None
-        session._apply_state(read_state(path), str(path))
+        session.notes, session._lost_told = [], False
+        session._apply_state(read_state(path, session.notes), str(path))
         session.transcript = transcript
         session._log("resume", **session.state())
         return session
@@ -69,9 +74,9 @@ class ChatSession:
 
     def _restore(self, persona: Persona, sampling: Sampling, system: str, history: list[Message],
                  window: int = 0) -> None:
-        self.persona = persona
+        self.persona = valid_persona(persona)
         self.sampling = sampling
-        self.system = system
+        self.system = valid_text(system)
         self.history: list[Message] = history
         unbounded = self.generator.context_length is None
         self.window = 0 if unbounded else min(window, len(history))  # the first message the model sees
@@ -116,10 +121,11 @@ class ChatSession:
     # --- turns ------------------------------------------------------------------------------------
 
     def send(self, text: str) -> Reply:
-        """Add the user's message and stream the reply to it."""
-        self._append({"role": "user", "content": text})
+        """Add the user's message and stream the reply to it. When the reply fails (an error, not
+        Ctrl-C) the message goes too: no half turn stays in the chat or its transcript."""
+        self._append({"role": "user", "content": valid_text(text)})
         try:
-            return self._reply(self.generator.chat, self._add_reply)
+            return self._reply(self.generator.chat, self._add_reply, lambda: self._drop(1))
         except GenlabError:
             self._drop(1)  # the model could not take it (too long): the message is not half-sent
             raise
@@ -133,11 +139,15 @@ class ChatSession:
             n += 1
         removed = self.history[len(self.history) - n:]
         self._drop(n)
-        try:
-            return self._reply(self.generator.chat, self._add_reply)
-        except GenlabError:
-            for m in removed:  # the old reply comes back when no new one can be made
+
+        def restore() -> None:  # the old reply comes back when no new one can be made
+            for m in removed:
                 self._append(m)
+
+        try:
+            return self._reply(self.generator.chat, self._add_reply, restore)
+        except GenlabError:
+            restore()
             raise
 
     def continue_reply(self) -> Reply:
@@ -159,13 +169,13 @@ class ChatSession:
         return self._reply(lambda messages, s: g.stream(messages[-1]["content"], s), done)
 
     def _reply(self, start: Callable[[list[Message], Sampling], Iterable[str]],
-               done: Callable[[str], None]) -> Reply:
+               done: Callable[[str], None], failed: Callable[[], None] = lambda: None) -> Reply:
         dropped = self._fit()
         s = self.sampling
         if s.seed is not None:  # reproducible, yet /retry with a seed still gives a new reply
             s = s.merged(seed=(s.seed + self.replies) % 2**32)
         self.replies += 1
-        return Reply(start(self.messages(), s), done, dropped)
+        return Reply(start(self.messages(), s), done, dropped, failed=failed)
 
     def undo(self) -> int:
         """Drop the last exchange (the last user message and what follows it); returns how
@@ -187,7 +197,7 @@ class ChatSession:
         return self.sampling
 
     def set_system(self, text: str) -> None:
-        self.system = text
+        self.system = valid_text(text)
         self._log("system", content=text)
 
     def reset(self) -> None:
@@ -197,8 +207,13 @@ class ChatSession:
 
     # --- files ---------------------------------------------------------------------------------
 
+    @property
+    def backend(self) -> str:
+        """The backend's name, fit to print or write: no key or URL password in it."""
+        return redact(self.generator.name)
+
     def state(self) -> dict[str, Any]:
-        return {"format": FORMAT, "version": VERSION, "backend": self.generator.name,
+        return {"format": FORMAT, "version": VERSION, "backend": self.backend,
                 "persona": self.persona.to_dict(), "persona_source": self.persona.source, "system": self.system,
                 "sampling": self.sampling.to_dict(), "messages": list(self.history), "window": self.window}
 
@@ -211,7 +226,7 @@ class ChatSession:
 
     def load(self, path: str | os.PathLike[str]) -> None:
         """Restore persona, settings and history from /save's JSON or a JSONL transcript."""
-        state = read_state(expand_user(path))
+        state = read_state(expand_user(path), self.notes)
         self._apply_state(state, str(path))
         self._log("load", **self.state())
 
@@ -258,3 +273,17 @@ class ChatSession:
     def _log(self, op: str, **data: Any) -> None:
         if self.transcript is not None:
             self.transcript.write(op, **data)
+
+    def take_notes(self) -> list[tuple[str, str]]:
+        """What the user should be told since the last call: ("note", text) for what the chat did
+        on its own, ("warning", text) once when the transcript can no longer be written."""
+        out = [("note", text) for text in self.notes]
+        self.notes.clear()
+        t = self.transcript
+        if t is not None:
+            out += [("note", text) for text in t.notes]
+            t.notes.clear()
+            if t.lost and not self._lost_told:
+                self._lost_told = True
+                out.append(("warning", f"{t.lost}; the chat goes on without a transcript (/save PATH keeps it)"))
+        return out

@@ -6,6 +6,8 @@ Piped, every message gets exactly one answer on stdout, ended by a NUL character
 its reply, what a command printed, or nothing (a failed message, /set). No answer can contain
 NUL (control characters are shown as U+FFFD), so a script splits stdout at NUL and gets each
 reply exactly, however many lines and blank lines it has; on a screen NUL shows as nothing.
+Piped, an error is a `genlab: error: ...` line on stderr, as the CLI prints its own, and
+`run_piped` returns how many messages failed (the command then exits 1).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from genlab.chat.prompt import prompt_session, read_messages
 from genlab.chat.reply import Reply
 from genlab.chat.session import ChatSession
 from genlab.chat.settings import SETTINGS, setting_name
+from genlab.chat.valid import valid_text
 from genlab.errors import GenlabError
+from genlab.secrets import redact
 
 ANSWER_END = "\0"  # ends each answer in piped output (as `find -print0` ends each name)
 
@@ -41,7 +45,7 @@ _CONTROLS = {c: "\ufffd" for c in [*range(0x20), *range(0x7F, 0xA0)] if c not in
 
 
 def printable(text: str) -> str:
-    return text.translate(_CONTROLS)
+    return valid_text(text).translate(_CONTROLS)
 
 
 class ChatTerminal:
@@ -51,6 +55,8 @@ class ChatTerminal:
         self.err = err or sys.stderr
         self.color = self.err.isatty() and not os.environ.get("NO_COLOR")
         self.label = self.out.isatty()
+        self.piped = False  # errors as the CLI prints them, and counted
+        self.failures = 0  # messages and commands that ended in an error
         self.commands: dict[str, Callable[[str], None]] = {
             "set": self.cmd_set, "show": self.cmd_show, "system": self.cmd_system,
             "retry": lambda _: self.stream(self.session.retry()), "undo": self.cmd_undo,
@@ -62,12 +68,28 @@ class ChatTerminal:
 
     def note(self, text: str) -> None:
         """One dim line on stderr: what the chat did on its own."""
+        text = printable(redact(text))
         self.err.write(f"\x1b[2m{text}\x1b[0m\n" if self.color else f"{text}\n")
         self.err.flush()
 
-    def error(self, text: str) -> None:
-        self.err.write(f"\x1b[31merror:\x1b[0m {text}\n" if self.color else f"error: {text}\n")
+    def error(self, text: str, kind: str = "error") -> None:
+        """One line on stderr: `kind` is "error" (the message or command failed) or "warning"."""
+        text = " ".join(printable(redact(text)).split())
+        if self.piped:
+            self.err.write(f"genlab: {kind}: {text}\n")
+        else:
+            colour = "31" if kind == "error" else "33"
+            self.err.write(f"\x1b[{colour}m{kind}:\x1b[0m {text}\n" if self.color else f"{kind}: {text}\n")
         self.err.flush()
+
+    def tell(self) -> None:
+        """What the session has to say since the last time (a line left out of a file, a
+        transcript that can no longer be written)."""
+        for kind, text in self.session.take_notes():
+            if kind == "warning":
+                self.error(text, "warning")
+            else:
+                self.note(text)
 
     def say(self, text: str) -> None:
         self.out.write(printable(text) + "\n")
@@ -102,6 +124,10 @@ class ChatTerminal:
             self.note("(stopped; the reply so far is kept)" if reply.text else
                       "(stopped before the reply began; your message is kept: /retry asks again)")
             return
+        except Exception:  # the backend failed: the reply is not kept, the error is told by handle
+            if wrote:
+                self.out.write("\n")
+            raise
         finally:
             self.out.flush()
         if wrote:
@@ -114,8 +140,9 @@ class ChatTerminal:
     def opening(self) -> bool:
         """Notes, and the greeting or a resumed chat's last message; True when one was printed."""
         s = self.session
+        self.tell()
         if not s.uses_persona_prompts and (s.persona.examples or s.system):
-            self.note(f"({s.generator.name} answers from the words of your message only: it does not use "
+            self.note(f"({s.backend} answers from the words of your message only: it does not use "
                       "the persona's system prompt or few-shot turns)")
         if len(s.history) == 1 and s.history[0]["role"] == "assistant":
             self.reprint(s.history[0]["content"])
@@ -149,20 +176,26 @@ class ChatTerminal:
             else:
                 self.stream(self.session.send(text[1:] if text.startswith("//") else text))
         except GenlabError as exc:
+            self.failures += 1
             self.error(str(exc))
         except KeyboardInterrupt:  # before a reply started (while the prompt was prepared)
             self.note("(interrupted)")
+        finally:
+            self.tell()
         return True
 
-    def run_piped(self, stream: Iterable[str], blocks: bool = False) -> None:
+    def run_piped(self, stream: Iterable[str], blocks: bool = False) -> int:
         """Messages from `stream`; each gets one answer on stdout ended by ANSWER_END (the
-        greeting, or a resumed chat's last message, is an answer of its own before them)."""
+        greeting, or a resumed chat's last message, is an answer of its own before them).
+        Returns how many messages (or commands) failed."""
+        self.piped = True
         if self.opening():
             self.end_answer()
         for text in read_messages(stream, blocks):
             if not self.handle(text):
-                return
+                break
             self.end_answer()
+        return self.failures
 
     def end_answer(self) -> None:
         self.out.write(ANSWER_END)
@@ -171,7 +204,7 @@ class ChatTerminal:
     def run_interactive(self, history_file: os.PathLike[str] | None = None) -> None:
         prompt = prompt_session(history_file)
         self.opening()
-        self.note(f"(chatting with {self.session.persona.name} on {self.session.generator.name}; "
+        self.note(f"(chatting with {self.session.persona.name} on {self.session.backend}; "
                   "/help for commands, Ctrl-D to leave)")
         armed = False  # Ctrl-C at an empty prompt asks once before leaving
         while True:
@@ -210,7 +243,7 @@ class ChatTerminal:
         n_ctx = g.context_length
         rows = [
             ("persona", f"{s.persona.name} ({s.persona.source or 'saved chat'})"),
-            ("backend", g.name),
+            ("backend", s.backend),
             ("system", s.system if s.uses_persona_prompts else f"{s.system} (not used by this model)"),
             ("examples", f"{len(s.persona.examples)} few-shot turns"
                          + ("" if s.uses_persona_prompts else " (not used)")),
@@ -218,7 +251,7 @@ class ChatTerminal:
             ("history", f"{len(s.history)} messages" + (f", the oldest {s.window} outside the model's window"
                                                         if s.window else "")),
             ("context", f"{used} of {n_ctx} tokens in use" if n_ctx else f"{used} tokens (no limit)"),
-            ("transcript", str(s.transcript.path) if s.transcript else "none"),
+            ("transcript", _transcript_shown(s)),
         ]
         for name, value in rows:
             self.say(f"{name:<11} {value}")
@@ -264,3 +297,10 @@ class ChatTerminal:
 
     def cmd_help(self, _: str) -> None:
         self.say(HELP.format(settings=", ".join(SETTINGS)))
+
+
+def _transcript_shown(session: ChatSession) -> str:
+    t = session.transcript
+    if t is None:
+        return "none"
+    return f"none ({t.lost})" if t.lost else str(t.path)

@@ -38,7 +38,14 @@ def chat(backend: str, persona: str | None, system: str | None, blocks: bool, re
     command printed, or nothing (/set, or a failed message: errors go to stderr). A
     persona's greeting comes first, as an answer of its own. Replies never contain NUL
     (control characters are shown as U+FFFD), so splitting stdout at NUL gives every
-    reply exactly, blank lines and all; on a screen NUL shows as nothing.
+    reply exactly, blank lines and all; on a screen NUL shows as nothing. Each failed
+    message or command prints a 'genlab: error:' line and the chat goes on; the exit
+    status is then 1. A message that fails is not kept in the chat.
+
+    One chat at a time writes a transcript: a second --resume while the chat is open
+    goes on in a new transcript (a note says which). When the transcript cannot be
+    written (a full disk, a read-only folder), a warning says so once and the chat goes
+    on without one.
 
     \b
     Examples:
@@ -64,7 +71,8 @@ def chat(backend: str, persona: str | None, system: str | None, blocks: bool, re
     require_chat(model)  # a model without a chat template: one line now, not an error at the first message
     if resume:
         path = Transcript.latest(transcripts_dir())
-        session = ChatSession.resume(model, path, Transcript(path))
+        # locked before it is read: nothing is appended in between; open elsewhere: a new transcript
+        session = ChatSession.resume(model, path, Transcript.continuing(path))
         if system is not None:
             session.set_system(system)
         for key, value in given.items():
@@ -74,7 +82,20 @@ def chat(backend: str, persona: str | None, system: str | None, blocks: bool, re
         session = ChatSession(model, chosen, sampling=sampling, system=system,
                               transcript=Transcript.new(transcripts_dir(), chosen.name))
     terminal = ChatTerminal(session)
-    if sys.stdin.isatty() and sys.stdout.isatty():
-        terminal.run_interactive(input_history_file())
-    else:
-        terminal.run_piped(sys.stdin, blocks)
+    try:
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            terminal.run_interactive(input_history_file())
+        elif terminal.run_piped(_lenient(sys.stdin), blocks):
+            raise click.exceptions.Exit(1)  # each failure was told in its own `genlab: error:` line
+    finally:
+        if session.transcript is not None:
+            session.transcript.close()
+
+
+def _lenient(stream):
+    """Piped messages with any byte that is not UTF-8 shown as U+FFFD, instead of ending the chat."""
+    try:
+        stream.reconfigure(errors="replace")
+    except (AttributeError, ValueError, OSError):
+        pass  # not a text file of the io module (a test's StringIO): already text
+    return stream
