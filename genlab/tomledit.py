@@ -29,20 +29,21 @@ from genlab.errors import GenlabError, cannot
 
 
 def read_text(path: Path) -> str | None:
-    """The file's text, or None when it does not exist."""
+    """The file's text, or None when it does not exist; a folder, a file that cannot be read
+    and one that is not UTF-8 are one error naming it."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return None
     except IsADirectoryError:
-        raise GenlabError(f"{path} is a directory, not a genlab config file") from None
+        raise GenlabError(f"{path} is a directory, not a file genlab can read") from None
     except OSError as exc:
         raise cannot("read", path, exc) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise GenlabError(f"{path}: line {line}: not UTF-8 text (TOML files must be UTF-8)") from None
+        raise GenlabError(f"{path}: line {line}: not UTF-8 text (save it as UTF-8)") from None
 
 
 def parse(text: str, path: Path | str) -> dict[str, Any]:

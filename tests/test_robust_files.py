@@ -197,3 +197,63 @@ class TestOneBrokenAlias:
         alias_file(cli, self.TEXT)
         line = one_line_error(cli("models", "show", "fine"))
         assert "fine.gguf" in line and "does not exist" in line, line
+
+
+# --- personas and character cards ------------------------------------------------------------------
+
+
+def persona_file(cli, name: str, text: str, *, in_folder: bool = False) -> Path:
+    folder = Path(cli.env["GENLAB_HOME"]) / "personas" if in_folder else cli.cwd
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text, encoding="utf-8")
+    return folder / name
+
+
+BROKEN_PERSONAS = {  # file name: (text, words the error line must hold besides the file)
+    "deep.toml": (DEEP_TOML, ["nested"]),
+    "deepcard.json": (deep_card(), ["nested"]),
+    "listname.toml": ('name = ["a"]\nsystem = "s"\n', ["name", "text"]),
+    "listcard.json": (json.dumps({"spec": "chara_card_v2", "data": {"name": ["Cap"]}}), ["name", "text"]),
+    "surname.json": (card(name="Cap\ud800"), ["name", "\\ud800"]),
+    "surgreet.json": (card(first_mes="hi \udfff there"), ["first_mes", "\\udfff"]),
+    "surexample.json": (card(mes_example="<START>\n{{user}}: a\ud800\n{{char}}: b"), ["mes_example"]),
+    "deepsampling.toml": ("[sampling]\ntemperature = " + "[" * 80 + "]" * 80 + "\n", ["nested"]),
+    "latin1.json": (None, ["not UTF-8"]),
+}
+
+
+class TestBrokenPersonas:
+    @pytest.mark.parametrize("name", list(BROKEN_PERSONAS))
+    def test_show_is_one_line_naming_the_file(self, cli, name):
+        text, words = BROKEN_PERSONAS[name]
+        path = persona_file(cli, name, text or "")
+        if text is None:
+            path.write_bytes(b'{"spec": "chara_card_v2", "data": {"name": "Caf\xe9"}}')  # Latin-1
+        line = one_line_error(cli("personas", "show", f"./{name}"))
+        assert name in line and all(w in line for w in words), line
+        assert "TOML" not in line or name.endswith(".toml"), line
+
+    def test_list_shows_the_others(self, cli):
+        for name, (text, _) in BROKEN_PERSONAS.items():
+            persona_file(cli, name, text or "x", in_folder=True)
+        persona_file(cli, "fine.toml", 'description = "a fine one"\nsystem = "hi"\n', in_folder=True)
+        out = ok(cli("personas", "list"))
+        assert "a fine one" in out
+        for name in BROKEN_PERSONAS:
+            assert f"{name[:-5]}" in out and "cannot be loaded" in out
+        assert len(out.splitlines()) == 2 + len(BROKEN_PERSONAS) + 1 + 2  # built-ins, those, fine, footer
+
+    def test_file_name_not_utf8(self, cli):
+        persona_file(cli, f"{BAD}.toml", 'description = "odd name"\nsystem = "hi"\n', in_folder=True)
+        out = ok(cli("personas", "list"))
+        assert "bad\\xff" in out and "cannot be loaded" in out, out
+        line = one_line_error(cli("personas", "show", BAD))
+        assert "bad\\xff" in line and "not UTF-8" in line, line
+
+    @pytest.mark.parametrize("name", ["surname.json", "deepcard.json", "listname.toml"])
+    def test_chat_refuses_before_starting(self, cli, chain, name):
+        text, words = BROKEN_PERSONAS[name]
+        persona_file(cli, name, text)
+        line = one_line_error(cli("chat", "-b", f"markov:{chain}", "--persona", name, input="hello\n"))
+        assert name in line and all(w in line for w in words), line
+        assert not (Path(cli.env["GENLAB_HOME"]) / "chats").exists()

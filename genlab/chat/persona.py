@@ -18,18 +18,17 @@ many cards people share work as they are.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
+from genlab.datafiles import load_json
 from genlab.errors import GenlabError
-from genlab.folders import personas_dir
+from genlab.folders import checked_path, expand_user, personas_dir, shown
 from genlab.sampling import Sampling, parse_value
 from genlab.tomledit import parse, read_text
-from genlab.folders import expand_user
 
 # The original ChatBot's settings: livelier than llama-cpp-python's completion defaults.
 CHAT_DEFAULTS = Sampling(temperature=1.2, top_k=40, top_p=0.95, repeat_penalty=1.1)
@@ -68,6 +67,7 @@ class Persona:
         """Validate persona data (a TOML document, a saved chat); errors name `where`."""
         if not isinstance(data, Mapping):
             raise GenlabError(f"{where}: a persona must be a table of settings")
+        refuse_invalid_text(data, where)
         unknown = sorted(set(data) - set(KEYS))
         if unknown:
             raise GenlabError(f"{where}: unknown persona key {unknown[0]!r} (known: {', '.join(KEYS)})")
@@ -94,6 +94,25 @@ class Persona:
                    source=where)
 
 
+def refuse_invalid_text(data: Any, where: str) -> None:
+    """One error naming the key when any text in `data` (keys too) holds a lone surrogate, as
+    JSON's "\\ud800" makes: such text cannot be printed or saved later, mid-chat."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        key, value = stack.pop()
+        if isinstance(value, Mapping):  # children pushed in reverse: the first fault in the file is named
+            stack.extend(reversed([(f"{key}.{k}" if key else str(k), v) for k, v in value.items()]))
+            stack.extend(reversed([(key, k) for k in value if isinstance(k, str)]))
+        elif isinstance(value, list):
+            stack.extend(reversed([(f"{key}[{i}]", v) for i, v in enumerate(value)]))
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise GenlabError(f"{where}: {key or 'a key'} holds {exc.object[exc.start:exc.end]!a}, which is "
+                                  "not valid Unicode text (a broken character: fix or remove it)") from None
+
+
 def _text(data: Mapping[str, Any], key: str, where: str) -> str:
     value = data.get(key, "")
     if not isinstance(value, str):
@@ -113,6 +132,7 @@ def load_persona(name_or_path: str) -> Persona:
     """A built-in persona, else one from the user's personas folder, else a .toml/.json file."""
     if not name_or_path:
         raise GenlabError("a persona name cannot be empty")
+    checked_path(name_or_path)
     if "/" not in name_or_path and name_or_path in builtin_names():
         text = (resources.files("genlab.chat") / "personas" / f"{name_or_path}.toml").read_text("utf-8")
         return _from_toml(text, "built-in", name_or_path)
@@ -122,14 +142,15 @@ def load_persona(name_or_path: str) -> Persona:
             if path.is_file():
                 return load_persona_file(path)
     path = expand_user(name_or_path)
-    if path.is_file():
+    if path.exists():  # a folder or an unreadable file is an error naming it
         return load_persona_file(path)
     known = ", ".join(p["name"] for p in list_personas())
     raise GenlabError(f"no persona named {name_or_path!r} (known: {known}; or give a .toml or .json file)")
 
 
 def load_persona_file(path: Path) -> Persona:
-    text = read_text(path)
+    """A persona from a .toml file or a Character Card V2 .json file; any fault is one line naming it."""
+    text = read_text(checked_path(path))
     if text is None:
         raise GenlabError(f"persona file not found: {path}")
     if path.suffix.lower() == ".json":
@@ -157,7 +178,7 @@ def list_personas() -> list[dict[str, str]]:
             description = load_persona_file(path).description
         except GenlabError as exc:
             description = f"(cannot be loaded: {exc})"
-        out.append({"name": path.stem, "source": str(path), "description": description})
+        out.append({"name": shown(path.stem), "source": shown(path), "description": description})
     return out
 
 
@@ -170,17 +191,15 @@ _CARD_FIELDS = ("name", "description", "personality", "scenario", "first_mes", "
 
 def card_to_persona(text: str, where: str) -> Persona:
     """A persona from the JSON of a Character Card V2 (spec chara_card_v2)."""
-    try:
-        card = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise GenlabError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    card = load_json(text, source=where)
     if not isinstance(card, dict) or card.get("spec") != "chara_card_v2" or not isinstance(card.get("data"), dict):
         raise GenlabError(f"{where}: not a Character Card V2 "
                           "(expected \"spec\": \"chara_card_v2\" and a \"data\" object)")
     data = card["data"]
     for key in _CARD_FIELDS:
         if not isinstance(data.get(key, ""), str):
-            raise GenlabError(f"{where}: card field {key!r} must be text")
+            raise GenlabError(f"{where}: card field {key!r} must be text, got {type(data[key]).__name__}")
+    refuse_invalid_text({key: data.get(key, "") for key in _CARD_FIELDS}, where)
     name = data.get("name", "").strip()
     if not name:
         raise GenlabError(f"{where}: the card has no name")
