@@ -67,7 +67,6 @@ class Persona:
         """Validate persona data (a TOML document, a saved chat); errors name `where`."""
         if not isinstance(data, Mapping):
             raise GenlabError(f"{where}: a persona must be a table of settings")
-        refuse_invalid_text(data, where)
         unknown = sorted(set(data) - set(KEYS))
         if unknown:
             raise GenlabError(f"{where}: unknown persona key {unknown[0]!r} (known: {', '.join(KEYS)})")
@@ -80,7 +79,7 @@ class Persona:
             if not isinstance(ex, Mapping) or set(ex) != {"user", "assistant"} or not all(
                     isinstance(v, str) for v in ex.values()):
                 raise GenlabError(f"{where}: example {i} must have exactly a user and an assistant text")
-            pairs.append((ex["user"], ex["assistant"]))
+            pairs.append((valid_text(ex["user"]), valid_text(ex["assistant"])))
         table = data.get("sampling", {})
         if not isinstance(table, Mapping):
             raise GenlabError(f"{where}: sampling must be a table of settings")
@@ -94,30 +93,19 @@ class Persona:
                    source=where)
 
 
-def refuse_invalid_text(data: Any, where: str) -> None:
-    """One error naming the key when any text in `data` (keys too) holds a lone surrogate, as
-    JSON's "\\ud800" makes: such text cannot be printed or saved later, mid-chat."""
-    stack: list[tuple[str, Any]] = [("", data)]
-    while stack:
-        key, value = stack.pop()
-        if isinstance(value, Mapping):  # children pushed in reverse: the first fault in the file is named
-            stack.extend(reversed([(f"{key}.{k}" if key else str(k), v) for k, v in value.items()]))
-            stack.extend(reversed([(key, k) for k in value if isinstance(k, str)]))
-        elif isinstance(value, list):
-            stack.extend(reversed([(f"{key}[{i}]", v) for i, v in enumerate(value)]))
-        elif isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise GenlabError(f"{where}: {key or 'a key'} holds {exc.object[exc.start:exc.end]!a}, which is "
-                                  "not valid Unicode text (a broken character: fix or remove it)") from None
+def valid_text(text: str) -> str:
+    """`text` with each lone surrogate (JSON's "\\ud800", which no file or terminal can take)
+    replaced by U+FFFD, as a decoder does with a bad byte: a persona's text is always printable."""
+    from genlab.chat.valid import valid_text as valid  # the chat's rule (that module imports this one)
+
+    return valid(text)
 
 
 def _text(data: Mapping[str, Any], key: str, where: str) -> str:
     value = data.get(key, "")
     if not isinstance(value, str):
         raise GenlabError(f"{where}: {key} must be text, got {type(value).__name__}")
-    return value
+    return valid_text(value)
 
 
 # --- finding personas ------------------------------------------------------------------------------
@@ -199,7 +187,7 @@ def card_to_persona(text: str, where: str) -> Persona:
     for key in _CARD_FIELDS:
         if not isinstance(data.get(key, ""), str):
             raise GenlabError(f"{where}: card field {key!r} must be text, got {type(data[key]).__name__}")
-    refuse_invalid_text({key: data.get(key, "") for key in _CARD_FIELDS}, where)
+    data = {key: valid_text(data.get(key, "")) for key in _CARD_FIELDS}
     name = data.get("name", "").strip()
     if not name:
         raise GenlabError(f"{where}: the card has no name")
