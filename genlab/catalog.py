@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from genlab.errors import GenlabError
+from genlab.folders import shown
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,14 @@ def entries(problems: list[str] | None = None) -> list[Entry]:
         else:
             out.append(Entry(a.name, "llama", f"alias:{a.scope}", str(a.path), file_size(a.path), str(a.source),
                              {**a.options(), "sampling": a.sampling_json()}))
-    out += chains()
+    out += chains(problems)
     out += found(problems)
     return out
 
 
-def chains() -> list[Entry]:
-    """genlab's Markov chains, by the name `markov:NAME` finds them under."""
+def chains(problems: list[str] | None = None) -> list[Entry]:
+    """genlab's Markov chains, by the name `markov:NAME` finds them under. A file whose name is
+    not UTF-8 (no name to type or print) is left out, with a line in `problems`."""
     from genlab.markov.store import MODELS_DIR, SUFFIX, user_models_dir
 
     seen: set[str] = set()
@@ -68,6 +70,10 @@ def chains() -> list[Entry]:
         except OSError:
             continue
         for path in files:
+            if not _printable(path.name):
+                if problems is not None:
+                    problems.append(f"chain: skipped {shown(path)} (name is not UTF-8)")
+                continue
             if path.stem not in seen and path.is_file():
                 seen.add(path.stem)
                 out.append(Entry(f"markov:{path.stem}", "markov", "chain", str(path), file_size(path), str(folder)))
@@ -87,6 +93,14 @@ def names() -> list[str]:
         return [e.name for e in entries()]
     except GenlabError:
         return [e.name for e in chains() + found()]
+
+
+def _printable(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def file_size(path: Path) -> int | None:

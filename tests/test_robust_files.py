@@ -106,6 +106,14 @@ class TestOutputPathThatIsAFolder:
 
 
 class TestOddPathNames:
+    def test_chain_name_not_utf8_is_left_out_of_models_list(self, cli, chain):
+        (cli.cwd / "models").mkdir()
+        shutil.copy(chain, cli.cwd / "models" / f"{BAD}.markov")
+        shutil.copy(chain, cli.cwd / "models" / "fine.markov")
+        r = cli("models", "list")
+        assert "markov:fine" in ok(r) and "bad" not in r.stdout
+        assert "chain: skipped models/bad\\xff.markov (name is not UTF-8)" in r.stderr, r.stderr
+
     @pytest.mark.parametrize("command", COMMANDS)
     def test_over_long_name(self, cli, chain, command):
         args = writers(cli.cwd / ("x" * 300))[command]
@@ -125,7 +133,10 @@ class TestOddPathNames:
     @pytest.mark.parametrize("args", [["train-markov", f"{BAD}.txt"], ["corpus", "split", f"{BAD}.txt"],
                                       ["export-arpa", f"{BAD}.markov", "-o", "x.arpa"],
                                       ["models", "show", f"./{BAD}.gguf"],
-                                      ["models", "add", "m", f"./{BAD}.gguf", "--local"]])
+                                      ["models", "add", "m", f"./{BAD}.gguf", "--local"],
+                                      ["corpus", "fetch", "gutenberg:1342", "--dir", BAD, "--mirror", "http://127.0.0.1:9/"]],
+                             ids=["train-markov", "corpus split", "export-arpa", "models show", "models add",
+                                  "corpus fetch"])
     def test_input_name_not_utf8(self, cli, chain, args):
         shutil.copy(NOVEL, cli.cwd / f"{BAD}.txt")
         shutil.copy(chain, cli.cwd / f"{BAD}.markov")

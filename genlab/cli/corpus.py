@@ -59,6 +59,9 @@ def fetch(source: str, dest_dir: str, mirror: str | None, force: bool) -> None:
       genlab corpus fetch gutenberg:1342
       genlab train-markov corpora/pride-and-prejudice.txt
     """
+    from genlab.folders import checked_path
+
+    checked_path(dest_dir)
     _kind, number = parse_source(source)
     path = fetch_gutenberg(number, dest_dir=dest_dir, mirror=mirror, overwrite=force)
     words = len(path.read_text(encoding="utf-8").split())
