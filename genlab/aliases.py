@@ -30,7 +30,7 @@ from typing import Any, Iterator, Mapping
 from genlab import tomledit
 from genlab.kinds import BUILT_IN
 from genlab.errors import GenlabError
-from genlab.folders import checked_path, config_dir, expand_user
+from genlab.folders import checked_path, config_dir, expand_user, working_dir
 from genlab.sampling import Sampling, parse_value
 
 CONFIG_NAME = "genlab.toml"
@@ -51,7 +51,7 @@ MAX_TIMEOUT = 86400.0  # a day: longer is a typo, and too long for the socket's 
 def config_path(scope: str) -> Path:
     """The file of a scope: "local" (./genlab.toml) or "user"."""
     if scope == "local":
-        return Path.cwd() / CONFIG_NAME
+        return working_dir() / CONFIG_NAME
     if scope == "user":
         return config_dir() / CONFIG_NAME
     raise GenlabError(f"unknown config scope {scope!r}: use 'local' or 'user'")

@@ -44,6 +44,14 @@ def checked_path(path: str | os.PathLike[str]) -> Path:
     return Path(text)
 
 
+def working_dir() -> Path:
+    """The current folder, absolute; one clear error when it has been removed under genlab."""
+    try:
+        return Path.cwd()
+    except FileNotFoundError:
+        raise GenlabError("the current folder no longer exists (cd to another one)") from None
+
+
 def data_dir() -> Path:
     base = os.environ.get("GENLAB_HOME")
     if base:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -211,6 +212,14 @@ class TestOneBrokenAlias:
         assert "fine.gguf" in line and "does not exist" in line, line
 
 
+def test_working_folder_removed_under_models_list(cli):
+    gone = cli.cwd / "gone"
+    gone.mkdir()
+    r = subprocess.run(["sh", "-c", 'cd "$1" && rmdir "$1" && shift && exec "$@"', "sh", str(gone),
+                        *cli.argv(["models", "list"])], env=cli.env, capture_output=True, text=True, timeout=120)
+    assert "current folder no longer exists" in one_line_error(r)
+
+
 # --- personas and character cards ------------------------------------------------------------------
 
 
@@ -284,3 +293,30 @@ class TestLoneSurrogatesInCards:
     def test_list_lists_it(self, cli):
         persona_file(cli, "odd.json", self.TEXT, in_folder=True)
         assert "Character card: Cap\ufffdtain" in ok(cli("personas", "list"))
+
+
+class TestConfigThatCannotBeWritten:
+    @pytest.mark.parametrize("where", ["read_only_dir", "full_disk"])
+    def test_add_leaves_nothing(self, cli, where, request):
+        folder = request.getfixturevalue(where)
+        cli.env["GENLAB_CONFIG_DIR"] = str(folder)
+        line = one_line_error(cli("models", "add", "m", "x.gguf", "--no-check"))
+        assert str(folder / "genlab.toml") in line, line
+        assert everything(folder) <= {"filler"}
+
+    def test_remove_keeps_the_file_whole(self, cli, full_disk):
+        filler = full_disk / "filler"
+        os.truncate(filler, filler.stat().st_size - 16 * 1024)
+        text = '[models.a]\npath = "a.gguf"\n\n[models.b]\npath = "b.gguf"\n'
+        (full_disk / "genlab.toml").write_text(text, encoding="utf-8")
+        with open(filler, "ab", buffering=0) as fh:  # fill it up again
+            try:
+                while True:
+                    fh.write(b"\0" * 4096)
+            except OSError:
+                pass
+        cli.env["GENLAB_CONFIG_DIR"] = str(full_disk)
+        line = one_line_error(cli("models", "remove", "a"))
+        assert str(full_disk / "genlab.toml") in line and "no space left" in line.lower(), line
+        assert (full_disk / "genlab.toml").read_text(encoding="utf-8") == text
+        assert everything(full_disk) == {"filler", "genlab.toml"}
