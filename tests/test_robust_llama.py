@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -88,3 +90,85 @@ class TestInterruptedLoad:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 130, err
         assert err.decode().split() == ["genlab:", "interrupted"] and out == b""
+
+
+def _tiny_with_template(tmp_path, template: str, name: str = "bomb.gguf"):
+    return build_tiny_model(tmp_path / name, context=256, chat_template=template)
+
+
+NAMESPACE_DOUBLING = "{% set ns = namespace(s='a') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}"
+TEMPLATE_BOMBS = {
+    "multiply": "{{ 'a' * 10**9 }}",
+    "range": "{% for i in range(10**9) %}{{ i }}{% endfor %}",
+    "recursion": "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
+    "silent-loops": "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    "power": "{{ 3 ** 1000000000 > 1 }}",
+    "doubling": NAMESPACE_DOUBLING,  # `~` has no hook: the memory ceiling stops it
+    "one-big-call": "{{ 'a'|center(10**9) }}",
+    "mistake": "{{ 'a' + 1 }}",
+}
+
+
+class TestChatTemplateLimits:
+    """A GGUF's chat template renders within time, memory and size limits, in its sandbox."""
+
+    @pytest.mark.parametrize("template", TEMPLATE_BOMBS.values(), ids=TEMPLATE_BOMBS.keys())
+    def test_rendering_is_one_line(self, cli, tmp_path, template):
+        (cli.cwd / "prompts.txt").write_text("chat: hello\n")
+        bomb = _tiny_with_template(tmp_path, "{{ bos_token }}" + template)
+        r, peak = run_measured(cli, "compare", "--backend", f"llama:{bomb}", "--prompts", "prompts.txt",
+                               "--orders", "none", "-n", "1", "--max-tokens", "4", "-o", "run")
+        assert "the chat template of bomb.gguf" in one_line_error(r)
+        assert peak < BOMB_MB
+
+    @pytest.mark.parametrize("template", [
+        "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}",  # jinja2's parser recursing
+        "{% for a in [1] %}" * 30 + "{% endfor %}" * 30,  # Python: too many statically nested blocks
+        "{{ x }}" * 150000,  # a megabyte of code to compile
+    ], ids=["nesting", "nested-blocks", "huge"])
+    def test_compiling_is_one_line(self, cli, tmp_path, template):
+        """Templates compile as the model loads (llama-cpp-python compiled them with no limit)."""
+        bomb = _tiny_with_template(tmp_path, template)
+        r, peak = run_measured(cli, "generate", "--backend", f"llama:{bomb}", "--prompt", "hi")
+        assert "the chat template of bomb.gguf" in one_line_error(r)
+        assert peak < BOMB_MB
+
+    def test_real_model_stays_small(self, cli, tmp_path, smollm2_path):
+        tool = Path(sys.executable).with_name("gguf-new-metadata")
+        if not tool.exists():
+            pytest.skip("gguf-new-metadata (installed with the gguf package) is missing")
+        bomb = tmp_path / "smol-bomb.gguf"
+        subprocess.run([str(tool), "--force", "--chat-template", NAMESPACE_DOUBLING, str(smollm2_path), str(bomb)],
+                       check=True, capture_output=True)
+        r, peak = run_measured(cli, "chat", "--backend", f"llama:{bomb}", input=b"hello\n")
+        lines = [line for line in r.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and "the chat template of smol-bomb.gguf needed more than" in lines[0], r.stderr
+        assert "Traceback" not in r.stderr and peak < BOMB_MB
+
+    def test_a_real_template_renders_as_before(self, tiny_gguf):
+        from genlab.llama.generator import LlamaGenerator
+
+        with LlamaGenerator(tiny_gguf) as g:
+            messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]
+            assert g.format_chat(messages) == (
+                "<s><|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")
+
+    def test_the_deadline_holds_in_any_thread(self):
+        """Outside the main thread there is no SIGALRM: a trace function keeps the time instead."""
+        from genlab.errors import GenlabError
+        from genlab.llama.templates import BoundedChatFormatter
+
+        spin = BoundedChatFormatter(TEMPLATE_BOMBS["silent-loops"], "", "", label="the spinning template")
+        caught: list[BaseException] = []
+
+        def render():
+            try:
+                spin(messages=[{"role": "user", "content": "hi"}])
+            except BaseException as exc:  # noqa: BLE001 - whatever it is, the test reads it
+                caught.append(exc)
+
+        worker = threading.Thread(target=render, daemon=True)
+        worker.start()
+        worker.join(timeout=120)
+        assert len(caught) == 1 and isinstance(caught[0], GenlabError), caught
+        assert "the spinning template took more than" in str(caught[0])

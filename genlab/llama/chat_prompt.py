@@ -1,7 +1,8 @@
 """Chat prompts exactly as llama-cpp-python builds them, without generating anything.
 
 `create_chat_completion` renders the messages with the GGUF's own `tokenizer.chat_template` (in
-jinja2's sandbox) or a named `chat_format`, and passes the prompt tokens and stop strings to
+jinja2's sandbox, within limits of time, memory and size: genlab.llama.templates) or a named
+`chat_format`, and passes the prompt tokens and stop strings to
 `create_completion`; the engine (genlab.llama.engine) records that call instead of running it,
 and LlamaGenerator generates the reply with its own loop.
 """

@@ -4,6 +4,7 @@ hook that records a chat prompt instead of running it (see genlab.llama.chat_pro
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Any
 
 from genlab.errors import GenlabError
@@ -22,15 +23,41 @@ def llama_cpp() -> Any:
 
 @functools.lru_cache(maxsize=None)
 def engine_class() -> type:
-    """A `llama_cpp.Llama` whose `create_completion` can record its arguments instead of running.
+    """A `llama_cpp.Llama` whose chat templates run within limits, and whose `create_completion`
+    can record its arguments instead of running.
 
-    `create_chat_completion` renders the prompt with the chat handler (the GGUF template or a
-    named format), tokenizes it with `Llama.tokenize` and hands it to `create_completion`; while
-    `_genlab_capture` is a dict, both calls are recorded and nothing is generated.
+    Templates: `Llama.__init__` compiles every chat template it finds in `self.metadata`, with
+    no limit of time or memory. The metadata it sets is kept here without them, so it compiles
+    none, and genlab.llama.templates installs them once the model is loaded (compiled within
+    limits, as llama-cpp-python would have, under the same names, with the same default).
+
+    Recording: `create_chat_completion` renders the prompt with the chat handler (the GGUF
+    template or a named format), tokenizes it with `Llama.tokenize` and hands it to
+    `create_completion`; while `_genlab_capture` is a dict, both calls are recorded and nothing
+    is generated.
     """
+    from genlab.llama import templates
 
     class _Engine(llama_cpp().Llama):  # type: ignore[misc, name-defined]
         _genlab_capture: dict[str, Any] | None = None
+        _genlab_templates: dict[str, Any] = {}
+
+        def __init__(self, model_path: str, *args: Any, chat_format: str | None = None, **kwargs: Any):
+            super().__init__(model_path, *args, chat_format=chat_format, **kwargs)
+            try:
+                templates.install(self, self._genlab_templates, chat_format, Path(model_path).name)
+            except BaseException:
+                self.close()
+                raise
+
+        @property  # type: ignore[override]
+        def metadata(self) -> dict[str, Any]:
+            return self._genlab_metadata
+
+        @metadata.setter
+        def metadata(self, value: dict[str, Any]) -> None:
+            self._genlab_templates = templates.template_keys(value)
+            self._genlab_metadata = {k: v for k, v in value.items() if k not in self._genlab_templates}
 
         def tokenize(self, text: bytes, add_bos: bool = True, special: bool = False) -> list[int]:
             if self._genlab_capture is not None:
