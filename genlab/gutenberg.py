@@ -5,12 +5,17 @@ reads the header's Title line; `fetch_gutenberg` downloads a book by number from
 (with a user agent that names genlab, a timeout, and a check that nothing was cut off) and
 saves the stripped text under a file name made from its title. Every failure is one
 GenlabError line.
+
+Whatever the mirror sends, a download costs at most MAX_BOOK bytes (the body streams to a
+temporary file and stops there; a larger Content-Length is refused before reading) and each
+64 KB of it must arrive within the timeout, so a mirror dripping bytes cannot hold genlab.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import tempfile
 import unicodedata
 import urllib.error
 import urllib.request
@@ -22,6 +27,8 @@ from genlab import __version__
 from genlab.atomic import write_text
 from genlab.errors import GenlabError, cannot
 from genlab.progress import progress
+from genlab.secrets import redact_url
+from genlab.server.deadline import opener, restart_body
 from genlab.text import normalize
 
 __all__ = [
@@ -39,6 +46,8 @@ __all__ = [
 DEFAULT_GUTENBERG_MIRROR = "https://www.gutenberg.org"
 MIRROR_ENV_VAR = "GENLAB_GUTENBERG_MIRROR"
 USER_AGENT = f"genlab/{__version__} (corpus fetcher; +https://www.gutenberg.org/policy/robot_access.html)"
+MAX_BOOK = 64 * 2**20  # bytes; the longest Project Gutenberg texts are a few MB
+CHUNK = 64 * 2**10  # bytes read at a time, each within the timeout
 
 # The line after which a book's text begins (new and old styles).
 _START_RE = re.compile(
@@ -215,7 +224,9 @@ def _mirror(mirror: str | None) -> str:
     base = mirror or os.environ.get(MIRROR_ENV_VAR) or DEFAULT_GUTENBERG_MIRROR
     base = base.strip().rstrip("/")
     if not re.match(r"https?://[^/]", base, re.IGNORECASE):
-        raise GenlabError(f"the Gutenberg mirror must be an http:// or https:// URL, got {base!r}")
+        raise GenlabError(f"the Gutenberg mirror must be an http:// or https:// URL, got {redact_url(base)!r}")
+    if "@" in base.split("/")[2]:  # never echoed whole: it may hold a password
+        raise GenlabError(f"the Gutenberg mirror {redact_url(base)!r} cannot carry credentials (user:password@)")
     return base
 
 
@@ -237,23 +248,33 @@ def _download(url: str, timeout: float, desc: str) -> tuple[bytes, str | None]:
     """GET ``url``; return the body and the declared charset. Raises only GenlabError."""
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
+        with opener().open(request, timeout=timeout) as resp, tempfile.TemporaryFile() as held:
             length_header = resp.headers.get("Content-Length")
             try:
                 total = int(length_header) if length_header is not None else None
             except ValueError:
                 total = None
+            if total is not None and total > MAX_BOOK:
+                raise GenlabError(f"download of {url} refused: the mirror says {total:,} bytes, more than the "
+                                  f"{MAX_BOOK // 2**20} MB of any book (is the mirror right?)")
             charset = resp.headers.get_content_charset()
-            chunks: list[bytes] = []
             received = 0
             with progress(total, desc) as advance:
-                while chunk := resp.read(64 * 1024):
-                    chunks.append(chunk)
+                while True:
+                    restart_body(resp)  # each chunk within the timeout, however the mirror paces it
+                    chunk = resp.read(CHUNK)
+                    if not chunk:
+                        break
                     received += len(chunk)
+                    if received > MAX_BOOK:
+                        raise GenlabError(f"download of {url} stopped: the mirror sends more than "
+                                          f"{MAX_BOOK // 2**20} MB, more than any book (is the mirror right?)")
+                    held.write(chunk)
                     advance(len(chunk))
             if total is not None and received < total:
                 raise GenlabError(f"download of {url} was cut off after {received} of {total} bytes; try again")
-            return b"".join(chunks), charset
+            held.seek(0)
+            return held.read(), charset
     except GenlabError:
         raise
     except urllib.error.HTTPError as exc:
