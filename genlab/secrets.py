@@ -14,7 +14,8 @@ HIDDEN = "***"
 _remembered: set[str] = set()
 
 # scheme://user:password@host  ->  scheme://user:***@host ; scheme://token@host -> scheme://***@host
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/\s:@]*)(?::[^/\s@]*)?@")
+# (up to the last "@" of the authority, as urlsplit reads it: a password may hold "@")
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/\s:]*)(?::[^/\s]*)?@")
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s'\"]+")
 _MIN_SECRET = 4  # shorter "keys" would redact ordinary words; refusing them is the client's job
 

@@ -48,7 +48,7 @@ def models_dir(problems: list[str]) -> Path | None:
         raw = read_small(settings, SOURCE, problems)
         try:
             folder = json.loads(raw.decode("utf-8")).get("downloadsFolder") if raw is not None else None
-        except (UnicodeDecodeError, ValueError, AttributeError):
+        except (UnicodeDecodeError, ValueError, AttributeError, RecursionError):
             problems.append(f"{SOURCE}: {shown(str(settings))} is not a JSON object: using {base / 'models'}")
             folder = None
         if isinstance(folder, str) and folder.strip():

@@ -97,7 +97,7 @@ def _model(root: Path, manifest: Path, parts: tuple[str, str, str, str], problem
         return None
     try:
         doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         problems.append(f"{what}: manifest {shown(str(manifest))} is not JSON")
         return None
     layers = doc.get("layers") if isinstance(doc, dict) else None
@@ -153,7 +153,7 @@ def _json_blob(root: Path, digest: str, what: str, problems: list[str]) -> Any:
         return None
     try:
         return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         problems.append(f"{what}: parameters {shown(str(path))} are not JSON")
         return None
 

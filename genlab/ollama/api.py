@@ -15,6 +15,7 @@ from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from genlab.errors import GenlabError
+from genlab.secrets import redact_url
 from genlab.sampling import Sampling, reproducible_seed
 from genlab.server.client import Endpoint
 
@@ -39,6 +40,7 @@ def parse_host(value: str | None) -> Endpoint:
     A bind-all address (0.0.0.0, ::), which OLLAMA_HOST often holds for the server's sake, is
     reached on the loopback address, as Ollama's own client does."""
     text = (value or "").strip().strip("\"'")  # envconfig.Var trims spaces and quotes
+    shown = repr(redact_url(text).partition("?")[0])  # never echoed whole: it may hold a password
     scheme, sep, rest = text.partition("://")
     port = DEFAULT_PORT
     if not sep:
@@ -48,14 +50,14 @@ def parse_host(value: str | None) -> Endpoint:
     elif scheme in ("http", "https"):
         port = 80 if scheme == "http" else 443
     else:
-        raise GenlabError(f"Ollama host {value!r} must be http:// or https:// (for example http://127.0.0.1:11434)")
+        raise GenlabError(f"Ollama host {shown} must be http:// or https:// (for example http://127.0.0.1:11434)")
     try:
         parts = urlsplit(f"{scheme}://{rest}")
         port = parts.port or port
     except ValueError:
-        raise GenlabError(f"Ollama host {value!r} has an invalid port") from None
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise GenlabError(f"Ollama host {value!r} cannot carry a query, a '#' or credentials")
+        raise GenlabError(f"Ollama host {shown} has an invalid port") from None
+    if parts.query or parts.fragment or parts.username is not None or parts.password is not None:
+        raise GenlabError(f"Ollama host {shown} cannot carry a query, a '#' or credentials (user:password@)")
     host = parts.hostname or "127.0.0.1"
     if host in ("0.0.0.0", "::", "0:0:0:0:0:0:0:0"):
         host = "127.0.0.1" if host == "0.0.0.0" else "::1"

@@ -13,9 +13,11 @@ SETTINGS = ("num_ctx", "timeout", "retries", "think", "token_count", "api_key_en
 
 
 def _resolve(rest: str, name: str) -> Target:
-    from genlab.ollama.api import parse_spec
+    from genlab.ollama.api import parse_host, parse_spec
 
-    parse_spec(rest)  # a malformed name is an error now, not at load time
+    host, _ = parse_spec(rest)  # a malformed name or server is an error now, not at load time
+    if host is not None:
+        parse_host(host)
     return Target(name=name, kind="ollama", location=rest, source="Ollama server", load_with=_load)
 
 

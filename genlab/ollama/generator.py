@@ -23,9 +23,11 @@ from genlab.ollama.api import (DEFAULT_NUM_CTX, HOST_ENV, adds_bos, check_model,
                                parse_parameters, parse_spec, request_options, trained_context)
 from genlab.sampling import Sampling
 from genlab.server.client import Client, ServerError
+from genlab.server.limits import TokenCap
 
-# Seconds to wait for a connection or the next bytes of an answer. Ollama loads a model on its
-# first request and answers nothing until it is loaded (its own load timeout is 5 minutes).
+# Seconds to wait for a connection, and for each part of an answer (its head, a JSON body, the
+# next object of a stream) to arrive whole. Ollama loads a model on its first request and
+# answers nothing until it is loaded (its own load timeout is 5 minutes).
 DEFAULT_TIMEOUT = 300.0
 BYTES_PER_TOKEN = 4  # the estimate of count_tokens, as the openai: backend's
 TOKEN_COUNTS = ("estimate", "server")
@@ -52,7 +54,7 @@ class OllamaGenerator(Generator):
     model: an Ollama model name ("llama3", "llama3:8b", "user/model:tag"). host: the server, in
     any form OLLAMA_HOST takes; None: $OLLAMA_HOST, else http://127.0.0.1:11434. num_ctx: the
     context to run the model with (None: the Modelfile's, else the model's own capped at
-    4096). timeout: seconds to wait for a connection or the next bytes of an answer. retries:
+    4096). timeout: seconds to wait for a connection, and for each part of an answer. retries:
     total attempts for 429/503 answers. think: sent with chat requests when not None (True,
     False or "low"/"medium"/"high"/"max"). token_count: "estimate" or "server" (see
     count_tokens). api_key / api_key_env: a Bearer token for a server behind an authenticating
@@ -116,7 +118,7 @@ class OllamaGenerator(Generator):
             return {"model": self.model, "prompt": prompt, "raw": True, "stream": True, "think": False,
                     "options": request_options(sampling, facts.num_ctx, sampling.stop)}
 
-        return self._pieces("/api/generate", body, lambda obj: obj.get("response"))
+        return self._pieces("/api/generate", body, lambda obj: obj.get("response"), sampling.max_tokens)
 
     def chat(self, messages: Sequence[Message], sampling: Sampling) -> Iterator[str]:
         """The assistant's reply over /api/chat (Ollama applies the model's chat template, and
@@ -132,20 +134,28 @@ class OllamaGenerator(Generator):
                 out["think"] = self.think
             return out
 
-        return self._pieces("/api/chat", body, lambda obj: (obj.get("message") or {}).get("content"))
+        return self._pieces("/api/chat", body, lambda obj: (obj.get("message") or {}).get("content"),
+                            sampling.max_tokens)
 
     def _pieces(self, route: str, make_body: Callable[[ModelFacts], dict[str, Any]],
-                text_of: Callable[[dict[str, Any]], Any]) -> Iterator[str]:
+                text_of: Callable[[dict[str, Any]], Any], num_predict: int) -> Iterator[str]:
+        """The text of a stream, stopped by the client after `num_predict` pieces (TokenCap) even
+        when the server ignores num_predict; closing the stream closes the connection."""
         received: list[str] = []
         usage: dict[str, object] = {"finish_reason": None}
         self.last_usage = usage
         thinking = 0
+        cap = TokenCap(num_predict)
         try:
             body = make_body(self.facts())
             with contextlib.closing(self.client.post_ndjson(self.endpoint.base + route, body)) as objects:
                 for obj in objects:
                     text = text_of(obj)
-                    if isinstance(text, str) and text:
+                    text = text if isinstance(text, str) else ""
+                    if not cap.object() or (text and (text := cap.take(text)) is None):
+                        usage.update(finish_reason="length", stopped_by_client=True)  # the server went on: stopped
+                        break
+                    if text:
                         received.append(text)
                         yield text
                     message = obj.get("message")

@@ -12,9 +12,10 @@ SETTINGS = ("api_key_env", "timeout", "extra_sampling")
 
 
 def _resolve(rest: str, name: str) -> Target:
+    from genlab.server.client import Endpoint
     from genlab.server.generator import parse_spec
 
-    parse_spec(rest)  # a missing URL is an error now, not at load time
+    Endpoint.parse(parse_spec(rest)[0])  # a missing or bad URL is an error now, not at load time
     return Target(name=name, kind="openai", location=rest, source="address", load_with=_load)
 
 

@@ -13,7 +13,11 @@ Standard library only (http.client), so the server backend adds no dependency. W
   reached the caller: nothing is duplicated.
 * Everything that can go wrong (refused connection, unknown host, timeout, HTTP errors, a
   malformed or cut-off event stream) becomes one `ServerError` line that names the server and
-  carries the server's own message (read by genlab.server.messages), never a traceback.
+  carries the server's own message (read by genlab.server.messages), never a traceback. Its
+  words pass through genlab.secrets.redact: a server that echoes the API key back gets it hidden.
+* Whatever a server sends is read under the caps of genlab.server.limits, and each part of an
+  answer (its head, a JSON body, the next event of a stream) must arrive whole within the
+  timeout (genlab.server.deadline): a server dripping bytes cannot hold genlab for ever.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import json
 import math
 import os
 import random
+import re
 import socket
 import ssl
 import time
@@ -31,11 +36,13 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
+from genlab.datafiles import check_depth
 from genlab.errors import GenlabError
+from genlab.secrets import redact, redact_url, remember
+from genlab.server.deadline import connection
+from genlab.server.limits import MAX_BODY, MAX_ERROR_BODY, MAX_EVENT, MAX_LINE, MAX_STREAM, size
 from genlab.server.messages import clip, error_message, rejected_field
 
-MAX_LINE = 4 * 2**20  # longest stream line accepted (a chunk is a few hundred bytes)
-MAX_ERROR_BODY = 2**16  # bytes of an error response read for its message
 RETRY_STATUS = (429, 503)
 JSON, EVENT_STREAM, NDJSON = "application/json", "text/event-stream", "application/x-ndjson"  # Accept headers
 
@@ -46,10 +53,10 @@ class ServerError(GenlabError):
     `detail`: the server's own message from an error answer ("" if none)."""
 
     def __init__(self, message: str, status: int | None = None, received: str = "", detail: str = ""):
-        super().__init__(message)
+        super().__init__(redact(message))
         self.status = status
         self.received = received
-        self.detail = detail
+        self.detail = redact(detail)
 
 
 @dataclass(frozen=True)
@@ -101,10 +108,13 @@ class Endpoint:
             raise GenlabError("a server backend needs a URL such as http://127.0.0.1:8080/v1")
         parts = urlsplit(url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise GenlabError(f"{url!r} is not an http:// or https:// URL (for example http://127.0.0.1:8080/v1)")
-        if parts.query or parts.username or parts.password:
-            raise GenlabError(f"{url!r}: the server URL cannot carry a query or credentials "
-                              "(an API key goes in an environment variable: api_key_env in the model alias)")
+            raise GenlabError(f"{redact_url(url)!r} is not an http:// or https:// URL "
+                              "(for example http://127.0.0.1:8080/v1)")
+        if parts.username is not None or parts.password is not None:  # never echoed: it may hold a password
+            raise GenlabError(f"{redact_url(url)!r}: the server URL cannot carry credentials (user:password@); "
+                              "an API key goes in an environment variable: api_key_env in the model alias")
+        if parts.query:
+            raise GenlabError(f"{url.partition('?')[0]!r}: the server URL cannot carry a query (?...)")
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
@@ -140,6 +150,7 @@ class Client:
             if api_key is None:
                 raise GenlabError(f"{who} needs an API key in the environment variable {api_key_env}, "
                                   "which is not set")
+            check_key(api_key, f"the API key in the environment variable {api_key_env}")
         return cls(endpoint, api_key=api_key, timeout=float(timeout), retry=Retry(attempts=retries))
 
     @property
@@ -152,6 +163,7 @@ class Client:
         self.timeout = timeout
         self.retry = retry
         self._sleep = sleep
+        check_key(api_key, "the API key")
         self._api_key = api_key  # sent as a Bearer token, never printed
 
     def __repr__(self) -> str:
@@ -178,7 +190,7 @@ class Client:
         conn, resp = self._open("POST", path, body, EVENT_STREAM)
         finished = False
         try:
-            for event, data in self._events(resp, path):
+            for event, data in self._events(resp):
                 if data.strip() == "[DONE]":
                     if not finished:  # every OpenAI-style server ends with a finish_reason first
                         raise ServerError(
@@ -192,6 +204,7 @@ class Client:
                                                      for c in choices):
                     finished = True
                 yield obj
+                conn.deadline.restart()  # the next event: within the timeout from now
             if not finished:
                 raise ServerError(f"the answer from {self.endpoint.url} was cut off mid-stream: the connection "
                                   "closed before the end-of-stream marker")
@@ -216,6 +229,7 @@ class Client:
                 yield obj
                 if obj.get("done") is True:
                     return
+                conn.deadline.restart()  # the next object: within the timeout from now
             raise ServerError(f"the answer from {self.endpoint.url} was cut off mid-stream: the connection "
                               "closed before the final \"done\" object")
         finally:
@@ -225,10 +239,7 @@ class Client:
 
     def _connection(self) -> http.client.HTTPConnection:
         ep = self.endpoint
-        if ep.scheme == "https":
-            return http.client.HTTPSConnection(ep.host, ep.port, timeout=self.timeout,
-                                               context=ssl.create_default_context())
-        return http.client.HTTPConnection(ep.host, ep.port, timeout=self.timeout)
+        return connection(ep.scheme, ep.host, ep.port, self.timeout)
 
     def _headers(self, accept: str) -> dict[str, str]:
         from genlab import __version__
@@ -248,7 +259,9 @@ class Client:
             conn = self._connection()
             try:
                 conn.request(method, path, body=data, headers=headers)
+                conn.deadline.restart()  # the answer's head: within the timeout of the request
                 resp = conn.getresponse()
+                conn.deadline.restart()  # then its body (or a stream's first event)
             except BaseException as exc:
                 conn.close()
                 if isinstance(exc, Exception):
@@ -307,22 +320,43 @@ class Client:
         return f"cannot reach {ep.url}: {clip(str(exc) or type(exc).__name__, 160)}"
 
     def _read_json(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse, path: str) -> Any:
+        too_big = (f"{self.endpoint.url} answered {path} with more than {size(MAX_BODY)}, "
+                   "more than any answer genlab asks for")
         try:
-            raw = resp.read()
+            if resp.length is not None and resp.length > MAX_BODY:
+                raise ServerError(f"{too_big} (it says {resp.length:,} bytes)")
+            raw = resp.read(MAX_BODY + 1)
+        except ServerError:
+            raise
         except Exception as exc:
             raise ServerError(self._read_message(exc, "while sending its answer")) from None
         finally:
             conn.close()
+        if len(raw) > MAX_BODY:
+            raise ServerError(too_big)
         try:
-            return json.loads(raw)
+            return self._json(raw, f"the answer of {self.endpoint.url} to {path}")
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise ServerError(f"{self.endpoint.url} answered {path} with something that is not JSON: "
                               f"{clip(raw.decode('utf-8', 'replace'), 80)!r}") from None
 
+    @staticmethod
+    def _json(text: str | bytes, what: str) -> Any:
+        """json.loads, nesting deeper than genlab.datafiles allows (or than Python can parse)
+        being a ServerError naming `what`."""
+        try:
+            value = json.loads(text)
+            check_depth(value, source=what)
+        except RecursionError:
+            raise ServerError(f"cannot read {what}: it is nested too deeply") from None
+        except GenlabError as exc:
+            raise ServerError(str(exc)) from None
+        return value
+
     def _read_message(self, exc: BaseException, when: str) -> str:
         url = self.endpoint.url
         if isinstance(exc, (TimeoutError, socket.timeout)):
-            return f"{url} sent nothing for {self.timeout:g} s {when} (timeout)"
+            return f"{url} was too slow {when}: nothing complete arrived within {self.timeout:g} s (timeout)"
         if isinstance(exc, (http.client.IncompleteRead, ConnectionResetError)):
             return f"the answer from {url} was cut off {when}: the connection closed before its end"
         return f"lost the connection to {url} {when} ({clip(str(exc) or type(exc).__name__, 120)})"
@@ -331,7 +365,7 @@ class Client:
         """One JSON object of a stream; a ServerError for an error report (`error`, or an object
         with an "error" key) or for anything that is not a JSON object."""
         try:
-            obj = json.loads(text)
+            obj = self._json(text, f"a {what} of the stream from {self.endpoint.url}")
         except json.JSONDecodeError:
             raise ServerError(f"{self.endpoint.url} sent a malformed {what} in its stream "
                               f"(not JSON): {clip(text, 80)!r}") from None
@@ -343,7 +377,9 @@ class Client:
         return obj
 
     def _lines(self, resp: http.client.HTTPResponse) -> Iterator[str]:
-        """The lines of a streamed body, without their line ends, until the connection closes."""
+        """The lines of a streamed body, without their line ends, until the connection closes
+        (at most MAX_LINE bytes a line, MAX_STREAM in all)."""
+        total = 0
         while True:
             try:
                 line = resp.readline(MAX_LINE + 1)
@@ -352,27 +388,47 @@ class Client:
             if not line:
                 return
             if len(line) > MAX_LINE:
-                raise ServerError(f"{self.endpoint.url} sent a malformed stream (a line over {MAX_LINE} bytes)")
+                raise ServerError(f"{self.endpoint.url} sent a malformed stream (a line over {size(MAX_LINE)})")
+            total += len(line)
+            if total > MAX_STREAM:
+                raise ServerError(f"{self.endpoint.url} sent more than {size(MAX_STREAM)} in one stream; stopped")
             try:
                 text = line.decode("utf-8")
             except UnicodeDecodeError:
                 raise ServerError(f"{self.endpoint.url} sent a malformed stream (not UTF-8)") from None
             yield text.rstrip("\r\n")
 
-    def _events(self, resp: http.client.HTTPResponse, path: str) -> Iterator[tuple[str, str]]:
-        """(event type, data) of each server-sent event (WHATWG event-stream rules)."""
-        event, data = "", []
+    def _events(self, resp: http.client.HTTPResponse) -> Iterator[tuple[str, str]]:
+        """(event type, data) of each server-sent event (WHATWG event-stream rules), at most
+        MAX_EVENT bytes of data an event."""
+        event, data, held = "", [], 0
         for text in self._lines(resp):  # at EOF an event without its blank line is incomplete: dropped
             if not text:
                 if data:
                     yield event or "message", "\n".join(data)
-                event, data = "", []
+                event, data, held = "", [], 0
                 continue
             if text.startswith(":"):
                 continue  # a comment (keep-alive ping)
             name, _, value = text.partition(":")
             value = value.removeprefix(" ")
             if name == "data":
+                held += len(value) + 1
+                if held > MAX_EVENT:
+                    raise ServerError(f"{self.endpoint.url} sent a malformed stream (an event over {size(MAX_EVENT)})")
                 data.append(value)
             elif name == "event":
                 event = value
+
+
+def check_key(key: str | None, what: str) -> None:
+    """Remember `key` (genlab.secrets hides it anywhere from now on) and refuse one that cannot
+    be sent in a header, naming `what` holds it, never the key."""
+    if key is None:
+        return
+    if not isinstance(key, str):
+        raise GenlabError(f"{what} must be text, got {type(key).__name__}")
+    remember(key)
+    if re.search(r"[^\x20-\x7e]", key):
+        raise GenlabError(f"{what} holds a control character (a line break?) or a non-ASCII one: "
+                          "set it to the key alone")

@@ -13,6 +13,7 @@ stream from one ServerGenerator at once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from typing import Any, Iterator, Sequence
@@ -21,9 +22,10 @@ from genlab.errors import GenlabError
 from genlab.generator import Capabilities, Generator, Message, Score, check_messages as _check_messages
 from genlab.sampling import Sampling, reproducible_seed
 from genlab.server.client import Client, Endpoint, ServerError
+from genlab.server.limits import TokenCap
 from genlab.server.scoring import EchoScorer
 
-DEFAULT_TIMEOUT = 60.0  # seconds per network wait (connecting, or the next bytes of an answer)
+DEFAULT_TIMEOUT = 60.0  # seconds to connect, and for each part of an answer to arrive whole
 KEY_ENV = "GENLAB_API_KEY"  # the key for openai:URL backends (aliases name their own variable)
 BYTES_PER_TOKEN = 4  # count_tokens estimate when the server has no tokenizer route
 
@@ -57,8 +59,10 @@ class ServerGenerator(Generator):
     url: the API base, e.g. http://127.0.0.1:8080/v1 (a bare host means /v1). model: the
     "model" field sent (None: omitted; most single-model servers then use theirs). api_key:
     sent as a Bearer token; or api_key_env, the environment variable holding it (read now, an
-    error if unset). timeout: seconds to wait for a connection or for the next bytes of an
-    answer. retries: total attempts for 429/503 answers. Nothing is sent until the first call.
+    error if unset; a key with a control character is refused). timeout: seconds to wait for a
+    connection, and for each part of an answer (its head, a JSON body, the next event of a
+    stream) to arrive whole. retries: total attempts for 429/503 answers. Nothing is sent until
+    the first call. A stream stops after sampling.max_tokens pieces whatever the server does.
     """
 
     kind = "openai"
@@ -103,12 +107,13 @@ class ServerGenerator(Generator):
         if not isinstance(prompt, str):
             raise GenlabError(f"prompt must be a string, got {type(prompt).__name__}")
         body = self._body({"prompt": prompt}, sampling)
-        return self._pieces("/completions", body, lambda c: c.get("text"))
+        return self._pieces("/completions", body, lambda c: c.get("text"), sampling.max_tokens)
 
     def chat(self, messages: Sequence[Message], sampling: Sampling) -> Iterator[str]:
         """The assistant's reply over /chat/completions (the server applies its chat template)."""
         body = self._body({"messages": _check_messages(messages)}, sampling)
-        return self._pieces("/chat/completions", body, lambda c: (c.get("delta") or {}).get("content"))
+        return self._pieces("/chat/completions", body, lambda c: (c.get("delta") or {}).get("content"),
+                            sampling.max_tokens)
 
     def _body(self, what: dict[str, Any], sampling: Sampling) -> dict[str, Any]:
         body = {**({"model": self.model} if self.model else {}), **what}
@@ -116,23 +121,36 @@ class ServerGenerator(Generator):
         body["stream"] = True
         return body
 
-    def _pieces(self, route: str, body: dict[str, Any], text_of: Any) -> Iterator[str]:
+    def _pieces(self, route: str, body: dict[str, Any], text_of: Any, max_tokens: int) -> Iterator[str]:
+        """The text of a stream, stopped by the client after `max_tokens` pieces (TokenCap) even
+        when the server ignores max_tokens; closing the stream closes the connection."""
         received: list[str] = []
         usage: dict[str, object] = {"finish_reason": None}
         self.last_usage = usage
+        cap = TokenCap(max_tokens)
         try:
-            for chunk in self.client.post_stream(self.endpoint.base + route, body):
-                for choice in chunk.get("choices") or []:
-                    if not isinstance(choice, dict):
-                        continue
-                    text = text_of(choice)
-                    if isinstance(text, str) and text:
-                        received.append(text)
-                        yield text
-                    if choice.get("finish_reason"):
-                        usage["finish_reason"] = choice["finish_reason"]
-                if isinstance(chunk.get("usage"), dict):
-                    usage.update(chunk["usage"])
+            with contextlib.closing(self.client.post_stream(self.endpoint.base + route, body)) as chunks:
+                for chunk in chunks:
+                    if not cap.object():
+                        break
+                    for choice in chunk.get("choices") or []:
+                        if not isinstance(choice, dict):
+                            continue
+                        text = text_of(choice)
+                        if isinstance(text, str) and text:
+                            text = cap.take(text)
+                            if text is None:
+                                break
+                            received.append(text)
+                            yield text
+                        if choice.get("finish_reason"):
+                            usage["finish_reason"] = choice["finish_reason"]
+                    if cap.reached:
+                        break
+                    if isinstance(chunk.get("usage"), dict):
+                        usage.update(chunk["usage"])
+            if cap.reached:  # the server went on past max_tokens: genlab stopped it
+                usage.update(finish_reason="length", stopped_by_client=True)
         except ServerError as exc:
             got = "".join(received)
             if got:  # say how much arrived; the caller has it already

@@ -17,6 +17,8 @@ def error_message(body: Any) -> str:
         text = bytes(body).decode("utf-8", errors="replace")
         try:
             obj = json.loads(text)
+        except RecursionError:
+            return "(an answer nested too deeply to read)"
         except json.JSONDecodeError:
             return one_line(re.sub(r"<[^>]+>", " ", text))  # plain text or an HTML error page
     msg: Any = obj
