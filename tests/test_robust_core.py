@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NOVEL, ok
+from conftest import NOVEL, any_one_line_error, ok
 from genlab import secrets
 from genlab.atomic import write_text
 
@@ -95,3 +95,11 @@ def test_the_full_disk_fixture_is_full(full_disk):
 def test_the_read_only_fixture_refuses_writes(read_only_dir):
     with pytest.raises(OSError):
         (read_only_dir / "x").write_text("x")
+
+
+@pytest.mark.parametrize("flag, value", [("--threads", "100000"), ("--gpu-layers", "99999999999"),
+                                         ("--n-ctx", "99999999999999999999999")])
+def test_llama_counts_past_what_llama_cpp_holds_are_one_line(cli, tiny_gguf, flag, value):
+    # --threads 100000 crashed llama.cpp with a segfault; the others overflow its C ints
+    line = any_one_line_error(cli("generate", "--backend", f"llama:{tiny_gguf}", "--max-tokens", "3", flag, value))
+    assert flag in line and value in line

@@ -59,14 +59,17 @@ def sampling_from(kwargs: dict[str, Any], base: Sampling | None = None, escape: 
     return (base or Sampling()).merged(**typed_sampling(kwargs, escape))
 
 
+INT32_MAX = 2**31 - 1  # llama.cpp keeps these counts in C ints
+MAX_THREADS = 512  # ggml's GGML_MAX_N_THREADS: more threads crash llama.cpp (a segfault at 100,000)
+
 _LLAMA_OPTIONS = [
-    click.option("--n-ctx", type=click.IntRange(min=1),
+    click.option("--n-ctx", type=click.IntRange(min=1, max=INT32_MAX),
                  help="llama models: context size in tokens, rounded up to a multiple of 256 as llama.cpp does. "
                       "[default: the model's, at most 4096]"),
-    click.option("--threads", "n_threads", type=click.IntRange(min=1),
+    click.option("--threads", "n_threads", type=click.IntRange(min=1, max=MAX_THREADS),
                  help="llama models: CPU threads, for generating and for evaluating prompts. "
                       "[default: half the cores generating, all of them for prompts]"),
-    click.option("--gpu-layers", "n_gpu_layers", type=click.IntRange(min=-1),
+    click.option("--gpu-layers", "n_gpu_layers", type=click.IntRange(min=-1, max=INT32_MAX),
                  help="llama models: layers to offload to a GPU (-1: all). [default: 0]"),
     click.option("--chat-format",
                  help="llama models: chat template to use instead of the model's own (llama-3, chatml, ...)."),
