@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import math
 import os
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -20,6 +19,7 @@ from genlab.errors import GenlabError, cannot
 from genlab.text import normalize_newlines, strip_bom
 
 __all__ = [
+    "check_weight",
     "corpus_name",
     "iter_corpus",
     "parse_corpus_spec",
@@ -33,6 +33,11 @@ _TEXT_CONTROLS = "\t\n\r\f\v\x1b"
 _SNIFF_BYTES = 64 * 1024
 # A text with more than this share of other control characters is called binary.
 _MAX_CONTROL_SHARE = 0.10
+
+# The weights a corpus may be given (book.txt:2.0): wide enough for any mix, narrow enough
+# that weighted counts stay ordinary finite numbers.
+MIN_WEIGHT = 1e-6
+MAX_WEIGHT = 1e6
 
 _ALLOWED_CONTROL_BYTES = bytes(range(0x20, 0x100)) + _TEXT_CONTROLS.encode("ascii")
 
@@ -228,9 +233,14 @@ def parse_corpus_spec(spec: str) -> tuple[Path, float]:
         return Path(spec), 1.0
     if not head:
         raise GenlabError(f"missing corpus path before the weight in {spec!r}")
-    if not math.isfinite(weight) or weight <= 0:
-        raise GenlabError(f"corpus weight must be a positive number, got {tail!r} in {spec!r}")
+    check_weight(weight, f"{tail!r} in {spec!r}")
     return Path(head), weight
+
+
+def check_weight(weight: float, shown: str) -> None:
+    """Refuse a corpus weight outside MIN_WEIGHT..MAX_WEIGHT (NaN and infinities included)."""
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not MIN_WEIGHT <= weight <= MAX_WEIGHT:
+        raise GenlabError(f"corpus weight must be a number from {MIN_WEIGHT:g} to {MAX_WEIGHT:g}, got {shown}")
 
 
 def corpus_name(path: str | os.PathLike[str]) -> str:

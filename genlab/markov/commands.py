@@ -29,7 +29,8 @@ def train_markov(corpora: tuple[str, ...], order: int, unit: str, output: Path |
     """Train an n-gram Markov chain on one or more text files.
 
     Each CORPUS is a UTF-8 text file with paragraphs separated by blank lines;
-    append :WEIGHT to count one corpus more (or less) than the others.
+    append :WEIGHT to count one corpus more (or less) than the others
+    (a number from 1e-06 to 1e+06).
 
     \b
     Examples:

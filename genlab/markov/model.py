@@ -99,7 +99,7 @@ def train(corpora: Sequence[tuple[str | Path, float]], order: int = 3, unit: str
     (KenLM's and SRILM's convention); genlab's tokenizer is bypassed and each line becomes
     a paragraph, so the Kneser-Ney estimates can be compared with other toolkits'.
     """
-    from genlab.corpus import iter_corpus
+    from genlab.corpus import check_weight, iter_corpus
 
     check_order(order)
     chain_units = units.units_for(unit, tokenized)
@@ -108,6 +108,8 @@ def train(corpora: Sequence[tuple[str | Path, float]], order: int = 3, unit: str
     index: dict[str, int] = {tok.PARAGRAPH: 0}
     docs: list[list[np.ndarray]] = []
     provenance: list[dict] = []
+    for path, weight in corpora:
+        check_weight(weight, f"{weight!r} for {path}")
     for n, (path, weight) in enumerate(corpora):
         digest = hashlib.sha256()
         # a corpus is normalised once, as it is read (one leading BOM off, LF line ends)
