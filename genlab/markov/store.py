@@ -1,13 +1,16 @@
 """Markov model files: one zip of plain numpy arrays plus JSON metadata. Never pickle.
 
 Written atomically (temp file in the same folder, then rename), so an interrupted save never
-leaves half a model. Loading checks the format name and version before trusting anything.
+leaves half a model. Loading trusts nothing: the header is checked by type and range first
+(header.py), every member's size is bounded by it before a byte is inflated (archive.py), and
+every count table must be as sound as a trained one (tables.py).
 """
 
 from __future__ import annotations
 
 import json
 import lzma
+import math
 import os
 import zipfile
 import zlib
@@ -15,16 +18,17 @@ from pathlib import Path
 
 import numpy as np
 
-from genlab.errors import GenlabError
 from genlab.atomic import replacing
-from genlab.markov.model import MAX_ORDER, UNITS, MarkovModel
-from genlab.markov.units import PRETOKENIZED
-from genlab.markov.ngrams import NgramCounts
-from genlab.ngrams import count_sorted
+from genlab.errors import GenlabError, cannot
 from genlab.folders import expand_user
+from genlab.markov.archive import READ_ERRORS, Archive, Damaged, opened
+from genlab.markov.header import FORMAT, FORMAT_VERSION, META_MOST, Header, read_header
+from genlab.markov.marks import PARAGRAPH
+from genlab.markov.model import MarkovModel
+from genlab.markov.ngrams import NgramCounts
+from genlab.markov.tables import check_table
+from genlab.ngrams import count_sorted
 
-FORMAT = "genlab-markov"
-FORMAT_VERSION = 1
 SUFFIX = ".markov"
 MODELS_DIR = Path("models")
 
@@ -95,24 +99,28 @@ def _compact_counts(counts: np.ndarray) -> np.ndarray:
 
 
 def load(path: str | Path) -> MarkovModel:
+    """The model saved at `path`. A damaged or hostile file is one GenlabError naming it, in
+    bounded memory: every size is checked against the header before it is read."""
     path = Path(path)
     if not path.exists():
         raise GenlabError(f"{path}: no such model file")
     if path.is_dir():
         raise GenlabError(f"{path} is a directory, not a model file")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            if "meta" not in z.files:
+        with opened(path) as archive:
+            if "meta" not in archive.members:
                 raise GenlabError(f"{path} is not a genlab Markov model")
-            meta = _read_meta(z["meta"], path)
-            arrays = {k: z[k] for k in z.files if k != "meta"}
-    except GenlabError:
-        raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, zlib.error) as e:
+            header = read_header(archive.array("meta", ("|u1",), META_MOST).tobytes(), path)
+            return _assemble(header, archive)
+    except Damaged as e:
+        raise GenlabError(f"{path} is corrupt ({e})") from None
+    except READ_ERRORS as e:
         if not _starts_like_zip(path):
             raise GenlabError(f"{path} is not a genlab Markov model (unrecognised file format)") from None
-        raise GenlabError(f"{path} is truncated or corrupt ({type(e).__name__})") from None
-    return _assemble(meta, arrays, path)
+        why = "damaged compressed data" if isinstance(e, zlib.error) else type(e).__name__
+        raise GenlabError(f"{path} is truncated or corrupt ({why})") from None
+    except OSError as e:
+        raise cannot("read", path, e) from None
 
 
 def _starts_like_zip(path: Path) -> bool:
@@ -124,64 +132,85 @@ def _starts_like_zip(path: Path) -> bool:
         return False
 
 
-def _read_meta(raw: np.ndarray, path: Path) -> dict:
+_COUNTS = ("<u2", "<u4", "<u8", "<f8")
+
+
+def _assemble(h: Header, archive: Archive) -> MarkovModel:
+    """The model from its checked header and members; tables are checked before the text is
+    inflated, and the text is inflated no further than the header's length."""
+    def member(name: str, *dtypes: str) -> np.ndarray:
+        return archive.array(name, dtypes, h.most(name.rstrip("0123456789")))
+
+    vocab = _vocabulary(member("vocab", "|u1"), h.vocab_size)
+    starts = member("doc_starts", "<i8")
+    _check_documents(starts, h)
+    keys, counts, reindex, slices = [], [], [], []
+    renumbered = (0, 1)  # the deepest renumbered depth so far, and its number of codes
+    for d in range(h.order + 1):
+        deltas, runs = member(f"contexts{d}", "<u8"), member(f"runs{d}", "<u4")
+        nexts, c = member(f"next{d}", "<u2", "<u4"), member(f"counts{d}", *_COUNTS)
+        table = member(f"reindex{d}", "<u8") if d in h.reindexed else None
+        contexts = check_table(d, deltas, runs, nexts, c, table, h.bits, h.vocab_size, renumbered)
+        if table is not None:
+            renumbered = (d, len(table))
+        keys.append(_join_keys(contexts, runs, nexts, h.bits))
+        counts.append(c)
+        reindex.append(table)
+        slices.append((contexts, np.concatenate(([0], np.cumsum(runs, dtype=np.int64)))))
+    _check_total(counts[0], starts, h)
+    text_ids = np.frombuffer(_inflate_text(member("text", "|u1"), h), dtype=np.dtype(h.text_dtype))
+    if int(text_ids.max()) >= len(vocab):
+        raise Damaged("training text does not match its vocabulary")
+    return MarkovModel(h.order, h.unit, vocab, NgramCounts(h.order, h.bits, keys, counts, reindex, slices),
+                       text_ids, starts, h.corpora, h.continue_rate, h.quote_span, h.version,
+                       pretokenized=h.pretokenized)
+
+
+def _vocabulary(raw: np.ndarray, size: int) -> list[str]:
+    """The vocabulary's tokens (the paragraph mark first, each once), counted before decoding."""
+    if int(np.count_nonzero(raw == ord("\n"))) != size - 1:
+        raise Damaged("vocabulary does not match its header")
     try:
-        meta = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise GenlabError(f"{path} is corrupt (unreadable metadata)") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise GenlabError(f"{path} is not a genlab Markov model")
-    version = meta.get("format_version")
-    if not isinstance(version, int):
-        raise GenlabError(f"{path} is corrupt (no format version)")
-    if version > FORMAT_VERSION:
-        raise GenlabError(
-            f"{path} was written by a newer genlab ({meta.get('genlab_version', '?')}, model format {version}); "
-            f"this genlab reads format {FORMAT_VERSION}: upgrade genlab to use it"
-        )
-    return meta
+        vocab = str(raw.data, "utf-8", "surrogatepass").split("\n")
+    except UnicodeDecodeError:
+        raise Damaged("vocabulary is not UTF-8") from None
+    if vocab[0] != PARAGRAPH or len(set(vocab)) != len(vocab):
+        raise Damaged("vocabulary does not match its header")
+    return vocab
 
 
-def _assemble(meta: dict, a: dict[str, np.ndarray], path: Path) -> MarkovModel:
-    def corrupt(why: str) -> GenlabError:
-        return GenlabError(f"{path} is corrupt ({why})")
+def _check_documents(starts: np.ndarray, h: Header) -> None:
+    """One start per corpus, the first at 0, each document at least a mark and a token long."""
+    if len(starts) == 0 or starts[0] != 0 or np.any(np.diff(starts) < 2) or int(starts[-1]) > h.text_length - 2:
+        raise Damaged("document starts do not match the training text")
+    if h.corpora and len(h.corpora) != len(starts):
+        raise Damaged("document starts do not match the corpora")
 
+
+def _check_total(unigrams: np.ndarray, starts: np.ndarray, h: Header) -> None:
+    """Every training token but each document's first is counted once (times its corpus's
+    weight) at depth 0: a text_length that lies is caught before the text is inflated."""
+    lengths = np.diff(np.append(starts, h.text_length)) - 1
+    weights = np.array([c.get("weight", 1.0) for c in h.corpora] if h.corpora else [1.0] * len(starts))
+    if not math.isclose(float(unigrams.sum(dtype=np.float64)), float(lengths @ weights), rel_tol=1e-9):
+        raise Damaged("count table 0 does not match the training text's length")
+
+
+def _inflate_text(stored: np.ndarray, h: Header) -> bytes:
+    """The training text's bytes, inflated to at most the length its header gives."""
+    expected = h.text_length * np.dtype(h.text_dtype).itemsize
+    inflater = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=_LZMA["filters"])
     try:
-        order, unit, bits = int(meta["order"]), meta["unit"], int(meta["bits"])
-        if not 1 <= order <= MAX_ORDER or unit not in UNITS:
-            raise corrupt("bad order or unit")
-        vocab = a["vocab"].tobytes().decode("utf-8", "surrogatepass").split("\n")
-        if len(vocab) != meta["vocab_size"] or not 1 <= bits <= 32 or len(vocab) > 1 << bits:
-            raise corrupt("vocabulary does not match its header")
-        keys, counts, reindex, slices = [], [], [], []
-        for d in range(order + 1):
-            deltas, runs, nexts, c = a[f"contexts{d}"], a[f"runs{d}"], a[f"next{d}"], a[f"counts{d}"]
-            if deltas.dtype != np.uint64 or len(deltas) != len(runs) or int(runs.sum()) != len(nexts) \
-                    or len(nexts) != len(c):
-                raise corrupt(f"count table {d} is damaged")
-            contexts = np.cumsum(deltas, dtype=np.uint64)
-            k = _join_keys(contexts, runs, nexts, bits)
-            if len(k) > 1 and not np.all(k[1:] > k[:-1]):
-                raise corrupt(f"count table {d} is out of order")
-            keys.append(k)
-            counts.append(c)
-            reindex.append(a.get(f"reindex{d}"))
-            slices.append((contexts, np.concatenate(([0], np.cumsum(runs, dtype=np.int64)))))
-        if len(keys[0]) and int(keys[0][-1]) >= len(vocab):
-            raise corrupt("token ids out of range")
-        raw = lzma.decompress(a["text"].tobytes(), **_LZMA)
-        text_ids, starts = np.frombuffer(raw, dtype=np.dtype(meta["text_dtype"])), a["doc_starts"]
-        if len(text_ids) != meta["text_length"] or (len(text_ids) and int(text_ids.max()) >= len(vocab)):
-            raise corrupt("training text does not match its header")
-    except KeyError as e:
-        raise corrupt(f"missing {e.args[0]}") from None
-    except (ValueError, TypeError, UnicodeDecodeError, lzma.LZMAError, zlib.error) as e:
-        raise corrupt(type(e).__name__) from None
-    model = MarkovModel(order, unit, vocab, NgramCounts(order, bits, keys, counts, reindex, slices),
-                        text_ids, starts, meta.get("corpora", []), float(meta.get("continue_rate", 0.0)),
-                        int(meta.get("quote_span", 0)), meta.get("genlab_version", "?"),
-                        pretokenized=meta.get("tokenizer") == PRETOKENIZED)
-    return model
+        raw = inflater.decompress(stored.data, max_length=expected)
+        if len(raw) == expected and not inflater.eof:
+            raw += inflater.decompress(b"", max_length=1)
+    except lzma.LZMAError:
+        raise Damaged("training text is damaged") from None
+    if len(raw) > expected:
+        raise Damaged(f"training text is longer than the {h.text_length:,} tokens its header gives")
+    if len(raw) < expected or not inflater.eof or inflater.unused_data:
+        raise Damaged("training text does not match its header")
+    return raw
 
 
 def default_name(corpus_stem: str, order: int, unit: str) -> str:
