@@ -303,7 +303,7 @@ def test_damaged_files_load_or_raise_genlab_error(tmp_path, model_file):
 
 
 def test_damaged_files_through_the_cli_are_one_line(cli, model_file):
-    copies = list(damaged_copies(model_file.read_bytes(), 6, seed=5))
+    copies = list(damaged_copies(model_file.read_bytes(), 3, seed=5))
     for n, (kind, damaged) in enumerate(copies):
         (cli.cwd / f"damaged{n}.markov").write_bytes(damaged)
         r = cli("generate", "--backend", f"markov:damaged{n}.markov", "--max-tokens", "10")

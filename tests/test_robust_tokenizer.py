@@ -40,7 +40,7 @@ texts = st.one_of(
               st.integers(30, 3000), st.sampled_from([" ", "", "-", " — ", "\n\n"])),  # very long words
 )
 NONCHARACTERS = re.compile("[\ufdd0-\ufdef]")
-properties = settings(max_examples=700, deadline=None, suppress_health_check=list(HealthCheck))
+properties = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 def test_properties_hold_in_a_child_process():
