@@ -215,36 +215,47 @@ def read_only_dir(tmp_path: Path):
         subprocess.run(["umount", "-l", str(where)], capture_output=True)
 
 
+# Runs ARGV in a grandchild and reports its exit status and peak memory on the fd it is given. The grandchild is
+# forked from this small process, not from pytest: a child forked from a big process inherits its
+# resident pages, and the kernel counts them in the child's high-water mark when it execs.
+_MEASURE = """
+import os, sys
+report = int(sys.argv[1])
+pid = os.fork()
+if pid == 0:
+    os.close(report)
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+os.write(report, f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}".encode())
+"""
+
+
 def run_measured(cli: CLI, *args, input: bytes | None = None, timeout: float = 120):
-    """Run `genlab ARGS` like `cli(...)` and also return its peak resident memory in MB (the
-    child's own high-water mark, from wait4). The timeout only stops a hang."""
-    import threading
-
-    proc = subprocess.Popen(cli.argv(args), cwd=cli.cwd, env=cli.env, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out: dict[str, bytes] = {}
-
-    def drain(name, stream):
-        out[name] = stream.read()
-
-    readers = [threading.Thread(target=drain, args=(n, s)) for n, s in (("out", proc.stdout), ("err", proc.stderr))]
-    for t in readers:
-        t.start()
-    if input:
-        proc.stdin.write(input)
-    proc.stdin.close()
-    timer = threading.Timer(timeout, proc.kill)
-    timer.start()
+    """Run `genlab ARGS` like `cli(...)` and also return its peak resident memory in MB (its own
+    high-water mark, from wait4). The timeout only stops a hang."""
+    read_end, write_end = os.pipe()
+    argv = cli.argv(args)
     try:
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc = subprocess.Popen([sys.executable, "-c", _MEASURE, str(write_end), *argv], cwd=cli.cwd, env=cli.env,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                pass_fds=(write_end,), start_new_session=True)
+        os.close(write_end)
+        try:
+            stdout, stderr = proc.communicate(input or b"", timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)  # the wrapper and genlab both
+            proc.communicate()
+            raise
+        write_end = -1
+        with os.fdopen(read_end, "rb") as fh:
+            read_end = -1
+            code, peak_kb = fh.read().decode().split()
     finally:
-        timer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    for t in readers:
-        t.join()
+        for fd in (read_end, write_end):
+            if fd >= 0:
+                os.close(fd)
 
     def text(raw: bytes) -> str:
         return raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
 
-    result = subprocess.CompletedProcess(cli.argv(args), proc.returncode, text(out["out"]), text(out["err"]))
-    return result, usage.ru_maxrss / 1024
+    return subprocess.CompletedProcess(argv, int(code), text(stdout), text(stderr)), int(peak_kb) / 1024

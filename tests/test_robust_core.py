@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NOVEL, any_one_line_error, ok
+from conftest import NOVEL, any_one_line_error, ok, one_line_error, run_measured
 from genlab import secrets
 from genlab.atomic import write_text
 
@@ -103,3 +103,14 @@ def test_llama_counts_past_what_llama_cpp_holds_are_one_line(cli, tiny_gguf, fla
     # --threads 100000 crashed llama.cpp with a segfault; the others overflow its C ints
     line = any_one_line_error(cli("generate", "--backend", f"llama:{tiny_gguf}", "--max-tokens", "3", flag, value))
     assert flag in line and value in line
+
+
+def test_peak_memory_is_the_commands_own(cli):
+    # a child forked from pytest used to be charged pytest's resident pages (311 MB here)
+    ballast = bytearray(300 * 2**20)
+    ballast[::4096] = b"x" * len(ballast[::4096])  # make the pages resident
+    r, peak_mb = run_measured(cli, "--version")
+    assert ok(r).startswith("genlab") and peak_mb < 150
+    r, _ = run_measured(cli, "corpus", "split", cli.cwd / "missing.txt")
+    assert one_line_error(r, exit_code=None)
+    del ballast
