@@ -1,15 +1,14 @@
 """Read JSON and TOML that a user, a server or another tool wrote: any failure is one line.
 
 A file is data from outside: it may be truncated, in the wrong encoding, nested ten thousand
-levels deep (Python's parsers then raise RecursionError) or hold a type other than the one
-expected. These readers turn each case into a GenlabError that names the source, and refuse
-nesting deeper than any file genlab reads needs, so later code never recurses that deep.
+levels deep (Python's parsers then raise RecursionError). These readers turn each case into a
+GenlabError that names the source, and refuse nesting deeper than any file genlab reads needs,
+so later code never recurses that deep. Checking types and ranges is each reader's own job.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import tomllib
 from typing import Any
 
@@ -60,23 +59,6 @@ def check_depth(value: Any, *, source: str, limit: int = MAX_DEPTH) -> None:
         if depth > limit:
             raise GenlabError(f"cannot read {source}: it is nested more than {limit} levels deep")
         stack.extend((child, depth + 1) for child in children)
-
-
-def finite_number(value: Any, *, what: str, source: str, low: float | None = None,
-                  high: float | None = None) -> float:
-    """`value` as a float if it is a finite number (not a bool) within [low, high], else one error line."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise GenlabError(f"cannot read {source}: {what} must be a number, not {_shown(value)}")
-    if (low is not None and value < low) or (high is not None and value > high):
-        span = f"between {low:g} and {high:g}" if low is not None and high is not None else (
-            f"at least {low:g}" if low is not None else f"at most {high:g}")
-        raise GenlabError(f"cannot read {source}: {what} must be {span}, not {value!r}")
-    return float(value)
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _short(exc: Exception) -> str:
