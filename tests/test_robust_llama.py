@@ -3,7 +3,9 @@ error line (or works), in little memory and time. The files are built here; noth
 
 from __future__ import annotations
 
+import random
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -172,3 +174,126 @@ class TestChatTemplateLimits:
         worker.join(timeout=120)
         assert len(caught) == 1 and isinstance(caught[0], GenlabError), caught
         assert "the spinning template took more than" in str(caught[0])
+
+
+# --- GGUF files: sizes the header claims, what llama.cpp aborts on, damage at random ------------
+
+
+def _patch(data: bytes, at: int, fmt: str, value) -> bytes:
+    out = bytearray(data)
+    struct.pack_into(fmt, out, at, value)
+    return bytes(out)
+
+
+def _value_at(data: bytes, key: str) -> int:
+    """Where the value of a key-value starts (after its key and its u32 type)."""
+    return data.index(struct.pack("<Q", len(key)) + key.encode()) + 8 + len(key) + 4
+
+
+def _with_string(data: bytes, key: str, value: str) -> bytes:
+    """`key` set to `value`, general.description shortened or padded so the tensor data stays aligned."""
+    at = _value_at(data, key)
+    old = struct.unpack_from("<Q", data, at)[0]
+    data = data[:at] + struct.pack("<Q", len(value)) + value.encode() + data[at + 8 + old:]
+    at = _value_at(data, "general.description")
+    n = struct.unpack_from("<Q", data, at)[0]
+    fill = n - (len(value) - old)
+    return data[:at] + struct.pack("<Q", fill) + (data[at + 8: at + 8 + n] + b" " * 64)[:fill] + data[at + 8 + n:]
+
+
+def _tensor_field(data: bytes, name: str, field: str) -> int:
+    """Where the first dimension ("dims") or the data offset ("offset") of a tensor's info is."""
+    at = data.index(struct.pack("<Q", len(name)) + name.encode(), 1000) + 8 + len(name)
+    n_dims = struct.unpack_from("<I", data, at)[0]
+    return at + 4 if field == "dims" else at + 4 + 8 * n_dims + 4
+
+
+HOSTILE_HEADERS = {  # name: how to make it from the tiny model's bytes
+    "string-length-2**60": lambda d: _patch(d, _value_at(d, "general.name"), "<Q", 2**60),
+    "array-length-2**60": lambda d: _patch(d, _value_at(d, "tokenizer.ggml.tokens") + 4, "<Q", 2**60),
+    "tensor-count-2**40": lambda d: _patch(d, 8, "<Q", 2**40),
+    "key-value-count-2**40": lambda d: _patch(d, 16, "<Q", 2**40),
+    "truncated-header": lambda d: d[:5000],
+    "truncated-data": lambda d: d[:-100],
+    "offset-past-the-end": lambda d: _patch(d, _tensor_field(d, "output.weight", "offset"), "<Q", 2**40),
+    "dimension-2**62": lambda d: _patch(d, _tensor_field(d, "output.weight", "dims"), "<Q", 2**62),
+}
+LLAMA_CPP_ABORTS = {  # each ended the process with SIGABRT inside llama.cpp
+    "token-twice": lambda d: d.replace(struct.pack("<Q", 6) + "▁the".encode(), struct.pack("<Q", 6) + "▁th\0".encode()),
+    "no-layers": lambda d: _patch(d, _value_at(d, "llama.block_count"), "<I", 0),
+    "negative-epsilon": lambda d: _patch(d, _value_at(d, "llama.attention.layer_norm_rms_epsilon"), "<f", -1.0),
+    "nan-epsilon": lambda d: _patch(d, _value_at(d, "llama.attention.layer_norm_rms_epsilon"), "<f", float("nan")),
+    "no-vocabulary": lambda d: _with_string(d, "tokenizer.ggml.model", "none"),
+    "wordpiece-with-bytes": lambda d: _with_string(d, "tokenizer.ggml.model", "bert"),
+}
+
+
+class TestGGUFFiles:
+    """Every damaged or hostile file is one line before llama.cpp reads it; nothing big is allocated."""
+
+    @pytest.mark.parametrize("make", [*HOSTILE_HEADERS.values(), *LLAMA_CPP_ABORTS.values()],
+                             ids=[*HOSTILE_HEADERS, *LLAMA_CPP_ABORTS])
+    def test_one_line_before_llama_cpp(self, cli, tiny_gguf, make):
+        bad = cli.cwd / "bad.gguf"
+        bad.write_bytes(make(tiny_gguf.read_bytes()))
+        assert bad.read_bytes() != tiny_gguf.read_bytes()
+        r, peak = run_measured(cli, "generate", "--backend", "llama:bad.gguf", "--prompt", "hi", "--max-tokens", "2")
+        assert "bad.gguf" in one_line_error(r)
+        assert peak < BOMB_MB
+
+    @pytest.mark.parametrize("context", [2**29, 2**31])
+    def test_a_claimed_context_costs_nothing(self, cli, tmp_path, context):
+        """llama-cpp-python sized every tokenize buffer by the trained context: 2 GB a call for 2**29,
+        a ValueError traceback for 2**31 (llama.cpp reads it as a negative int32)."""
+        claims = build_tiny_model(tmp_path / "claims.gguf", context=context)
+        r, peak = run_measured(cli, "generate", "--backend", f"llama:{claims}", "--prompt", "hi", "--max-tokens", "2")
+        assert ok(r) and peak < BOMB_MB
+
+    def test_the_header_check_meets_damage_with_genlab_errors_only(self, tiny_gguf, tmp_path):
+        """Seeded truncations and byte flips of a real file: the header reader and the llama.cpp
+        checks accept it or raise GenlabError, nothing else, and fast."""
+        from genlab.errors import GenlabError
+        from genlab.llama import aborts
+        from genlab.llama.gguf_header import inspect_gguf, read_header
+
+        data = tiny_gguf.read_bytes()
+        header_end = read_header(tiny_gguf).data_offset
+        rng = random.Random(17)
+        outcomes = {"ok": 0, "refused": 0}
+        for i in range(400):
+            if i % 4 == 0:
+                damaged = data[: rng.randrange(len(data))]
+            else:
+                damaged = bytearray(data)
+                for _ in range(rng.randint(1, 6)):
+                    damaged[rng.randrange(header_end)] = rng.choice([0, 0xFF, rng.randrange(256)])
+            path = tmp_path / f"damaged-{i}.gguf"
+            path.write_bytes(bytes(damaged))
+            try:
+                aborts.check(inspect_gguf(path))
+                outcomes["ok"] += 1
+            except GenlabError:
+                outcomes["refused"] += 1
+            path.unlink()
+        assert outcomes["refused"] > 100 and outcomes["ok"] > 10, outcomes
+
+    def test_damaged_files_through_the_command_line(self, cli, tiny_gguf):
+        """A few seeded damaged copies run for real (llama.cpp can crash: each in its own process):
+        each generates or ends in one error line."""
+        from genlab.llama.gguf_header import read_header
+
+        data = tiny_gguf.read_bytes()
+        header_end = read_header(tiny_gguf).data_offset
+        rng = random.Random(5)
+        for i in range(8):
+            damaged = bytearray(data)
+            for _ in range(3):
+                damaged[rng.randrange(header_end)] = rng.choice([0, rng.randrange(256)])
+            (cli.cwd / "damaged.gguf").write_bytes(bytes(damaged))
+            r = cli("generate", "--backend", "llama:damaged.gguf", "--prompt", "hi", "--max-tokens", "2",
+                    "--seed", "1", timeout=120)
+            assert r.returncode in (0, 1), (i, r.returncode, r.stderr[-500:])
+            if r.returncode:
+                one_line_error(r)
+            else:
+                ok(r)

@@ -21,6 +21,24 @@ def llama_cpp() -> Any:
     return llama_cpp
 
 
+def tokens_of(vocab: Any, text: bytes, add_bos: bool, special: bool) -> list[int]:
+    """llama.cpp's tokens of `text`, in a buffer sized by the text: a token holds at least one
+    byte, and a few special ones may be added (a larger need is reported, and met once).
+
+    llama-cpp-python sizes its buffer by the model's trained context instead, whatever the
+    text: a 1 MB GGUF claiming a context of 2**29 tokens made every call allocate 2 GB, and one
+    claiming 2**31 failed with a ValueError (llama.cpp reads the number as a signed int)."""
+    lib = llama_cpp()
+    size = len(text) + 8
+    for _ in range(2):
+        buffer = (lib.llama_token * size)()
+        n = lib.llama_tokenize(vocab, text, len(text), buffer, size, add_bos, special)
+        if n >= 0:
+            return list(buffer[:n])
+        size = -n
+    raise GenlabError(f"llama.cpp could not tokenize a text of {len(text)} bytes")
+
+
 @functools.lru_cache(maxsize=None)
 def engine_class() -> type:
     """A `llama_cpp.Llama` whose chat templates run within limits, and whose `create_completion`
@@ -30,6 +48,8 @@ def engine_class() -> type:
     no limit of time or memory. The metadata it sets is kept here without them, so it compiles
     none, and genlab.llama.templates installs them once the model is loaded (compiled within
     limits, as llama-cpp-python would have, under the same names, with the same default).
+
+    Tokens: `tokenize` uses a buffer sized by the text (see tokens_of).
 
     Recording: `create_chat_completion` renders the prompt with the chat handler (the GGUF
     template or a named format), tokenizes it with `Llama.tokenize` and hands it to
@@ -62,7 +82,7 @@ def engine_class() -> type:
         def tokenize(self, text: bytes, add_bos: bool = True, special: bool = False) -> list[int]:
             if self._genlab_capture is not None:
                 self._genlab_capture.setdefault("rendered", []).append(bytes(text))
-            return super().tokenize(text, add_bos, special)
+            return tokens_of(self._model.vocab, text, add_bos, special)
 
         def create_completion(self, prompt: Any, *args: Any, **kwargs: Any) -> Any:
             if self._genlab_capture is not None:

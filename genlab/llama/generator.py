@@ -16,7 +16,7 @@ from typing import Any, Iterator, Sequence
 
 from genlab.errors import GenlabError
 from genlab.generator import Capabilities, Generator, Message, Score, check_messages as _check_messages
-from genlab.llama import chat_prompt, scoring
+from genlab.llama import aborts, chat_prompt, scoring
 from genlab.llama.engine import engine_class, llama_cpp
 from genlab.llama.context import choose_context
 from genlab.llama.gguf_header import inspect_gguf
@@ -72,6 +72,7 @@ class LlamaGenerator(Generator):
         prompt_cache: bool | None = None,
     ):
         self.header = inspect_gguf(path)
+        aborts.check(self.header)  # what llama.cpp would crash on instead of reporting
         self.path = self.header.path
         self.name = name or f"llama:{self.path.stem}"
         self.verbose = bool(verbose)

@@ -104,8 +104,9 @@ class GGUFHeader:
     """The header of a GGUF file: its key-values and tensor infos, no tensor data.
 
     metadata: every key-value, except arrays longer than SMALL_ARRAY elements, whose
-    (element type name, length) are in `arrays` instead. tensors: empty when read with
-    tensors=False. data_end: the byte just past the last tensor's data (only with tensors).
+    (element type name, length) are in `arrays` instead, and the file offset of their first
+    element in `array_offsets`. tensors: empty when read with tensors=False. data_end: the
+    byte just past the last tensor's data (only with tensors).
     """
 
     version: int
@@ -116,6 +117,7 @@ class GGUFHeader:
     alignment: int = DEFAULT_ALIGNMENT
     data_offset: int = 0
     data_end: int = 0
+    array_offsets: dict[str, int] = field(default_factory=dict)
 
     @property
     def parameters(self) -> int:
@@ -207,8 +209,9 @@ def _value(cur: _Cursor, vtype: int, key: str) -> Any:
     return bool(value) if vtype == _BOOL else value
 
 
-def _array(cur: _Cursor, key: str, arrays: dict[str, tuple[str, int]]) -> list[Any] | None:
-    """The elements of a small array; a long one is skipped (None) and recorded in `arrays`."""
+def _array(cur: _Cursor, key: str, arrays: dict[str, tuple[str, int]], offsets: dict[str, int]) -> list[Any] | None:
+    """The elements of a small array; a long one is skipped (None) and recorded in `arrays`
+    and `offsets`."""
     etype = cur.unpack(_U32)
     count = cur.unpack(_U64)
     if etype == _ARRAY:
@@ -224,6 +227,7 @@ def _array(cur: _Cursor, key: str, arrays: dict[str, tuple[str, int]]) -> list[A
     if count <= SMALL_ARRAY:
         return [_value(cur, etype, key) for _ in range(count)]
     arrays[key] = (VALUE_TYPES[etype], count)
+    offsets[key] = cur.pos
     if etype == _STRING:
         cur.skip_strings(count, key)
     else:
@@ -254,13 +258,14 @@ def _read(path: Path, size: int, tensors: bool) -> GGUFHeader:
 
         metadata: dict[str, Any] = {}
         arrays: dict[str, tuple[str, int]] = {}
+        offsets: dict[str, int] = {}
         for _ in range(n_kv):
             key = cur.string("a key", MAX_KEY)
             if key in metadata or key in arrays:
                 raise cur.damaged(f"the key {key!r} appears twice")
             vtype = cur.unpack(_U32)
             if vtype == _ARRAY:
-                value = _array(cur, key, arrays)
+                value = _array(cur, key, arrays, offsets)
                 if value is not None:
                     metadata[key] = value
             else:
@@ -271,7 +276,7 @@ def _read(path: Path, size: int, tensors: bool) -> GGUFHeader:
                 or alignment & (alignment - 1)):
             raise cur.damaged(f"general.alignment is {alignment!r}, not a power of two")
         if not tensors:
-            return GGUFHeader(version, n_tensors, metadata, arrays, alignment=alignment)
+            return GGUFHeader(version, n_tensors, metadata, arrays, alignment=alignment, array_offsets=offsets)
 
         infos: list[TensorInfo] = []
         names: set[str] = set()
@@ -304,7 +309,7 @@ def _read(path: Path, size: int, tensors: bool) -> GGUFHeader:
             end = max(end, offset + n_bytes)
         data_offset = -(-cur.pos // alignment) * alignment
         return GGUFHeader(version, n_tensors, metadata, arrays, tuple(infos), alignment,
-                          data_offset, data_offset + end)
+                          data_offset, data_offset + end, offsets)
 
 
 def _stat(path: str | os.PathLike[str]) -> tuple[Path, os.stat_result]:
