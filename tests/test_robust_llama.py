@@ -33,7 +33,8 @@ class TestContextSize:
     """n_ctx is bounded by the trained context and by memory, before llama.cpp allocates it."""
 
     def test_huge_context_is_one_line(self, cli, model):
-        r, peak = run_measured(cli, "generate", "--backend", f"llama:{model}", "--n-ctx", "100000000000",
+        """2,000,000,000 tokens: within llama.cpp's int (--n-ctx refuses more), in no machine's memory."""
+        r, peak = run_measured(cli, "generate", "--backend", f"llama:{model}", "--n-ctx", "2000000000",
                                "--prompt", "hi", "--max-tokens", "2")
         line = one_line_error(r)
         assert "trained on a context of" in line and "needs about" in line and "iB of memory" in line
@@ -43,12 +44,13 @@ class TestContextSize:
                                          ["compare", "--orders", "none", "-n", "1", "-o", "run"]])
     def test_every_command_bounds_it(self, cli, tiny_gguf, command):
         (cli.cwd / "text.txt").write_text("Some text to score.\n")
-        r, peak = run_measured(cli, *command, "--backend", f"llama:{tiny_gguf}", "--n-ctx", "100000000000",
+        r, peak = run_measured(cli, *command, "--backend", f"llama:{tiny_gguf}", "--n-ctx", "2000000000",
                                input=b"hello\n")
         assert "trained on a context of 256 tokens" in one_line_error(r)
         assert peak < BOMB_MB
 
-    @pytest.mark.parametrize("value", ["-5", "0", "7", "abc", "1e3", "2.5", "99999999999999999999999999"])
+    @pytest.mark.parametrize("value", ["-5", "0", "7", "abc", "1e3", "2.5", "100000000000",
+                                       "99999999999999999999999999"])
     def test_bad_values_are_one_line(self, cli, tiny_gguf, value):
         r, peak = run_measured(cli, "generate", "--backend", f"llama:{tiny_gguf}", f"--n-ctx={value}",
                                "--prompt", "hi", "--max-tokens", "2")
@@ -75,6 +77,13 @@ class TestContextSize:
                                "--prompt", "hi")
         assert "needs about 1.0 TiB" in one_line_error(r)
         assert peak < BOMB_MB
+
+    def test_an_alias_cannot_ask_for_more_threads_than_ggml_has(self, cli, tiny_gguf):
+        """genlab.toml takes any C int; 100,000 threads was a segfault in llama.cpp."""
+        (cli.cwd / "genlab.toml").write_text(f'[models.many]\npath = "{tiny_gguf}"\nn_threads = 100000\n')
+        r, peak = run_measured(cli, "generate", "--backend", "many", "--prompt", "hi", "--max-tokens", "2")
+        assert "n_threads" in one_line_error(r) and peak < BOMB_MB
+
 
 
 class TestInterruptedLoad:

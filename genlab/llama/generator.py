@@ -26,6 +26,7 @@ from genlab.sampling import Sampling, reproducible_seed
 from genlab.stops import StopFilter
 
 KV_CACHE_TYPES = {"f32": 0, "f16": 1}  # GGML type ids of the KV cache
+MAX_THREADS = 512  # GGML_MAX_N_THREADS: llama.cpp crashed with 100,000 (an alias may ask for that)
 
 
 class LlamaGenerator(Generator):
@@ -80,8 +81,10 @@ class LlamaGenerator(Generator):
             raise GenlabError(f"prompt_cache must be True, False or None, got {prompt_cache!r}")
         self.prompt_cache = prompt_cache
         if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(n_threads, int)
-                                      or n_threads < 1):
-            raise GenlabError(f"n_threads must be a whole number >= 1, got {n_threads!r}")
+                                      or not 1 <= n_threads <= MAX_THREADS):
+            raise GenlabError(f"n_threads must be a whole number from 1 to {MAX_THREADS}, got {n_threads!r}")
+        if isinstance(n_gpu_layers, bool) or not isinstance(n_gpu_layers, int) or not -1 <= n_gpu_layers < 2**31:
+            raise GenlabError(f"n_gpu_layers must be a whole number from -1 (all) to {2**31 - 1}, got {n_gpu_layers!r}")
         self._lib = llama_cpp()
         on_gpu = n_gpu_layers != 0 and bool(self._lib.llama_supports_gpu_offload())
         n_ctx = choose_context(self.header, n_ctx, kv_type="f32" if f32_cache else "f16", name=self.name,
