@@ -23,14 +23,16 @@ DEFAULT_SAMPLING = _LIBRARY.sampling.merged(seed=_LIBRARY.seed)  # the library's
               help="Prompts file: one per line (\\n for a line break, 'chat:' for a chat turn) or .jsonl. "
                    "[default: genlab's built-in story, dialogue, chat and list prompts]")
 @click.option("--eval-text", type=click.Path(dir_okay=False, path_type=Path),
-              help="Held-out text every backend is scored on (bits per byte); also the human reference.")
+              help="Held-out text every backend is scored on (bits per byte); also the human reference. "
+                   "At most 32 MB.")
 @click.option("--corpus", type=click.Path(dir_okay=False, path_type=Path),
-              help="The training text, for novelty (copied 4-grams, longest copied run) and chains by order. "
-                   "[default: the first Markov backend's corpus]")
+              help="The training text, for novelty (copied 4-grams, longest copied run) and chains by order; "
+                   "at most 32 MB. [default: the first Markov backend's corpus]")
+@click.option("--encoding", help="Text encoding of --eval-text and --corpus. [default: UTF-8]")
 @click.option("--orders", default="1-6", show_default=True,
               help="Markov orders trained on --corpus for the curves against the LLMs ('none' to skip).")
 @click.option("--samples", "-n", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Samples per prompt and backend (and per swept value).")
+              help="Samples per prompt and backend (and per swept value); a run makes at most 100,000.")
 @click.option("--sweep", metavar="NAME=V1,V2,...",
               help="Run every setting of one sampling parameter, e.g. temperature=0.5,1.0,1.5.")
 @click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
@@ -40,14 +42,15 @@ DEFAULT_SAMPLING = _LIBRARY.sampling.merged(seed=_LIBRARY.seed)  # the library's
 @sampling_options(defaults=DEFAULT_SAMPLING)
 @scoring_llama_options
 def compare(backends: tuple[str, ...], prompts: Path | None, eval_text: Path | None, corpus: Path | None,
-            orders: str, samples: int, sweep: str | None, concurrency: int, output: Path | None,
-            **kwargs) -> None:
+            encoding: str | None, orders: str, samples: int, sweep: str | None, concurrency: int,
+            output: Path | None, **kwargs) -> None:
     """Run the same prompts through several backends and compare them.
 
     Every backend gets the same prompts, sampling settings and seeds. Saves
     every sample (samples.jsonl), style metrics (metrics.csv, metrics.json),
     plots (plots/*.png, *.svg) and report.md in the run folder. Ctrl-C keeps
-    the finished samples: run the same command again to carry on.
+    the finished samples: run the same command again to carry on. Every
+    option is checked before the run folder is made.
 
     \b
     Examples:
@@ -72,7 +75,7 @@ def compare(backends: tuple[str, ...], prompts: Path | None, eval_text: Path | N
         prompts=tuple(load_prompts(prompts)) if prompts else BUILT_IN,
         samples=samples, seed=seed, sampling=sampling,
         sweep=parse_sweep(sweep) if sweep else None, eval_text=eval_text, corpus=corpus,
-        orders=chosen_orders if corpus else (),
+        orders=chosen_orders if corpus else (), encoding=encoding,
     )
     out = output or Path("runs") / time.strftime("compare-%Y%m%d-%H%M%S")
 

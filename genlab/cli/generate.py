@@ -19,7 +19,8 @@ from genlab.sampling import Sampling
               help="Text to continue; \\n, \\t, \\\\ ... are understood as llama.cpp does (see --no-escape). "
                    "[default: start a new paragraph]")
 @click.option("--prompt-file", "-f", "--file", "prompt_file", metavar="FILE",
-              help="Read the prompt from FILE ('-': stdin), as it is: its line breaks are real, so no escapes.")
+              help="Read the prompt from FILE ('-': stdin), as it is: its line breaks are real, so no escapes. "
+                   "UTF-8, at most 4 MB.")
 @click.option("--escape/--no-escape", default=True, show_default=True,
               help="Understand \\n, \\r, \\t, \\', \\\", \\\\ and \\xHH (a byte) in --prompt and --stop, "
                    "as llama.cpp's CLI does; --no-escape takes them as typed.")
@@ -69,15 +70,6 @@ def read_prompt(prompt: str | None, prompt_file: str | None, escape: bool) -> st
         raise GenlabError("give the prompt with --prompt or --prompt-file, not both")
     if prompt_file is None:
         return process_escapes(prompt, "--prompt") if escape and prompt else (prompt or "")
-    if prompt_file == "-":
-        data = sys.stdin.buffer.read()
-    else:
-        from genlab.corpus import open_for_reading
+    from genlab.eval.prompts import read_prompt_file
 
-        with open_for_reading(Path(prompt_file), "a prompt file") as fh:
-            data = fh.read()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        where = "stdin" if prompt_file == "-" else prompt_file
-        raise GenlabError(f"--prompt-file: {where} is not UTF-8 text") from None
+    return read_prompt_file(Path(prompt_file), "prompt file")

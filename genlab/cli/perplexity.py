@@ -19,7 +19,9 @@ from genlab.cli.options import backend_option, scoring_llama_options
 @click.option("--orders", help="With --train: the orders to compare, e.g. 1-6 or 2,3,5. [default: 1-6]")
 @click.option("--unit", type=click.Choice(["word", "char"]), default="word", show_default=True,
               help="With --train: word or character chains.")
-@click.option("--max-bytes", type=click.IntRange(min=1), help="Score only the first N bytes (cut at a paragraph end).")
+@click.option("--max-bytes", type=click.IntRange(min=1, max=32 * 2**20),
+              help="Score only the first N bytes (cut at a paragraph end), reading no more of FILE than that. "
+                   "Without it FILE may hold at most 32 MB.")
 @click.option("--tokenized", is_flag=True,
               help="FILE is split into tokens by spaces, one sentence per line: Markov chains score those tokens.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON instead of a table.")
@@ -43,17 +45,16 @@ def perplexity(file: Path, backends: tuple[str, ...], train_corpus: Path | None,
       genlab perplexity --train corpora/novel.txt --orders 1-6 held-out.txt
       genlab perplexity --backend markov:novel held-out.txt --max-bytes 100000 --json
     """
-    from genlab.corpus import read_corpus
     from genlab.errors import GenlabError
     from genlab.eval.orders import chain_scorers, parse_orders
-    from genlab.eval.perplexity import prepare_text, prepare_tokenized, score_each, scorers
+    from genlab.eval.perplexity import score_each, scorers
+    from genlab.eval.texts import scored_text
 
     if orders and not train_corpus:
         raise GenlabError("--orders needs --train CORPUS (the text to train the chains on)")
     if not backends and not train_corpus:
         raise GenlabError("give at least one --backend, or --train CORPUS to compare chain orders")
-    raw = read_corpus(file, encoding)
-    text = prepare_tokenized(raw, max_bytes) if tokenized else prepare_text(raw, max_bytes)
+    text = scored_text(file, encoding, max_bytes, tokenized)
     models = scorers(backends, **llama_kwargs)  # loaded one at a time, so only one model is in memory
     if train_corpus:
         models += chain_scorers(train_corpus, parse_orders(orders or "1-6"), unit, encoding, tokenized)
@@ -63,19 +64,21 @@ def perplexity(file: Path, backends: tuple[str, ...], train_corpus: Path | None,
         if not as_json:
             _print_row(row, first=len(rows) == 1)
     if as_json:
-        click.echo(json.dumps([r.as_dict() for r in rows], indent=1, default=_json_number))
+        click.echo(json.dumps([{k: _json_number(v) for k, v in r.as_dict().items()} for r in rows], indent=1))
 
 
 _COLUMNS = ("backend", "bits/byte", "byte ppl", "word ppl", "token ppl", "tokens", "OOV %", "seconds")
 
 
 def _print_row(row, first: bool) -> None:
+    from genlab.folders import shown
+
     if first:
         click.echo(f"{_COLUMNS[0]:<28} " + " ".join(f"{c:>10}" for c in _COLUMNS[1:]))
     oov = 100 * row.oov_rate if not math.isnan(row.oov_rate) else math.nan
     cells = [f"{row.bits_per_byte:.4f}", _big(row.byte_perplexity), _big(row.word_perplexity),
              _big(row.token_perplexity), f"{row.tokens:,}", f"{oov:.2f}", f"{row.seconds:.2f}"]
-    click.echo(f"{row.backend:<28} " + " ".join(f"{c:>10}" for c in cells))
+    click.echo(f"{shown(row.backend):<28} " + " ".join(f"{c:>10}" for c in cells))
 
 
 def _big(x: float) -> str:

@@ -17,13 +17,14 @@ prompt and sample number.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Callable
 
-from genlab.errors import GenlabError
+from genlab.datafiles import load_json
+from genlab.errors import GenlabError, cannot
 from genlab.eval.generate import ChatKnown, Loader, chat_checked, check_chat, run_samples
+from genlab.folders import checked_path
 from genlab.eval.plan import CompareSettings, jobs, parse_sweep
 from genlab.eval.runfolder import METRICS_JSON, PLOTS, open_run
 
@@ -39,17 +40,18 @@ def run_compare(s: CompareSettings, out: str | os.PathLike[str], *, load: Loader
     from genlab.eval.perplexity import prepare_text
     from genlab.eval.plots import draw_all
     from genlab.eval.report import write_report
-    from genlab.eval.texts import corpus_text as read_text
+    from genlab.eval.texts import bounded_text
     from genlab.progress import progress as bar
 
     if not s.backends:
         raise GenlabError("give at least one --backend")
-    if s.samples < 1:
-        raise GenlabError("--samples must be at least 1")
+    out = Path(out)
+    checked_path(out)
+    hint = "give a shorter text (genlab corpus split, or head -c)"
+    corpus = prepare_text(bounded_text(s.corpus, s.encoding, what="a corpus", hint=hint)) if s.corpus else None
+    evaluation = prepare_text(bounded_text(s.eval_text, s.encoding, what="an eval text", hint=hint)) \
+        if s.eval_text else None
     with chat_checked(s, load, chat_known) as load:
-        out = Path(out)
-        corpus = read_text([s.corpus]) if s.corpus else None
-        evaluation = prepare_text(read_text([s.eval_text])) if s.eval_text else None
         open_run(out, s)
         with bar(len(jobs(s)), "comparing", unit="sample", enabled=progress) as advance:
             run_samples(s, out, load, advance, evaluation, concurrency, log)
@@ -71,9 +73,14 @@ def redraw(run_dir: str | os.PathLike[str]) -> list[Path]:
     if not path.is_file():
         raise GenlabError(f"{run_dir} has no {METRICS_JSON}: is it a finished 'genlab compare' run?")
     try:
-        metrics = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        raise GenlabError(f"{path} is not valid JSON") from None
-    files = draw_all(metrics, run_dir / PLOTS)
-    write_report(run_dir, metrics)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise cannot("read", path, exc) from None
+    metrics = load_json(data, source=str(path))
+    try:
+        files = draw_all(metrics, run_dir / PLOTS)
+        write_report(run_dir, metrics)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        raise GenlabError(f"cannot redraw from {path}: it does not hold the metrics of a 'genlab compare' run "
+                          "(run the comparison again)") from None
     return files

@@ -7,10 +7,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from genlab.errors import GenlabError
+from genlab.folders import checked_path
 from genlab.eval.prompts import BUILT_IN, Prompt
 from genlab.sampling import Sampling
 
 SWEEPABLE = ("temperature", "top_k", "top_p", "min_p", "repeat_penalty")
+MAX_SAMPLES = 100_000  # samples in one comparison (backends x settings x prompts x --samples)
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,21 @@ class CompareSettings:
     eval_text: Path | None = None
     corpus: Path | None = None  # the training text: novelty, the human reference, chains by order
     orders: tuple[int, ...] = ()
+    encoding: str | None = None  # of the eval text and the corpus
+
+    def __post_init__(self) -> None:
+        """Every setting is checked here, so a comparison that cannot run is refused before its
+        run folder is made (a folder made first would refuse the corrected command)."""
+        if not isinstance(self.samples, int) or self.samples < 1:
+            raise GenlabError(f"--samples must be a whole number of at least 1, got {self.samples!r}")
+        grid = settings_grid(self)
+        total = len(self.backends) * len(grid) * len(self.prompts) * self.samples
+        if total > MAX_SAMPLES:
+            raise GenlabError(f"this comparison would make {total:,} samples; genlab makes at most {MAX_SAMPLES:,} "
+                              "in one run (fewer --samples, prompts, swept values or backends)")
+        for name in (*self.backends, self.eval_text, self.corpus):
+            if name is not None:
+                checked_path(name)  # the run's files record them
 
     def identity(self) -> dict[str, object]:
         """What must match for a run folder to be resumed."""
@@ -46,16 +63,28 @@ def parse_sweep(spec: str) -> tuple[str, tuple[float, ...]]:
         raise GenlabError(f"--sweep {name}: values must be numbers, got {values!r}") from None
     if len(numbers) < 2:
         raise GenlabError(f"--sweep {name}: give at least two values")
-    if name == "top_k":
-        numbers = tuple(float(int(v)) for v in numbers)
+    twice = sorted({v for v in numbers if numbers.count(v) > 1})
+    if twice:
+        raise GenlabError(f"--sweep {name}: {twice[0]:g} is given twice (each value is one setting)")
+    if name == "top_k" and not all(v.is_integer() for v in numbers):
+        raise GenlabError(f"--sweep top_k: values must be whole numbers, got {values!r}")
     return name, numbers
 
 
 def settings_grid(s: CompareSettings) -> list[Sampling]:
+    """The sampling settings of the run, one per swept value; a value out of its range is one
+    error naming it (checked when the settings are made, before anything is written)."""
     if not s.sweep:
         return [s.sampling]
     name, values = s.sweep
-    return [replace(s.sampling, **{name: int(v) if name == "top_k" else v}) for v in values]
+    grid = []
+    for v in values:
+        try:
+            grid.append(replace(s.sampling, **{name: int(v) if name == "top_k" else v}))
+        except GenlabError as exc:
+            raise GenlabError(f"--sweep {name}={v:g}: {exc}") from None
+    return grid
+
 
 
 def setting_label(s: CompareSettings, sampling: Sampling) -> str:

@@ -7,15 +7,19 @@ and one list prompt that shows whether a model can keep a numbered structure goi
 
 from __future__ import annotations
 
-import json
+import codecs
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from genlab.errors import GenlabError
+from genlab.datafiles import load_json
+from genlab.errors import GenlabError, cannot
+from genlab.folders import shown
 
 KINDS = ("story", "dialogue", "chat", "list")
+MAX_PROMPT_BYTES = 4 * 2**20  # a prompt file, or a file of prompts: far more than any model's context
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,31 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:32] or "prompt"
 
 
+def read_prompt_file(path: Path, what: str) -> str:
+    """A prompt file's text as it is ("-": stdin), UTF-8 without its BOM, at most MAX_PROMPT_BYTES:
+    one error line naming the file for a missing one, a folder, bytes that are not UTF-8, or a
+    file too big."""
+    from genlab.corpus import open_for_reading
+
+    name = "stdin" if str(path) == "-" else shown(path)
+    if str(path) == "-":
+        data = sys.stdin.buffer.read(MAX_PROMPT_BYTES + 1)
+    else:
+        with open_for_reading(path, f"a {what}") as fh:
+            try:
+                data = fh.read(MAX_PROMPT_BYTES + 1)
+            except OSError as exc:
+                raise cannot("read", name, exc) from None
+    if len(data) > MAX_PROMPT_BYTES:
+        raise GenlabError(f"{name} is bigger than the {MAX_PROMPT_BYTES // 2**20} MB genlab reads as a {what}")
+    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return data[start:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        where = start + exc.start
+        raise GenlabError(f"{name} is not UTF-8 text: invalid byte 0x{data[where]:02X} at offset {where}") from None
+
+
 def load_prompts(path: str | os.PathLike[str]) -> list[Prompt]:
     """Prompts from a file.
 
@@ -55,38 +84,32 @@ def load_prompts(path: str | os.PathLike[str]) -> list[Prompt]:
     starting with "#" are skipped.
     """
     p = Path(path)
-    try:
-        raw = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise GenlabError(f"prompts file not found: {p}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GenlabError(f"cannot read prompts from {p}: {exc}") from None
+    raw = read_prompt_file(p, "prompts file")
     prompts: list[Prompt] = []
     for n, line in enumerate(raw.splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         if p.suffix == ".jsonl":
-            try:
-                obj = json.loads(line)
-                text = obj["text"]
-            except (ValueError, KeyError, TypeError):
-                raise GenlabError(f"{p}:{n}: expected a JSON object with a \"text\" field") from None
+            obj = load_json(line, source=f"{shown(p)}:{n}")
+            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                raise GenlabError(f"{shown(p)}:{n}: expected a JSON object with a \"text\" field holding text")
+            text = obj["text"]
             kind = obj.get("kind", "story")
             pid = obj.get("id") or _slug(text)
+            if not isinstance(pid, (str, int)) or isinstance(pid, bool):
+                raise GenlabError(f"{shown(p)}:{n}: \"id\" must be text")
         else:
             kind, text = "story", line.replace("\\n", "\n")
             if text.startswith("chat:"):
                 kind, text = "chat", text[5:].strip()
             pid = _slug(text)
-        if kind not in KINDS:
-            raise GenlabError(f"{p}:{n}: unknown prompt kind {kind!r} (one of {', '.join(KINDS)})")
-        if not isinstance(text, str) or not text.strip():
-            raise GenlabError(f"{p}:{n}: empty prompt")
+        if not isinstance(kind, str) or kind not in KINDS:
+            raise GenlabError(f"{shown(p)}:{n}: unknown prompt kind {kind!r:.40} (one of {', '.join(KINDS)})")
+        if not text.strip():
+            raise GenlabError(f"{shown(p)}:{n}: empty prompt")
         prompts.append(Prompt(str(pid), kind, text))
     if not prompts:
-        raise GenlabError(f"{p} holds no prompts")
-    ids = [q.id for q in prompts]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
-    if dupes:  # ids key the saved samples: make them unique by position
+        raise GenlabError(f"{shown(p)} holds no prompts")
+    if len({q.id for q in prompts}) < len(prompts):  # ids key the saved samples: make them unique by position
         prompts = [Prompt(f"{q.id}-{k}", q.kind, q.text) for k, q in enumerate(prompts, start=1)]
     return prompts

@@ -4,13 +4,16 @@ must match."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 from pathlib import Path
 
 from genlab.atomic import write_text
-from genlab.errors import GenlabError
+from genlab.datafiles import load_json
+from genlab.errors import GenlabError, cannot
+from genlab.folders import checked_path
 from genlab.eval.plan import CompareSettings
 
 SAMPLES, SCORES, RUN, METRICS_JSON, METRICS_CSV, PLOTS = (
@@ -39,31 +42,68 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def append_jsonl(path: Path, record: dict) -> None:
-    line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-    with open(path, "ab") as f:
-        f.write(line)
-        f.flush()
-        os.fsync(f.fileno())
+    """Add one line to a JSONL file, synced; if it cannot be written whole (a full disk), the
+    file is cut back to what it held, and the error names it."""
+    line = memoryview((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise cannot("write", path, exc) from None
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            while line:
+                line = line[os.write(fd, line):]
+            os.fsync(fd)
+        except OSError:
+            os.ftruncate(fd, size)  # no half line
+            raise
+    except OSError as exc:
+        raise cannot("write", path, exc) from None
+    finally:
+        os.close(fd)
 
 
 def open_run(out: Path, s: CompareSettings) -> None:
-    """Create the run folder, or check that it holds this same comparison."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Create the run folder, or check that it holds this same comparison. A folder this call
+    made is removed again if run.json cannot be written in it (a read-only or full disk)."""
+    checked_path(out)
     run = out / RUN
     ident = json.loads(json.dumps(s.identity()))  # as it reads back (tuples become lists)
     if run.is_file():
-        try:
-            saved = json.loads(run.read_text(encoding="utf-8"))
-        except ValueError:
-            raise GenlabError(f"{run} is damaged: remove the folder or choose another -o") from None
-        if saved.get("identity") != ident:
+        saved = load_json(_read(run), source=str(run))
+        if not isinstance(saved, dict) or saved.get("identity") != ident:
             raise GenlabError(f"{out} holds a different comparison (other backends, prompts or settings): "
                               "choose another -o, or remove it")
         return
-    write_text(run, json.dumps({"identity": ident, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-                                "eval_text": str(s.eval_text) if s.eval_text else None,
-                                "corpus": str(s.corpus) if s.corpus else None,
-                                "orders": list(s.orders)}, indent=1, ensure_ascii=False))
+    made = _make_folder(out)
+    try:
+        write_text(run, json.dumps({"identity": ident, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+                                    "eval_text": str(s.eval_text) if s.eval_text else None,
+                                    "corpus": str(s.corpus) if s.corpus else None,
+                                    "orders": list(s.orders)}, indent=1, ensure_ascii=False))
+    except BaseException:
+        for folder in made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if still empty
+        raise
+
+
+def _make_folder(out: Path) -> list[Path]:
+    """mkdir -p; returns the folders it made, deepest first."""
+    missing = [p for p in (out, *out.parents) if not p.exists()]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cannot("create the run folder", out, exc) from None
+    return missing
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise cannot("read", path, exc) from None
 
 
 def sample_text(record: dict) -> str:

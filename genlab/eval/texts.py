@@ -8,11 +8,18 @@ and the benchmarks cut the same text at the same paragraph.
 from __future__ import annotations
 
 import os
-from typing import Sequence
+import stat
+from typing import Callable, Sequence
 
-from genlab.corpus import read_corpus
+from genlab.corpus import iter_corpus, read_corpus
 from genlab.errors import GenlabError
-from genlab.eval.perplexity import prepare_text
+from genlab.folders import shown
+from genlab.eval.perplexity import prepare_text, prepare_tokenized
+
+# An eval text or a comparison's corpus is held whole, and scoring it with a word chain takes
+# about 45 bytes of memory per byte of text: 32 MB of text is 1.5 GB. A bigger file is refused
+# before it is read; `genlab perplexity --max-bytes` reads only the beginning it needs.
+MAX_TEXT_BYTES = 32 * 2**20
 
 
 def corpus_text(paths: Sequence[str | os.PathLike[str]], encoding: str | None = None) -> str:
@@ -20,6 +27,62 @@ def corpus_text(paths: Sequence[str | os.PathLike[str]], encoding: str | None = 
     if not paths:
         raise GenlabError("no corpus given")
     return "\n\n".join(prepare_text(read_corpus(p, encoding)) for p in paths)
+
+
+def bounded_text(path: str | os.PathLike[str], encoding: str | None = None, *, what: str = "a text",
+                 hint: str = "cut it first", limit: int = MAX_TEXT_BYTES,
+                 enough: Callable[[str], bool] | None = None) -> str:
+    """The text of a file as `read_corpus` reads it, refused in one line if it holds more than
+    `limit` bytes (known from its size before reading, else when the limit is passed). With
+    `enough`, reading stops as soon as enough(text so far) is true, or at the limit."""
+    try:
+        info = os.stat(path)
+        size = info.st_size if stat.S_ISREG(info.st_mode) else 0
+    except (OSError, ValueError):
+        size = 0  # read_corpus names what is wrong
+    if enough is None and size > limit:
+        raise _too_big(path, what, hint, limit, size)
+    pieces: list[str] = []
+    read, check_at = 0, 1 << 16
+    for piece in iter_corpus(path, encoding):
+        pieces.append(piece)
+        read += len(piece.encode("utf-8"))
+        if read > limit:
+            if enough is None:
+                raise _too_big(path, what, hint, limit)
+            break
+        if enough is not None and read >= check_at:
+            pieces = ["".join(pieces)]
+            if enough(pieces[0]):
+                break
+            check_at = 2 * read
+    return "".join(pieces)
+
+
+def _too_big(path, what: str, hint: str, limit: int, size: int = 0) -> GenlabError:
+    known = f" ({size / 2**20:,.0f} MB)" if size else ""
+    return GenlabError(f"{shown(path)}{known} is bigger than the {limit // 2**20} MB genlab reads as {what}: "
+                       f"{hint}")
+
+
+def scored_text(path: str | os.PathLike[str], encoding: str | None = None, max_bytes: int | None = None,
+                tokenized: bool = False) -> str:
+    """The text `genlab perplexity` scores: the file prepared (see prepare_text), or its
+    first `max_bytes` bytes. With max_bytes the file is read only as far as needed: a
+    paragraph (or line) read in part is never kept, since reading stops only once the whole
+    paragraphs before it exceed max_bytes."""
+    prepare = prepare_tokenized if tokenized else prepare_text
+    if max_bytes is None:
+        return prepare(bounded_text(path, encoding, what="a text to score",
+                                    hint="score its beginning with --max-bytes, or cut it first"))
+
+    def enough(text: str) -> bool:
+        try:
+            return len(prepare(text).encode("utf-8", "surrogatepass")) > max_bytes
+        except GenlabError:  # nothing to score yet
+            return False
+
+    return prepare(bounded_text(path, encoding, enough=enough), max_bytes)
 
 
 def split_held_out(text: str, fraction: float) -> tuple[str, str]:

@@ -29,6 +29,7 @@ import matplotlib
 from matplotlib.figure import Figure
 
 from genlab.atomic import replacing
+from genlab.errors import cannot
 from genlab.eval.plots.look import DPI, HUMAN_COLOUR, backend_colours, backend_labels
 from genlab.eval.plots.reading import HUMAN, base_setting, swept_setting
 from genlab.eval.plots.scores import plot_bits_per_byte, plot_copy_vs_order, plot_perplexity_vs_order
@@ -94,7 +95,10 @@ def draw_all(metrics: Mapping[str, Any], out_dir: str | os.PathLike[str]) -> lis
     if not isinstance(metrics, Mapping):
         raise TypeError(f"metrics must be a dict loaded from metrics.json, not {type(metrics).__name__}")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cannot("create", out_dir, exc) from None
     written: list[Path] = []
     for name, draw in PLOTS.items():
         fig = draw(metrics)
