@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -204,3 +205,176 @@ def test_a_prompt_file_over_the_cap_is_refused(work, source):
         r = work("generate", "-b", "markov:m.markov", "-f", "-", input=data)
     line = one_line_error(r)
     assert "4 MB" in line and ("p.txt" in line if source == "file" else "stdin" in line)
+
+
+# --- train-llm: the GGUF and its checkpoint saved as a pair ----------------------------------------
+
+TRAIN = ["--size", "tiny", "--vocab-size", "300", "--batch-size", "2", "--threads", "1", "-o", "m.gguf"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """The novel's first 30 kB: enough for the tiny size, quick to learn a vocabulary on."""
+    pytest.importorskip("torch")
+    pytest.importorskip("llama_cpp")
+    path = tmp_path_factory.mktemp("corpus") / "small.txt"
+    path.write_bytes(NOVEL.read_bytes()[:30_000])
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, corpus) -> Path:
+    """A folder with m.gguf and m.ckpt.safetensors: 2 steps of the tiny size."""
+    from conftest import run_in
+
+    d = tmp_path_factory.mktemp("trained")
+    ok(run_in("train-llm", corpus, *TRAIN, "--steps", "2", cwd=d))
+    return d
+
+
+def pair_of(folder: Path) -> tuple[dict, dict]:
+    """(the GGUF's training provenance, the checkpoint's state)."""
+    from genlab.llama.gguf_header import read_header
+    from genlab.train.checkpoint import load_checkpoint
+
+    provenance = json.loads(read_header(folder / "m.gguf", tensors=False).metadata["genlab.training"])
+    return provenance, load_checkpoint(folder / "m.ckpt.safetensors").state
+
+
+def test_ctrl_c_during_a_save_is_held_until_both_files_are_in_place(tmp_path, corpus):
+    """A real SIGINT, sent when the trainer says it is saving, is acted on after the pair."""
+    from genlab.train.trainer import Trainer, TrainSettings
+
+    def log(message: str) -> None:
+        if message.startswith("saving step"):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    settings = TrainSettings(size="tiny", steps=2, vocab_size=300, batch_size=2)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer([corpus], tmp_path / "m.gguf", settings, log=log, progress=False).run()
+    provenance, state = pair_of(tmp_path)
+    assert provenance["steps"] == state["step"] == 2
+    assert provenance["save_id"] == state["save_id"]
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_resume_says_so_when_the_gguf_is_not_from_the_checkpoints_save(work, trained, corpus):
+    """Two runs' files make a pair cut between its renames: the GGUF of one save, the checkpoint
+    of another."""
+    from genlab.train.trainer import Trainer, TrainSettings
+
+    settings = TrainSettings(size="tiny", steps=2, vocab_size=300, batch_size=2)
+    Trainer([corpus], work.cwd / "m.gguf", settings, log=lambda m: None, progress=False).run()
+    shutil.copy(trained / "m.gguf", work.cwd / "m.gguf")
+    r = work("train-llm", corpus, *TRAIN, "--steps", "3", "--resume")
+    ok(r)
+    notes = [line for line in r.stderr.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "not from the same save" in notes[0] and "m.gguf" in notes[0], r.stderr
+    provenance, state = pair_of(work.cwd)
+    assert provenance["steps"] == state["step"] == 3 and provenance["save_id"] == state["save_id"]
+
+
+def test_resume_refuses_another_size_in_one_line(work, trained, corpus):
+    for name in ("m.gguf", "m.ckpt.safetensors"):
+        shutil.copy(trained / name, work.cwd / name)
+    before = (work.cwd / "m.ckpt.safetensors").read_bytes()
+    line = one_line_error(work("train-llm", corpus, *TRAIN[2:], "--steps", "3", "--resume", "--size", "small"))
+    assert "--size small" in line and "tiny (2 layers × 64)" in line and "m.ckpt.safetensors" in line, line
+    assert (work.cwd / "m.ckpt.safetensors").read_bytes() == before
+
+
+@pytest.mark.parametrize("given, words", [
+    ({"context": 512}, ["--context 512", "--context 256"]),
+    ({"tied": False}, ["--untied"]),
+    ({"seed": 7}, ["--seed 7", "--seed 0"]),
+    ({"held_out": 0.2}, ["--held-out 0.2", "--held-out 0.1"]),
+    ({"dropout": 0.3}, ["--dropout 0.3", "--dropout 0.1"]),
+    ({"vocab_size": 400}, ["--vocab-size 400", "--vocab-size 300"]),
+])
+def test_resume_refuses_any_setting_that_differs_from_the_checkpoint(tmp_path, trained, corpus, given, words):
+    from genlab.errors import GenlabError
+    from genlab.train.trainer import Trainer, TrainSettings
+
+    for name in ("m.gguf", "m.ckpt.safetensors"):
+        shutil.copy(trained / name, tmp_path / name)
+    with pytest.raises(GenlabError) as refused:
+        Trainer([corpus], tmp_path / "m.gguf", TrainSettings(steps=3, **given), resume=True, progress=False).run()
+    assert all(w in str(refused.value) for w in words), refused.value
+
+
+# --- train-llm: a checkpoint is data --------------------------------------------------------------
+
+
+def damaged_copies(data: bytes, count: int = 30):
+    import random
+
+    rng = random.Random(17)
+    for i in range(count):
+        if i % 2:
+            yield data[:rng.randrange(len(data))]
+        else:
+            flipped = bytearray(data)
+            pos = rng.randrange(len(data))
+            flipped[pos] ^= 1 << rng.randrange(8)
+            yield bytes(flipped)
+
+
+def test_truncated_or_flipped_checkpoints_are_one_error(tmp_path, trained):
+    from genlab.errors import GenlabError
+    from genlab.train.checkpoint import load_checkpoint
+
+    path = tmp_path / "m.ckpt.safetensors"
+    for data in damaged_copies((trained / "m.ckpt.safetensors").read_bytes()):
+        path.write_bytes(data)
+        with pytest.raises(GenlabError, match="damaged training checkpoint"):
+            load_checkpoint(path)
+
+
+def forged(trained: Path, dest: Path, change) -> None:
+    """The trained checkpoint with its metadata changed by `change(metadata)`, well formed and
+    without a checksum, as a hand-made or older file would be."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(trained / "m.ckpt.safetensors"), framework="pt") as f:
+        meta, tensors = dict(f.metadata()), {k: f.get_tensor(k) for k in f.keys()}
+    del meta["sha256"]
+    change(meta)
+    save_file(tensors, str(dest), metadata=meta)
+
+
+def _set(key, **values):
+    def change(meta):
+        meta[key] = json.dumps({**json.loads(meta[key]), **values})
+    return change
+
+
+def test_a_forged_checkpoint_asking_for_a_huge_model_is_refused_before_memory_is_spent(work, trained, corpus):
+    shutil.copy(trained / "m.gguf", work.cwd / "m.gguf")
+    forged(trained, work.cwd / "m.ckpt.safetensors", _set("config", layers=8, dim=16384))  # 34 GB if believed
+    r, peak = run_measured(work, "train-llm", corpus, *TRAIN, "--steps", "3", "--resume")
+    line = one_line_error(r)
+    assert "m.ckpt.safetensors is a damaged training checkpoint" in line and "the config needs" in line, line
+    assert peak < 500, peak
+
+
+@pytest.mark.parametrize("change", [
+    _set("config", dim="x"),
+    _set("config", context=10**9),
+    _set("config", heads=3),
+    _set("vocab", tokens=[5]),
+    _set("state", step="x"),
+    _set("state", seed=[1]),
+    _set("state", held_out=float("nan")),
+    _set("optimizer", param_groups=[{"params": [0]}]),
+    lambda meta: meta.update(state="[" * 10_000),
+    lambda meta: meta.pop("vocab"),
+], ids=["dim-text", "huge-context", "odd-heads", "token-number", "step-text", "seed-list", "nan", "groups",
+        "deep-json", "no-vocab"])
+def test_forged_checkpoint_metadata_is_one_error(tmp_path, trained, change):
+    from genlab.errors import GenlabError
+    from genlab.train.checkpoint import load_checkpoint
+
+    forged(trained, tmp_path / "m.ckpt.safetensors", change)
+    with pytest.raises(GenlabError, match="m.ckpt.safetensors is a damaged training checkpoint"):
+        load_checkpoint(tmp_path / "m.ckpt.safetensors")

@@ -15,33 +15,37 @@ from genlab.errors import GenlabError
 @click.argument("corpora", nargs=-1, required=True, metavar="CORPUS...")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="The GGUF to write. [default: models/NAME-llm.gguf, NAME from the first corpus]")
-@click.option("--size", type=click.Choice(["tiny", "small"]), default="small", show_default=True,
-              help="tiny: 2 layers × 64 (seconds to train); small: 4 layers × 256 (minutes).")
+@click.option("--size", type=click.Choice(["tiny", "small"]),
+              help="tiny: 2 layers × 64 (seconds to train); small: 4 layers × 256 (minutes). "
+                   "[default: small; with --resume the checkpoint's, and another is refused]")
 @click.option("--minutes", type=click.FloatRange(min=0, min_open=True),
               help="Training time budget, counting time before a --resume. [default: 10 unless --steps]")
 @click.option("--steps", type=click.IntRange(min=1), help="Step budget (whichever budget runs out first ends).")
 @click.option("--context", type=click.IntRange(min=256, max=4096),
               help="Context length in tokens, a multiple of 256 (llama.cpp's unit). [default: 256]")
-@click.option("--vocab-size", type=click.IntRange(min=262), default=2048, show_default=True,
-              help="Tokens in the BPE vocabulary learned on the corpus (with 256 byte tokens as fallback).")
+@click.option("--vocab-size", type=click.IntRange(min=262, max=1 << 20),
+              help="Tokens in the BPE vocabulary learned on the corpus (with 256 byte tokens as fallback). "
+                   "[default: 2048]")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Windows per step.")
 @click.option("--lr", "learning_rate", type=click.FloatRange(min=0, min_open=True), default=2e-3, show_default=True,
               help="Peak learning rate (warm-up, then cosine decay over the budget).")
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True),
               help="Dropout on the residual branches and attention. [default: tiny 0.1, small 0.3]")
-@click.option("--held-out", type=click.FloatRange(0, 1, max_open=True), default=0.1, show_default=True,
+@click.option("--held-out", type=click.FloatRange(0, 1, max_open=True),
               help="Fraction of the text (its end, cut at a paragraph) kept out of training and scored "
-                   "in bits per byte. 0: train on everything.")
+                   "in bits per byte. 0: train on everything. [default: 0.1]")
 @click.option("--untied", is_flag=True, help="A separate output matrix instead of reusing the token embedding.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (initial weights, batches).")
+@click.option("--seed", type=int, help="Random seed (initial weights, batches). [default: 0]")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads for PyTorch. [default: all cores]")
 @click.option("--resume", is_flag=True,
-              help="Continue from the checkpoint saved beside the output (NAME.ckpt.safetensors).")
+              help="Continue from the checkpoint saved beside the output (NAME.ckpt.safetensors), with its "
+                   "size, vocabulary, held-out part and seed; a different one given is refused. "
+                   "[default budget: the checkpoint's]")
 @click.option("--encoding", help="Text encoding of the corpora. [default: UTF-8]")
-def train_llm(corpora: tuple[str, ...], output: Path | None, size: str, minutes: float | None,
-              steps: int | None, context: int | None, vocab_size: int, batch_size: int, learning_rate: float,
-              dropout: float | None, held_out: float, untied: bool, seed: int, threads: int | None, resume: bool,
-              encoding: str | None) -> None:
+def train_llm(corpora: tuple[str, ...], output: Path | None, size: str | None, minutes: float | None,
+              steps: int | None, context: int | None, vocab_size: int | None, batch_size: int,
+              learning_rate: float, dropout: float | None, held_out: float | None, untied: bool, seed: int | None,
+              threads: int | None, resume: bool, encoding: str | None) -> None:
     """Train a small llama-architecture transformer on CORPUS files and write a GGUF.
 
     The model is trained with PyTorch (pip install 'genlab[train]') and runs
@@ -67,7 +71,7 @@ def train_llm(corpora: tuple[str, ...], output: Path | None, size: str, minutes:
     out = output or Path("models") / f"{corpus_name(corpora[0])}-llm.gguf"
     settings = TrainSettings(size=size, context=context, vocab_size=vocab_size, minutes=minutes, steps=steps,
                              batch_size=batch_size, learning_rate=learning_rate, dropout=dropout, seed=seed,
-                             held_out=held_out, threads=threads, tied=not untied)
+                             held_out=held_out, threads=threads, tied=False if untied else None)
     result = Trainer(list(corpora), out, settings, resume=resume, encoding=encoding).run()
     click.echo(f"trained {result.steps:,} steps ({result.tokens:,} tokens) in {result.seconds / 60:.1f} min; "
                f"training loss {result.train_loss:.3f}")

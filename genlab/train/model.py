@@ -163,3 +163,10 @@ class Llama(nn.Module):
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def decay_groups(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    """(matrices, vectors): AdamW decays the weights of the first group only. The order is the
+    optimizer's, so a checkpoint's optimizer state is checked against it."""
+    params = list(model.parameters())
+    return [p for p in params if p.dim() >= 2], [p for p in params if p.dim() < 2]

@@ -15,7 +15,8 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass, field, replace
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -27,9 +28,11 @@ LN2 = math.log(2)
 
 @dataclass(frozen=True)
 class TrainSettings:
-    size: str = "small"
+    """None: the default (see genlab.train.resume.DEFAULTS), or the checkpoint's when resuming."""
+
+    size: str | None = None  # default small
     context: int | None = None  # default: the size's
-    vocab_size: int = 2048
+    vocab_size: int | None = None  # default 2048
     minutes: float | None = None
     steps: int | None = None
     batch_size: int = 16
@@ -38,10 +41,10 @@ class TrainSettings:
     warmup_steps: int = 50
     weight_decay: float = 0.1
     dropout: float | None = None  # default: the size's
-    seed: int = 0
-    held_out: float = 0.1
+    seed: int | None = None  # default 0
+    held_out: float | None = None  # default 0.1
     threads: int | None = None
-    tied: bool = True  # output matrix = token embedding
+    tied: bool | None = None  # output matrix = token embedding; default True
     precision: str = "auto"  # bf16: matmuls in bfloat16 (weights stay f32); auto: bf16 where the CPU has it
     eval_seconds: float = 60.0  # estimate the held-out loss this often
     checkpoint_seconds: float = 300.0  # and save a checkpoint this often
@@ -106,9 +109,9 @@ class Trainer:
                  progress: bool | None = None):
         from genlab.train.model import SIZES
 
-        if settings.size not in SIZES:
+        if settings.size is not None and settings.size not in SIZES:
             raise GenlabError(f"unknown size {settings.size!r}: choose from {', '.join(SIZES)}")
-        if settings.minutes is None and settings.steps is None:
+        if settings.minutes is None and settings.steps is None and not resume:  # resume: the checkpoint's
             raise GenlabError("give a budget: --minutes, --steps or both")
         if settings.minutes is not None and settings.minutes <= 0:
             raise GenlabError("--minutes must be positive")
@@ -127,32 +130,36 @@ class Trainer:
         self.encoding = encoding
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self.progress = sys.stderr.isatty() if progress is None else progress
+        self.save_id: str | None = None  # of the last pair saved (or resumed from)
 
     # --- setup --------------------------------------------------------------------------------
 
     def _prepare(self):
         import torch
 
-        from genlab.train.checkpoint import checkpoint_path, load_checkpoint
         from genlab.eval.texts import corpus_text, split_held_out
+        from genlab.llama.quiet import first_line
+        from genlab.train.checkpoint import checkpoint_path, load_checkpoint
         from genlab.train.data import tokenize_texts
-        from genlab.train.model import SIZES, Llama, LlamaConfig
+        from genlab.train.model import SIZES, Llama, LlamaConfig, decay_groups
+        from genlab.train.resume import check_pair, new_run, resumed_run
         from genlab.train.vocab import learn_vocab
 
-        s = self.settings
-        text = corpus_text(self.corpora, self.encoding)
         self.ckpt_path = checkpoint_path(self.out)
         ckpt = None
-        if self.resume:
+        if self.resume:  # the checkpoint first: a wrong setting is refused before the corpus is read
             ckpt = load_checkpoint(self.ckpt_path)
-            saved = ckpt.state
-            if saved["corpus_sha256"] != _digest(text):
+            self.settings = resumed_run(self.settings, ckpt, self.ckpt_path)
+        else:
+            self.settings = new_run(self.settings)
+        s = self.settings
+        text = corpus_text(self.corpora, self.encoding)
+        if ckpt is not None:
+            if ckpt.state["corpus_sha256"] != _digest(text):
                 raise GenlabError(f"{self.ckpt_path} was trained on other text: resume with the same corpora")
-            # the split, vocabulary and shape are the checkpoint's; the budget may be new
-            s = replace(s, held_out=saved["held_out"], seed=saved["seed"],
-                        minutes=s.minutes if s.minutes is not None else saved.get("minutes"),
-                        steps=s.steps if s.steps is not None else saved.get("steps"))
-            self.settings = s
+            if s.minutes is None and s.steps is None:
+                raise GenlabError(f"{self.ckpt_path} holds no budget: give --minutes or --steps")
+            check_pair(self.out, ckpt, self.ckpt_path, self.log)
         train_text, held_text = split_held_out(text, s.held_out)
         self.held_text = held_text
         self.text_digest = _digest(text)
@@ -183,8 +190,7 @@ class Trainer:
         self.train_bytes = len(train_text.encode("utf-8"))
 
         model = Llama(cfg)
-        decay = [p for p in model.parameters() if p.dim() >= 2]
-        no_decay = [p for p in model.parameters() if p.dim() < 2]
+        decay, no_decay = decay_groups(model)
         opt = torch.optim.AdamW([{"params": decay, "weight_decay": s.weight_decay},
                                  {"params": no_decay, "weight_decay": 0.0}],
                                 lr=s.learning_rate, betas=(0.9, 0.95), eps=1e-8)
@@ -192,10 +198,15 @@ class Trainer:
         self.step, self.tokens_seen, self.seconds = 0, 0, 0.0
         self.history: list[dict[str, float]] = []
         if ckpt is not None:
-            model.load_state_dict(ckpt.model)
-            opt.load_state_dict(ckpt.optimizer)
-            torch.set_rng_state(ckpt.rng["torch"])
-            self.sampler.set_state(ckpt.rng["sampler"])
+            try:
+                model.load_state_dict(ckpt.model)
+                opt.load_state_dict(ckpt.optimizer)
+                torch.set_rng_state(ckpt.rng["torch"])
+                self.sampler.set_state(ckpt.rng["sampler"])
+            except (RuntimeError, ValueError, KeyError, TypeError) as exc:  # load_checkpoint checked; a net
+                raise GenlabError(f"{self.ckpt_path} is a damaged training checkpoint ({first_line(exc)}); "
+                                  "train again without --resume") from None
+            self.save_id = ckpt.state.get("save_id")
             self.step = int(ckpt.state["step"])
             self.tokens_seen = int(ckpt.state["tokens"])
             self.seconds = float(ckpt.state["seconds"])
@@ -289,19 +300,18 @@ class Trainer:
                     last_eval = self.seconds
                     started = time.perf_counter() - self.seconds  # evaluation is not training time
                 if self.seconds - last_save >= s.checkpoint_seconds:
-                    self.save_checkpoint()
+                    self.save(bar)
                     last_save = self.seconds
                     started = time.perf_counter() - self.seconds  # nor is saving
                 if flag.stop:
                     interrupted = True
                     break
-        ckpt = self.save_checkpoint()  # first: a second Ctrl-C from here on loses nothing
+        path, ckpt = self.save()  # first: a second Ctrl-C from here on loses nothing
         if recent:
             self._evaluate(sum(recent) / len(recent), None)
         if interrupted:
             self.log(f"interrupted at step {self.step:,}: checkpoint saved to {ckpt}; "
                      "run the same command with --resume to continue")
-        path = self.export()
         bpb = self.score_held_out(path)
         if bpb is not None:
             path = self.export(bpb)  # the score goes into the file's provenance
@@ -322,35 +332,53 @@ class Trainer:
                f"(≈{entry['train_bpb']:.3f} bits/byte)  {rate:,.0f} tok/s  {left / 60:.1f} min left")
         if bpb is not None:
             msg += f"  held-out ≈{bpb:.3f} bits/byte"
-        if bar is not None and bar.enabled:
-            bar.write(msg)
-        else:
-            self.log(msg)
+        self._say(msg, bar)
 
     # --- outputs --------------------------------------------------------------------------------
 
-    def save_checkpoint(self) -> Path:
+    def save(self, bar: Progress | None = None) -> tuple[Path, Path]:
+        """The GGUF and its checkpoint as a pair with a new save id (see genlab.train.pair):
+        Ctrl-C during the save is acted on once both files are in place."""
+        from genlab.train.checkpoint import write_checkpoint
+        from genlab.train.pair import replacing_pair
+
+        self.save_id = uuid.uuid4().hex
+        with replacing_pair(self.out, self.ckpt_path) as (gguf_tmp, ckpt_tmp):
+            self._say(f"saving step {self.step:,} to {self.out} and {self.ckpt_path}", bar)
+            write_checkpoint(ckpt_tmp, self.checkpoint())
+            self.export(path=gguf_tmp)
+        return self.out, self.ckpt_path
+
+    def checkpoint(self):
         import torch
 
-        from genlab.train.checkpoint import Checkpoint, save_checkpoint
+        from genlab.train.checkpoint import Checkpoint
 
         s = self.settings
         state = {"step": self.step, "tokens": self.tokens_seen, "seconds": self.seconds,
                  "corpus_sha256": self.text_digest, "held_out": s.held_out, "seed": s.seed,
-                 "minutes": s.minutes, "steps": s.steps, "history": self.history}
-        ckpt = Checkpoint(self.model.cfg.as_dict(), self.vocab, state, self.model.state_dict(),
+                 "minutes": s.minutes, "steps": s.steps, "history": self.history, "save_id": self.save_id,
+                 "size": s.size, "vocab_size": s.vocab_size}
+        return Checkpoint(self.model.cfg.as_dict(), self.vocab, state, self.model.state_dict(),
                           self.opt.state_dict(), {"torch": torch.get_rng_state(), "sampler": self.sampler.get_state()})
-        return save_checkpoint(self.ckpt_path, ckpt)
 
-    def export(self, held_out_bpb: float | None = None) -> Path:
+    def export(self, held_out_bpb: float | None = None, path: Path | None = None) -> Path:
+        """The GGUF (to `path`, a temporary of a pair save, or the output), with its provenance:
+        corpus, steps, save id, and the held-out score once known."""
         from genlab.train.export import export_gguf
 
         provenance = {"corpora": [p.name for p in self.corpora], "corpus_sha256": self.text_digest,
                       "held_out_fraction": self.settings.held_out, "steps": self.step,
-                      "tokens": self.tokens_seen, "seconds": round(self.seconds, 1)}
+                      "tokens": self.tokens_seen, "seconds": round(self.seconds, 1), "save_id": self.save_id}
         if held_out_bpb is not None:
             provenance["held_out_bits_per_byte"] = round(held_out_bpb, 5)
-        return export_gguf(self.model, self.vocab, self.out, name=self.out.stem, provenance=provenance)
+        return export_gguf(self.model, self.vocab, path or self.out, name=self.out.stem, provenance=provenance)
+
+    def _say(self, message: str, bar: Progress | None) -> None:
+        if bar is not None and bar.enabled:
+            bar.write(message)
+        else:
+            self.log(message)
 
     def score_held_out(self, path: Path) -> float | None:
         """The held-out text's bits per byte under the exported GGUF, through llama.cpp and the
