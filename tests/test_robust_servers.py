@@ -221,9 +221,7 @@ class TestSecretsNeverPrinted:
 
     @pytest.mark.parametrize("command", COMMANDS)
     @pytest.mark.parametrize("kind", ["openai", "ollama", "alias"])
-    def test_a_url_with_a_password(self, cli, hostile, command, kind, request):
-        if command == "compare" and kind != "alias":
-            request.applymarker(pytest.mark.xfail(strict=True, reason=COMPARE_WRITES_NAMES))
+    def test_a_url_with_a_password(self, cli, hostile, command, kind):
         server = hostile("echo")
         url = server.url.replace("://", f"://user:{PASSWORD}@")
         backend = {"openai": f"openai:{url}/v1", "ollama": f"ollama:{url}#m"}.get(kind) or alias(cli, url + "/v1")

@@ -68,6 +68,8 @@ def compare(backends: tuple[str, ...], prompts: Path | None, eval_text: Path | N
     for path, what in ((eval_text, "--eval-text"), (corpus, "--corpus"), (prompts, "--prompts")):
         if path is not None and not path.is_file():
             raise GenlabError(f"{what}: no such file: {path}")
+    for name in dict.fromkeys(backends):
+        resolve(name)  # every name answers (and holds no password) before run.json records it
     corpus = corpus or first_chain_corpus(backends)
     chosen_orders = () if orders.strip().lower() == "none" else tuple(parse_orders(orders))
     settings = CompareSettings(
