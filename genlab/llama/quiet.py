@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from genlab.errors import GenlabError
-from genlab.llama.interrupts import deferred_interrupt
+from genlab.interrupts import InterruptsHeld
 
 
 def first_line(exc: BaseException) -> str:
@@ -122,7 +123,7 @@ def load(engine: type, kwargs: dict[str, Any], *, path: Path, verbose: bool) -> 
     err = Stderr(capture=True) if not verbose else contextlib.nullcontext()
     loaded: list[Any] = []
     try:
-        with deferred_interrupt(), err:
+        with InterruptsHeld((signal.SIGINT,)), err:  # Ctrl-C raised once the load returns
             loaded.append(engine(verbose=verbose, **kwargs))
         return loaded[0]
     except KeyboardInterrupt:
@@ -142,7 +143,7 @@ def _diagnose(engine: type, kwargs: dict[str, Any]) -> str | None:
     """Load again with llama.cpp's log on (captured) to learn why the first load failed."""
     cap = Stderr(capture=True)
     try:
-        with deferred_interrupt(), cap:
+        with InterruptsHeld((signal.SIGINT,)), cap:
             engine(verbose=True, **kwargs)
     except Exception:
         pass

@@ -12,38 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import threading
 from pathlib import Path
 from typing import Iterator
 
 from genlab.atomic import replacing
-
-HELD = (signal.SIGINT, signal.SIGTERM)
-
-
-class InterruptsHeld:
-    """While active, SIGINT and SIGTERM are noted instead of acted on; on leaving, the handlers
-    that were there get them, in order (Ctrl-C then raises KeyboardInterrupt, or asks a training
-    loop to stop, as it would have)."""
-
-    def __init__(self) -> None:
-        self.caught: list[int] = []
-        self._old: dict[int, object] = {}
-
-    def __enter__(self) -> "InterruptsHeld":
-        if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
-            for sig in HELD:
-                self._old[sig] = signal.signal(sig, lambda signum, frame: self.caught.append(signum))
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old if old is not None else signal.SIG_DFL)  # None: set outside Python
-        self._old.clear()
-        for sig in self.caught:
-            signal.raise_signal(sig)
-
+from genlab.interrupts import InterruptsHeld
 
 @contextlib.contextmanager
 def replacing_pair(first: str | os.PathLike[str], second: str | os.PathLike[str]) -> Iterator[tuple[Path, Path]]:
