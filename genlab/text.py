@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 
 BOM = "\ufeff"
+REPLACEMENT = "\ufffd"
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def normalize_newlines(text: str) -> str:
@@ -52,3 +54,10 @@ def split_paragraphs(text: str, *, normalized: bool = False) -> list[str]:
     first (see normalize), unless it was already (`normalized`: a corpus as read)."""
     paragraphs = (collapse_whitespace(p) for p in _PARA_BREAK.split(text if normalized else normalize(text)))
     return [p for p in paragraphs if p]
+
+
+def valid_text(text: str) -> str:
+    """`text` with every lone surrogate (a JSON "\\ud800", bytes read with surrogateescape) made
+    U+FFFD, as a decoder does with a bad byte: UTF-8 cannot encode one, so a terminal, a file or
+    a tokenizer would fail on it. The same object when there is none."""
+    return _LONE_SURROGATE.sub(REPLACEMENT, text) if _LONE_SURROGATE.search(text) else text

@@ -494,7 +494,9 @@ def test_help_shows_the_defaults_each_command_uses(tiny, env, tmp_path):
             elif (command, name) == ("chat", "persona"):
                 assert value == DEFAULT_PERSONA
             else:
-                assert (command, name) in {("perplexity", "orders"), ("perplexity", "encoding")}, (command, name)
+                # None shown as what it means: the text's own encoding is UTF-8, orders from --train
+                assert (command, name) in {("perplexity", "orders"), ("perplexity", "encoding"),
+                                           ("compare", "encoding")}, (command, name)
     assert "temperature" not in shown["perplexity"]  # it samples nothing
 
     # what chat really uses, from the chat itself

@@ -28,6 +28,7 @@ from genlab.datafiles import load_json
 from genlab.errors import GenlabError
 from genlab.folders import checked_path, expand_user, personas_dir, shown
 from genlab.sampling import Sampling, parse_value
+from genlab.text import valid_text
 from genlab.tomledit import parse, read_text
 
 # The original ChatBot's settings: livelier than llama-cpp-python's completion defaults.
@@ -91,14 +92,6 @@ class Persona:
         return cls(name=text["name"] or name or "persona", system=text["system"], examples=tuple(pairs),
                    overrides=overrides, greeting=text["greeting"], description=text["description"],
                    source=where)
-
-
-def valid_text(text: str) -> str:
-    """`text` with each lone surrogate (JSON's "\\ud800", which no file or terminal can take)
-    replaced by U+FFFD, as a decoder does with a bad byte: a persona's text is always printable."""
-    from genlab.chat.valid import valid_text as valid  # the chat's rule (that module imports this one)
-
-    return valid(text)
 
 
 def _text(data: Mapping[str, Any], key: str, where: str) -> str:

@@ -8,18 +8,12 @@ the text comes in, as a decoder does with a bad byte.
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from genlab.chat.persona import Persona
+from genlab.text import valid_text
 
-REPLACEMENT = "\ufffd"
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def valid_text(text: str) -> str:
-    """`text` with every lone surrogate replaced by U+FFFD (the same object when there is none)."""
-    return _LONE_SURROGATE.sub(REPLACEMENT, text) if _LONE_SURROGATE.search(text) else text
+__all__ = ["valid_persona", "valid_text"]
 
 
 def valid_persona(persona: Persona) -> Persona:
