@@ -196,6 +196,16 @@ def open_for_reading(p: Path, kind: str):
         raise cannot("read", name, exc) from None
 
 
+def read_at_most(p: Path, kind: str, limit: int, *, name: str | None = None) -> bytes:
+    """Up to limit + 1 bytes of a file (one more than allowed, so the caller knows it is too big),
+    every failure one line naming the file (`name`: how to show it, when not its path)."""
+    with open_for_reading(p, kind) as fh:
+        try:
+            return fh.read(limit + 1)
+        except OSError as exc:
+            raise cannot("read", name or os.fspath(p), exc) from None
+
+
 def _check_encoding(encoding: str | None) -> str:
     if encoding is None:
         return "utf-8"

@@ -224,13 +224,9 @@ def _torn_note(path: Path, line: int) -> str:
 def read_state(path: Path, notes: list[str] | None = None) -> dict[str, Any]:
     """A chat's state from a /save JSON file, or by replaying a JSONL transcript. What the user
     should be told (a skipped last line) is added to `notes`."""
-    from genlab.corpus import open_for_reading
+    from genlab.corpus import read_at_most
 
-    with open_for_reading(path, "a saved chat") as fh:
-        try:
-            data = fh.read(MAX_BYTES + 1)
-        except OSError as exc:
-            raise cannot("read", path, exc) from None
+    data = read_at_most(path, "a saved chat", MAX_BYTES)
     if len(data) > MAX_BYTES:
         raise GenlabError(f"{path} is over {MAX_BYTES // 2**20} MiB: too big to be a chat")
     try:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genlab.datafiles import load_json
-from genlab.errors import GenlabError, cannot
+from genlab.errors import GenlabError
 from genlab.folders import shown
 
 KINDS = ("story", "dialogue", "chat", "list")
@@ -54,17 +54,13 @@ def read_prompt_file(path: Path, what: str) -> str:
     """A prompt file's text as it is ("-": stdin), UTF-8 without its BOM, at most MAX_PROMPT_BYTES:
     one error line naming the file for a missing one, a folder, bytes that are not UTF-8, or a
     file too big."""
-    from genlab.corpus import open_for_reading
+    from genlab.corpus import read_at_most
 
     name = "stdin" if str(path) == "-" else shown(path)
     if str(path) == "-":
         data = sys.stdin.buffer.read(MAX_PROMPT_BYTES + 1)
     else:
-        with open_for_reading(path, f"a {what}") as fh:
-            try:
-                data = fh.read(MAX_PROMPT_BYTES + 1)
-            except OSError as exc:
-                raise cannot("read", name, exc) from None
+        data = read_at_most(path, f"a {what}", MAX_PROMPT_BYTES, name=name)
     if len(data) > MAX_PROMPT_BYTES:
         raise GenlabError(f"{name} is bigger than the {MAX_PROMPT_BYTES // 2**20} MB genlab reads as a {what}")
     start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
