@@ -35,6 +35,8 @@ DEFAULT_SAMPLING = _LIBRARY.sampling.merged(seed=_LIBRARY.seed)  # the library's
               help="Samples per prompt and backend (and per swept value); a run makes at most 100,000.")
 @click.option("--sweep", metavar="NAME=V1,V2,...",
               help="Run every setting of one sampling parameter, e.g. temperature=0.5,1.0,1.5.")
+@click.option("--bootstrap", type=click.IntRange(min=0, max=100_000), default=1000, show_default=True,
+              help="Bootstrap replicates for the 95% intervals of every number (0: no intervals).")
 @click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
               help="Requests in flight at once to a server backend (local models run one at a time).")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
@@ -42,7 +44,7 @@ DEFAULT_SAMPLING = _LIBRARY.sampling.merged(seed=_LIBRARY.seed)  # the library's
 @sampling_options(defaults=DEFAULT_SAMPLING)
 @scoring_llama_options
 def compare(backends: tuple[str, ...], prompts: Path | None, eval_text: Path | None, corpus: Path | None,
-            encoding: str | None, orders: str, samples: int, sweep: str | None, concurrency: int,
+            encoding: str | None, orders: str, samples: int, sweep: str | None, bootstrap: int, concurrency: int,
             output: Path | None, **kwargs) -> None:
     """Run the same prompts through several backends and compare them.
 
@@ -77,7 +79,7 @@ def compare(backends: tuple[str, ...], prompts: Path | None, eval_text: Path | N
         prompts=tuple(load_prompts(prompts)) if prompts else BUILT_IN,
         samples=samples, seed=seed, sampling=sampling,
         sweep=parse_sweep(sweep) if sweep else None, eval_text=eval_text, corpus=corpus,
-        orders=chosen_orders if corpus else (), encoding=encoding,
+        orders=chosen_orders if corpus else (), encoding=encoding, bootstrap=bootstrap,
     )
     out = output or Path("runs") / time.strftime("compare-%Y%m%d-%H%M%S")
 

@@ -6,17 +6,34 @@ The schema, as genlab.eval.measure writes it:
     {
       "run": {"name": "first", "seed": 1, "samples": 4,
               "sampling": {"temperature": 0.8, "top_k": 40, ...},
-              "sweep": {"temperature": [0.5, 1.0, 1.5]} or null},
+              "sweep": {"temperature": [0.5, 1.0, 1.5]} or null,
+              "bootstrap": {"replicates": 1000, "level": 0.95} or null},   # null: no intervals
       "backends": ["markov:novel", "llama:models/novel-llm.gguf"],   # order fixes each colour
       "style": [                                                     # one row per backend and setting
-        {"backend": "markov:novel", "temperature": 0.8, "distinct_1": 0.41, ...},
-        {"backend": "human", "temperature": null, ...same keys...}],  # the human reference text
-      "perplexity": [{"backend": "markov:novel", "bits_per_byte": 1.8, ...}, ...],
+        {"backend": "markov:novel", "setting": "temperature=0.8", "temperature": 0.8,
+         "distinct_1": 0.41, ..., "samples": 27,
+         "interval": {"distinct_1": [0.38, 0.44], ...}},             # every metric; null: undefined
+        {"backend": "human", "setting": "", "temperature": null, ...same keys...}],  # the human text
+      "perplexity": [{"backend": "markov:novel", "bits_per_byte": 1.8, ..., "paragraphs": 210,
+                      "interval": {"bits_per_byte": [1.75, 1.86]}}, ...],   # over paragraphs
       "orders": [{"order": 1, "bits_per_byte": 2.25, "longest_copy_mean": 3.1,
-                  "novel_4gram_share": 0.8}, ...],                   # Markov chains of order 1..6
+                  "novel_4gram_share": 0.8, "interval": {"bits_per_byte": [2.2, 2.3], ...}}, ...],
+      "differences": [                      # paired: same prompts and seeds (same paragraphs for bits/byte)
+        {"metric": "distinct_2", "setting": "temperature=0.8", "a": "markov:novel", "b": "llama3",
+         "a_value": 0.77, "b_value": 0.73, "difference": 0.04, "interval": [0.01, 0.07], "units": 27}],
+      "versus_human": [                     # each backend's number less the human text's
+        {"metric": "distinct_2", "setting": "temperature=0.8", "backend": "llama3", "value": 0.73,
+         "human": 0.78, "difference": -0.05, "interval": [-0.09, -0.01]}],
+      "closer": [                           # which of two backends is nearer the human text, paired
+        {"metric": "distinct_2", "setting": "temperature=0.8", "a": "markov:novel", "b": "llama3",
+         "gap": 0.04, "interval": [0.01, 0.08]}],   # gap = |b - human| - |a - human|: > 0, a is nearer
       "rank_frequency": {"markov:novel": [120, 80, 44, ...], "human": [...]},  # word counts, descending
       "sentence_lengths": {"markov:novel": [12, 7, 30, ...], "human": [...]}   # words per sentence
     }
+
+Intervals are 95% bootstrap percentile intervals (genlab.eval.bootstrap): over prompts and their
+samples for style metrics, over paragraphs of the eval text for bits per byte, over passages for
+the human text. A difference is claimed only where its interval excludes zero.
 """
 
 from __future__ import annotations
