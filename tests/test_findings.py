@@ -181,7 +181,7 @@ def test_the_report_opens_with_the_findings_and_its_tables_show_intervals(tmp_pa
     text = render(m, tmp_path)
     heads = [line for line in text.splitlines() if line.startswith("#")]
     assert heads[:3] == ["# Comparison: t", "## Findings", "## Bits per byte on the eval text (lower is better)"]
-    assert f"| `{A}` | 1.8000 [1.75–1.85] |" in text
+    assert f"| `{A}` | 1.800 [1.75–1.85] |" in text
     assert "| distinct-2 | 0.770 [0.750–0.790] | 0.700 [0.680–0.720] | 0.780 [0.770–0.790] |" in text
 
 

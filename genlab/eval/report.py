@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from genlab.eval.findings import bounds, findings, has_intervals, level, span
+from genlab.eval.findings import bounds, findings, has_intervals, level, places, span
 from genlab.eval.plots.reading import HUMAN, number, style_at_base
 from genlab.eval.prompts import KINDS
 
@@ -43,13 +43,14 @@ def _fmt(v: object, digits: int = 3) -> str:
 
 
 def _cell(row: Mapping[str, Any], key: str, digits: int = 3) -> str:
-    """A number with its interval: "0.732 [0.70–0.76]" (the bounds as precise as their spread
-    warrants); the number alone when it has none."""
+    """A number with its interval: "0.732 [0.70–0.76]", "13.6 [11–19]" (the bounds as precise as
+    their spread warrants, the number one digit more); the number alone when it has none."""
     value = row.get(key)
-    text = _fmt(value, digits)
     intervals = row.get("interval")
     iv = bounds(intervals.get(key)) if isinstance(intervals, Mapping) and number(value) is not None else None
-    return f"{text} {span(iv, digits)}" if iv else text
+    if iv is None:
+        return _fmt(value, digits)
+    return f"{number(value):.{min(digits, places(iv, digits) + 1)}f} {span(iv, digits)}"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
