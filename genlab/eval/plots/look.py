@@ -5,7 +5,9 @@ Figures are built on `matplotlib.figure.Figure` directly, never through pyplot: 
 figure registry, nothing to close for other users of matplotlib. Font sizes are set on the
 artists themselves, so a user's style sheet cannot shrink them below 9 pt. The human text is
 always near-black, labelled "human text"; a backend named "markov:..." is a Markov chain, every
-other one is drawn as an LLM.
+other one is drawn as an LLM. Besides its colour each backend has its own marker and, for a
+horizontal reference line, its own dash pattern, so two series that coincide stay apart in the
+legend and on the page.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from matplotlib import colors as mcolors
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from genlab.eval.plots.reading import HUMAN, section_rows, section_series
+from genlab.eval.plots.reading import HUMAN, plain, section_rows, section_series
 
 HUMAN_LABEL = "human text"
 HUMAN_COLOUR = "#222222"
@@ -32,10 +34,18 @@ LABEL_SIZE = 10
 TICK_SIZE = 9
 LEGEND_SIZE = 9
 NOTE_SIZE = 9
+NOTE_COLOUR = "#555555"
 
 # tab10 without its grey (index 7), which would read as the human text.
 _PALETTE = [c for i, c in enumerate(matplotlib.colormaps["tab10"].colors) if i != 7]
 _EXTRA_COLOUR_MAPS = ("Dark2", "Set1")  # beyond 9 backends (rare): still distinct, still fixed
+# a marker per backend, by position (the human text has none: it is a line)
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h", "<", ">")
+# a line pattern per backend's series, by position: a line under another shows in its gaps
+SERIES_DASHES: tuple[Any, ...] = ("-", (0, (5, 2)), (0, (7, 2, 1.5, 2)), (0, (2, 1.5)), (0, (10, 2, 2, 2, 2, 2)))
+# a dash pattern per LLM reference line, by position among the LLMs; dotted (":") is the human's
+REFERENCE_DASHES: tuple[Any, ...] = ("--", "-.", (0, (7, 2, 1, 2, 1, 2)), (0, (12, 3)), (0, (4, 1.5, 4, 1.5, 1, 1.5)))
+HUMAN_DASHES = ":"
 # boxplot(orientation=...) arrived in matplotlib 3.10, which deprecates vert=.
 HORIZONTAL = ({"orientation": "horizontal"}
               if tuple(int(p) for p in matplotlib.__version__.split(".")[:2] if p.isdigit()) >= (3, 10)
@@ -121,7 +131,30 @@ class Look:
         return self.colours.get(name, HUMAN_COLOUR if name == HUMAN else "#7f7f7f")
 
     def label(self, name: str) -> str:
-        return self.labels.get(name, name)
+        return plain(self.labels.get(name, name))
+
+    def rank(self, name: str) -> int:
+        return self.order.index(name) if name in self.order else len(self.order)
+
+    def marker(self, name: str) -> str:
+        return MARKERS[self.rank(name) % len(MARKERS)]
+
+    def series_style(self, name: str) -> dict[str, Any]:
+        """Line and marker of `name`'s series where series may coincide: its own marker, hollow,
+        larger for earlier backends (one outline rings the next) and its own line pattern."""
+        rank = self.rank(name)
+        return {"marker": self.marker(name), "markersize": max(4.5, 7.5 - 1.5 * rank), "markerfacecolor": "none",
+                "markeredgewidth": 1.4, "linestyle": SERIES_DASHES[rank % len(SERIES_DASHES)],
+                "color": self.colour(name)}
+
+    def dashes(self, name: str) -> Any:
+        """The dash pattern of `name`'s horizontal reference line: the human text dotted, the
+        LLMs each their own pattern, the first LLM plain dashes."""
+        if name == HUMAN:
+            return HUMAN_DASHES
+        llms = [n for n in self.order if not is_markov(n)]
+        rank = llms.index(name) if name in llms else len(llms)
+        return REFERENCE_DASHES[rank % len(REFERENCE_DASHES)]
 
     def sort(self, names: Iterable[str]) -> list[str]:
         """Backends in colour order, the human text last."""
@@ -138,8 +171,8 @@ class Look:
         return backend_colours([*self.order, "\0order sweep"])["\0order sweep"]
 
 
-def new_figure(size: tuple[float, float] = FIGSIZE) -> Figure:
-    return Figure(figsize=size, dpi=DPI, layout="constrained")
+def new_figure(size: tuple[float, float] | None = None) -> Figure:
+    return Figure(figsize=size or FIGSIZE, dpi=DPI, layout="constrained")
 
 
 def dress(ax: Axes, title: str | None, xlabel: str | None, ylabel: str | None) -> None:
@@ -163,8 +196,9 @@ def axes_legend(ax: Axes, **kwargs: Any) -> None:
 
 
 def figure_legend(fig: Figure, handles: Sequence[Any] | None = None,
-                   labels: Sequence[str] | None = None) -> None:
-    """A legend below the axes (never covering data), as many columns as fit the figure width."""
+                   labels: Sequence[str] | None = None, title: str | None = None) -> None:
+    """A legend below the axes (never covering data), as many columns as fit the figure width;
+    `title` (what the error bars mean) above its entries."""
     if handles is None:
         handles, labels = [], []
         for ax in fig.axes:
@@ -178,7 +212,9 @@ def figure_legend(fig: Figure, handles: Sequence[Any] | None = None,
     per_row = int(fig.get_figwidth() * DPI / 9)
     widest = max(len(label) for label in labels) + 7
     ncols = max(1, min(len(labels), per_row // widest))
-    fig.legend(handles, labels, loc="outside lower center", ncols=ncols, fontsize=LEGEND_SIZE)
+    legend = fig.legend(handles, labels, loc="outside lower center", ncols=ncols, fontsize=LEGEND_SIZE,
+                        title=title, title_fontsize=LEGEND_SIZE)
+    legend.get_title().set_color(NOTE_COLOUR)
 
 
 def short_number(value: float) -> str:

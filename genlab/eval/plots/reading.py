@@ -39,6 +39,7 @@ the human text. A difference is claimed only where its interval excludes zero.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -82,9 +83,43 @@ def run_settings(metrics: Mapping[str, Any]) -> Mapping[str, Any]:
     return run if isinstance(run, Mapping) else {}
 
 
+def plain(text: str) -> str:
+    """`text` as matplotlib shows it literally: a "$" pair would be read as maths (and a bad
+    formula fails the whole drawing)."""
+    return text.replace("$", r"\$")
+
+
 def run_name(metrics: Mapping[str, Any]) -> str:
+    """The run named once for a title: ' — run “first”'; a name that already says run ("run",
+    "run-3") stands alone (' — “run”'), so no title reads "run run"."""
     name = run_settings(metrics).get("name")
-    return f" — run {name}" if isinstance(name, str) and name else ""
+    if not isinstance(name, str) or not name.strip():
+        return ""
+    name = " ".join(name.split())
+    name = name if len(name) <= 40 else name[:39] + "…"
+    said = re.search(r"(?<![^\W_])run(?![^\W_])", name, re.IGNORECASE)
+    return f" — “{plain(name)}”" if said else f" — run “{plain(name)}”"
+
+
+def bounds(row: Mapping[str, Any], key: str) -> tuple[float, float] | None:
+    """The interval (low, high) of metric `key` in `row` ("interval": {key: [low, high]}), or None
+    when it is missing, null or not two finite numbers in order: a metrics.json from before
+    intervals has no "interval" key, and an undefined interval is null."""
+    section = row.get("interval") if isinstance(row, Mapping) else None
+    pair = section.get(key) if isinstance(section, Mapping) else None
+    if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+        return None
+    low, high = number(pair[0]), number(pair[1])
+    if low is None or high is None or low > high:
+        return None
+    return low, high
+
+
+def interval_level(metrics: Mapping[str, Any]) -> float:
+    """The intervals' coverage (run.bootstrap.level), 0.95 unless the run says otherwise."""
+    boot = run_settings(metrics).get("bootstrap")
+    level = number(boot.get("level")) if isinstance(boot, Mapping) else None
+    return level if level is not None and 0 < level < 1 else 0.95
 
 
 def swept_setting(metrics: Mapping[str, Any]) -> str:
