@@ -70,9 +70,14 @@ def band_across(ax: Axes, interval: Bounds, colour: str) -> bool:
 
 
 def with_interval(value: float, interval: Bounds, digits: int) -> str:
-    """"1.610 [1.580, 1.640]": the value and, when known, its interval, for a label."""
-    text = f"{value:.{digits}f}"
-    return f"{text} [{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]" if interval else text
+    """"2.310 [2.24–2.37]" for a label, as report.md writes it (the bounds as precise as their
+    spread warrants, the value one digit more); the value alone at `digits` decimals without."""
+    # findings reads metrics through plots.reading, so it is imported here, not above
+    from genlab.eval.findings import places, span
+
+    if interval is None:
+        return f"{value:.{digits}f}"
+    return f"{value:.{min(digits, places(interval, digits) + 1)}f} {span(interval, digits)}"
 
 
 def interval_note(metrics: Mapping[str, Any], what: str = "bars and bands") -> str:
