@@ -337,3 +337,10 @@ def test_same_metrics_give_identical_svg(metrics, tmp_path):
         again = plots.save_figure(draw(copy.deepcopy(metrics)), tmp_path / f"{name}-2.svg").read_bytes()
         assert first == again, name
         assert b"<svg" in first
+
+
+def test_copy_vs_order_names_the_setting_only_for_llm_lines(metrics):
+    assert "LLM lines at temperature 0.8" in plots.plot_copy_vs_order(metrics).axes[0].get_xlabel()
+    chains_only = copy.deepcopy(metrics)
+    chains_only["style"] = [r for r in chains_only["style"] if r["backend"] in (MARKOV, "human")]
+    assert "LLM" not in plots.plot_copy_vs_order(chains_only).axes[0].get_xlabel()

@@ -156,8 +156,9 @@ def plot_copy_vs_order(metrics: Mapping[str, Any]) -> Figure | None:
     else:
         ax.set_ylim(bottom=0)
         ylabel = "longest copied run (mean, words)"
+    llm_lines = any(name != HUMAN for name, _, _ in references)
     dress(ax, f"Longest run copied from the training text{run_name(metrics)}",
-           f"Markov chain order (tokens of context); LLM lines at {note}", ylabel)
+           "Markov chain order (tokens of context)" + (f"; LLM lines at {note}" if llm_lines else ""), ylabel)
     label_references(ax, look, references)
     figure_legend(fig, title=interval_note(metrics) if shown else None)  # the lines may sit at any height
     return fig
