@@ -8,14 +8,20 @@ Files are rendered with the Agg (PNG) and SVG canvases, each replaced atomically
 Plot files (each as .png and .svg), in `PLOTS` order:
 
     bits_per_byte            bits per byte on the eval text, one bar per backend
-    perplexity_vs_order      bits per byte vs Markov order, each LLM a dashed horizontal line
+    perplexity_vs_order      bits per byte vs Markov order, each LLM a horizontal line
     zipf                     word rank-frequency, log-log, every backend and the human text
     sentence_lengths         distributions of words per sentence
     distinct_n               distinct-1/2/3, grouped bars, at the run's base temperature
     metrics_vs_temperature   one small panel per style metric vs temperature (sweeps only; a
                              sweep of another setting, run.sweep = {"top_k": [...]}, is drawn
                              against that setting, and "base temperature" reads "base top_k")
-    copy_vs_order            longest copied run vs Markov order, each LLM a dashed line
+    copy_vs_order            longest copied run vs Markov order, each LLM a horizontal line
+
+Every number with an interval in metrics.json is drawn with it (genlab.eval.plots.intervals):
+error bars on bars and points, bands along series and around horizontal lines; the Zipf and
+sentence-length legends give the exponent and the mean with theirs. Without intervals (an older
+metrics.json, or `compare --bootstrap 0`) the plots are drawn without. Horizontal lines are
+labelled at their right end, nudged apart when they nearly coincide (genlab.eval.plots.labels).
 """
 
 from __future__ import annotations
