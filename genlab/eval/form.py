@@ -2,7 +2,8 @@
 share), punctuation marks and emoji per 1,000 characters.
 
 Quotation marks: curly double quotes and straight double quotes. Single quotes (‘ ’ ') are
-ignored by the quote metrics, because ’ is also the apostrophe.
+ignored by the quote metrics, because ’ is also the apostrophe. Each metric is computed through
+its per-sample parts (`*_parts`, genlab.eval.parts), which the bootstrap reweights.
 """
 
 from __future__ import annotations
@@ -11,29 +12,40 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from genlab.eval.words import SENTENCE_END, mean_std, ratio, words
+import numpy as np
+
+from genlab.eval.parts import Parts, moments_parts, ratio_parts
+from genlab.eval.words import SENTENCE_END, words
+
+
+def _sentences(text: str) -> list[int]:
+    return [n for n in (len(words(piece)) for piece in SENTENCE_END.split(text)) if n]
 
 
 def sentence_word_counts(texts: Sequence[str]) -> list[int]:
     """Words per sentence for every sentence of every sample (the sentence-length histogram)."""
-    counts = []
-    for t in texts:
-        for piece in SENTENCE_END.split(t):
-            n = len(words(piece))
-            if n:
-                counts.append(n)
-    return counts
+    return [n for t in texts for n in _sentences(t)]
 
 
 def sentence_lengths(texts: Sequence[str]) -> tuple[float, float]:
     """Mean and standard deviation (population) of words per sentence, over all sentences."""
-    return mean_std(sentence_word_counts(texts))
+    mean, std = sentence_length_parts(texts)
+    return mean.estimate(), std.estimate()
+
+
+def sentence_length_parts(texts: Sequence[str]) -> tuple[Parts, Parts]:
+    return moments_parts([_sentences(t) for t in texts])
 
 
 def word_lengths(texts: Sequence[str]) -> tuple[float, float]:
     """Mean and standard deviation (population) of characters per word, over all words; an
     apostrophe inside a word counts as a character ("don't" has 5)."""
-    return mean_std([len(w) for t in texts for w in words(t)])
+    mean, std = word_length_parts(texts)
+    return mean.estimate(), std.estimate()
+
+
+def word_length_parts(texts: Sequence[str]) -> tuple[Parts, Parts]:
+    return moments_parts([[len(w) for w in words(t)] for t in texts])
 
 
 # -- quotes, punctuation, emoji ----------------------------------------------------------------
@@ -74,7 +86,11 @@ def quote_balance_rate(texts: Sequence[str]) -> float:
     Word chains often open a quote and never close it. A sample cut off by the token limit
     inside a speech counts as unbalanced too. nan for no samples.
     """
-    return ratio(sum(map(quotes_balanced, texts)), len(texts))
+    return quote_balance_parts(texts).estimate()
+
+
+def quote_balance_parts(texts: Sequence[str]) -> Parts:
+    return ratio_parts([quotes_balanced(t) for t in texts], np.ones(len(texts)))
 
 
 def dialogue_share(texts: Sequence[str]) -> float:
@@ -85,13 +101,19 @@ def dialogue_share(texts: Sequence[str]) -> float:
     the text). The marks themselves count as outside. Single quotes are ignored. nan for no
     characters.
     """
-    inside, total = 0, 0
-    for t in texts:
-        total += len(t)
-        for m in _QUOTED.finditer(t):
-            closed = len(m.group()) > 1 and m.group()[-1] in '”"'
-            inside += len(m.group()) - 1 - closed
-    return ratio(inside, total)
+    return dialogue_parts(texts).estimate()
+
+
+def _inside_quotes(text: str) -> int:
+    inside = 0
+    for m in _QUOTED.finditer(text):
+        closed = len(m.group()) > 1 and m.group()[-1] in '”"'
+        inside += len(m.group()) - 1 - closed
+    return inside
+
+
+def dialogue_parts(texts: Sequence[str]) -> Parts:
+    return ratio_parts([_inside_quotes(t) for t in texts], [len(t) for t in texts])
 
 
 _PUNCTUATION = {
@@ -108,6 +130,7 @@ _PUNCTUATION = {
     "quote_double": '[“”"]',
     "quote_single": "[‘’']",  # includes apostrophes: ’ is both
 }
+PUNCTUATION_KEYS = tuple(f"punct_{k}" for k in _PUNCTUATION)
 _PUNCT_RE = re.compile("|".join(f"(?P<{k}>{v})" for k, v in _PUNCTUATION.items()))
 
 
@@ -118,9 +141,13 @@ def punctuation_profile(texts: Sequence[str]) -> dict[str, float]:
     quotes (“ ” " together) and single quotes (‘ ’ ' together, apostrophes included). nan
     for every mark when there are no characters.
     """
-    counts = Counter(m.lastgroup for t in texts for m in _PUNCT_RE.finditer(t))
-    chars = sum(map(len, texts))
-    return {f"punct_{k}": ratio(1000 * counts[k], chars) for k in _PUNCTUATION}
+    return {k: p.estimate() for k, p in punctuation_parts(texts).items()}
+
+
+def punctuation_parts(texts: Sequence[str]) -> dict[str, Parts]:
+    counts = [Counter(m.lastgroup for m in _PUNCT_RE.finditer(t)) for t in texts]
+    chars = [len(t) for t in texts]
+    return {f"punct_{k}": ratio_parts([1000 * c[k] for c in counts], chars) for k in _PUNCTUATION}
 
 
 _PICTOGRAPHS = (
@@ -149,4 +176,8 @@ def emoji_count(text: str) -> int:
 
 def emoji_rate(texts: Sequence[str]) -> float:
     """Emoji (`emoji_count`) per 1,000 characters (code points) over all samples; nan for none."""
-    return ratio(1000 * sum(map(emoji_count, texts)), sum(map(len, texts)))
+    return emoji_parts(texts).estimate()
+
+
+def emoji_parts(texts: Sequence[str]) -> Parts:
+    return ratio_parts([1000 * emoji_count(t) for t in texts], [len(t) for t in texts])

@@ -1,5 +1,6 @@
-"""Measuring a comparison: metrics.json (every number the plots and the report use) and
-metrics.csv, from the run folder's saved samples and scores."""
+"""Measuring a comparison: metrics.json (every number the plots and the report use, with the
+style metrics' intervals and paired comparisons, genlab.eval.uncertainty) and metrics.csv, from
+the run folder's saved samples and scores."""
 
 from __future__ import annotations
 
@@ -35,37 +36,47 @@ def measure(s: CompareSettings, out: Path, corpus_text: str | None, eval_text: s
     from genlab.eval.diversity import word_frequencies
     from genlab.eval.form import sentence_word_counts
     from genlab.eval.orders import chains_by_order
+    from genlab.eval.uncertainty import bootstrap_run, comparisons, human_counts, measured, sample_counts
 
-    records = read_jsonl(out / SAMPLES)
     index = M.CorpusIndex(corpus_text) if corpus_text else None
     grid = settings_grid(s)
     labels = [setting_label(s, g) for g in grid]
     base_label = setting_label(s, s.sampling) if setting_label(s, s.sampling) in labels else labels[0]
     swept = s.sweep[0] if s.sweep else "temperature"
+    saved, grid_units = _samples_by_unit(s, read_jsonl(out / SAMPLES)), len(s.prompts) * s.samples
+    counts = {label: sample_counts(s, label) for label in labels}
     style: list[dict] = []
+    found: dict = {}
     rank_frequency: dict[str, list[int]] = {}
     sentence_lengths: dict[str, list[int]] = {}
     for backend in s.backends:
         for sampling in grid:
             label = setting_label(s, sampling)
-            texts = [sample_text(r) for r in records if r["backend"] == backend and r["setting"] == label]
-            if not texts:
+            units = saved.get((backend, label))
+            if not units:
                 continue
+            texts = list(units.values())
+            parts = {k: p.spread(list(units), grid_units) for k, p in M.style_parts(texts, index).items()}
+            found[backend, label] = m = measured(parts, counts[label], list(units))
             row = {"backend": backend, "setting": label, swept: getattr(sampling, swept)}
             if swept != "temperature":
                 row["temperature"] = sampling.temperature
-            row.update(M.style_metrics(texts, corpus_index=index))
+            row.update(m.estimates)
             row["samples"] = len(texts)
+            row["interval"] = m.intervals()
             style.append(row)
             if label == base_label:
                 rank_frequency.setdefault(backend, [int(c) for c in word_frequencies(texts)[:2000]])
                 sentence_lengths.setdefault(backend, sentence_word_counts(texts))
     reference = eval_text or corpus_text
+    human = None
     if reference:
         texts = human_samples(reference, max(len(s.prompts) * s.samples, 20), s.seed)
         row = {"backend": HUMAN, "setting": "", swept: None}
-        row.update(M.style_metrics(texts, corpus_index=index if eval_text else None))
+        human = measured(M.style_parts(texts, index if eval_text else None), human_counts(s, len(texts)))
+        row.update(human.estimates)
         row["samples"] = len(texts)
+        row["interval"] = human.intervals()
         style.append(row)
         rank_frequency[HUMAN] = [int(c) for c in word_frequencies(texts)[:2000]]
         sentence_lengths[HUMAN] = sentence_word_counts(texts)
@@ -80,14 +91,29 @@ def measure(s: CompareSettings, out: Path, corpus_text: str | None, eval_text: s
                 "sweep": {s.sweep[0]: list(s.sweep[1])} if s.sweep else None,
                 "prompts": [asdict(p) for p in s.prompts],
                 "eval_text": str(s.eval_text) if s.eval_text else None,
-                "corpus": str(s.corpus) if s.corpus else None},
+                "corpus": str(s.corpus) if s.corpus else None,
+                "bootstrap": bootstrap_run(s)},
         "backends": list(s.backends),
         "style": _finite(style),
         "perplexity": _finite(perplexity_rows),
         "orders": _finite(orders),
+        **comparisons(s, found, human, labels),
         "rank_frequency": rank_frequency,
         "sentence_lengths": sentence_lengths,
     }
+
+
+def _samples_by_unit(s: CompareSettings, records: list[dict]) -> dict[tuple[str, str], dict[int, str]]:
+    """{(backend, setting): {unit: text}}, units numbered in `jobs` order (prompt by prompt, its
+    samples together), whatever order a resumed run saved them in; a sample not made yet is a
+    unit left out."""
+    unit = {(p.id, i): pi * s.samples + i for pi, p in enumerate(s.prompts) for i in range(s.samples)}
+    out: dict[tuple[str, str], dict[int, str]] = {}
+    for r in records:
+        u = unit.get((r.get("prompt_id"), r.get("sample")))
+        if u is not None:
+            out.setdefault((r["backend"], r["setting"]), {})[u] = sample_text(r)
+    return {key: dict(sorted(texts.items())) for key, texts in out.items()}
 
 
 def _finite(rows: list[dict]) -> list[dict]:
@@ -96,19 +122,33 @@ def _finite(rows: list[dict]) -> list[dict]:
 
 
 def write_metrics(out: Path, metrics: dict) -> None:
-    """metrics.json, and metrics.csv: the style rows with each backend's bits per byte."""
+    """metrics.json, and metrics.csv: the style rows with each backend's bits per byte; with
+    intervals, each metric column K is followed by K_low and K_high."""
     from genlab.atomic import replacing, write_text
+    from genlab.eval.metrics import STYLE_KEYS
 
     write_text(out / METRICS_JSON, json.dumps(metrics, indent=1, ensure_ascii=False))
     rows = metrics["style"]
-    bpb = {r["backend"]: r.get("bits_per_byte") for r in metrics["perplexity"]}
-    columns = ["backend", "setting"] + sorted({k for r in rows for k in r} - {"backend", "setting"})
+    scores = {r["backend"]: r for r in metrics["perplexity"]}
+    bounds = metrics["run"].get("bootstrap") is not None
+    columns = ["backend", "setting"] + sorted({k for r in rows for k in r} - {"backend", "setting", "interval"})
+    header: list[str] = []
+    for c in [*columns, "bits_per_byte"]:
+        header += [c, f"{c}_low", f"{c}_high"] if bounds and (c in STYLE_KEYS or c == "bits_per_byte") else [c]
+
+    def cells(row: dict, score: dict) -> list[object]:
+        values = {**{c: row.get(c) for c in columns}, "bits_per_byte": score.get("bits_per_byte")}
+        for key, source in [*((k, row) for k in STYLE_KEYS), ("bits_per_byte", score)]:
+            low_high = (source.get("interval") or {}).get(key) or (None, None)
+            values[f"{key}_low"], values[f"{key}_high"] = low_high
+        return [_cell(values.get(c)) for c in header]
+
     with replacing(out / METRICS_CSV) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
-            w.writerow(columns + ["bits_per_byte"])
+            w.writerow(header)
             for r in rows:
-                w.writerow([_cell(r.get(c)) for c in columns] + [_cell(bpb.get(r["backend"]))])
+                w.writerow(cells(r, scores.get(r["backend"], {})))
 
 
 def _cell(v: object) -> object:

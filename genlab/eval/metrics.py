@@ -4,7 +4,8 @@ Every metric takes `texts`, a list of samples (strings), and pools them: the hum
 goes through the same functions after `reference_samples` cuts it into paragraph-sized samples.
 `style_metrics` gathers every number into one flat dict (one CSV row per backend): diversity
 (genlab.eval.diversity), form (genlab.eval.form) and, here, novelty against the training
-corpus. Words, sentences and nan follow the conventions of genlab.eval.words.
+corpus. Words, sentences and nan follow the conventions of genlab.eval.words. `style_parts`
+gives the same numbers as per-sample parts (genlab.eval.parts), for the bootstrap intervals.
 """
 
 from __future__ import annotations
@@ -16,19 +17,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genlab.eval.diversity import distinct_n, mattr, repetition_rate, self_bleu, zipf_coefficient
-from genlab.eval.form import (dialogue_share, emoji_rate, punctuation_profile, quote_balance_rate, quotes_balanced,
-                              sentence_lengths, word_lengths)
-from genlab.eval.words import NAN, WORD, mean_std, ratio, words
+from genlab.eval.diversity import distinct_parts, mattr_parts, repetition_parts, self_bleu_parts, zipf_parts
+from genlab.eval.form import (PUNCTUATION_KEYS, dialogue_parts, emoji_parts, punctuation_parts, quote_balance_parts,
+                              quotes_balanced, sentence_length_parts, word_length_parts)
+from genlab.eval.parts import Parts, max_parts, ratio_parts, undefined
+from genlab.eval.words import WORD, words
 from genlab.ngrams import count_sorted
 from genlab.overlap import RunIndex
 
 __all__ = [
     "CorpusIndex",
     "Novelty",
+    "STYLE_KEYS",
     "novelty",
+    "novelty_parts",
     "reference_samples",
     "style_metrics",
+    "style_parts",
 ]
 
 # -- novelty against the training corpus -------------------------------------------------------
@@ -137,19 +142,38 @@ def novelty(texts: Sequence[str], corpus: str | CorpusIndex, n: int = 4) -> Nove
     over the samples that have words. Runs and n-grams are over `words` (case and punctuation
     ignored). nan when undefined (no n-grams; no sample with words).
     """
+    copied, total, longest = _copies(texts, corpus, n)
+    parts = _novelty_parts(copied, total, longest)
+    return Novelty(ratio_parts(copied, total).estimate(), parts["longest_copy_mean"].estimate(),
+                   parts["longest_copy_max"].estimate(), tuple(v for v in longest if v is not None))
+
+
+def novelty_parts(texts: Sequence[str], corpus: str | CorpusIndex, n: int = 4) -> dict[str, Parts]:
+    """`novelty` as parts, under the keys `style_metrics` gives it: each sample's (copied
+    n-grams, n-grams) and its longest copy (none for a sample without words)."""
+    return _novelty_parts(*_copies(texts, corpus, n))
+
+
+def _copies(texts: Sequence[str], corpus: str | CorpusIndex, n: int) -> tuple[np.ndarray, np.ndarray, list]:
+    """Per sample: n-grams found in the corpus, n-grams, and the longest copy (None: no words)."""
     index = corpus if isinstance(corpus, CorpusIndex) else CorpusIndex(corpus)
-    copied = total = 0
-    longest = []
-    for t in texts:
+    copied, total, longest = np.zeros(len(texts)), np.zeros(len(texts)), []
+    for i, t in enumerate(texts):
         ids = index.encode(words(t))
         if not len(ids):
+            longest.append(None)
             continue
         starts = np.arange(max(len(ids) - n + 1, 0))
-        copied += int(index.occurs(ids, starts, n).sum())
-        total += len(starts)
+        copied[i], total[i] = int(index.occurs(ids, starts, n).sum()), len(starts)
         longest.append(index.longest_copy(ids))
-    mean, _ = mean_std(longest)
-    return Novelty(ratio(copied, total), mean, float(max(longest)) if longest else NAN, tuple(longest))
+    return copied, total, longest
+
+
+def _novelty_parts(copied: np.ndarray, total: np.ndarray, longest: list) -> dict[str, Parts]:
+    share = ratio_parts(copied, total)
+    return {"novel_4gram_share": Parts(share.matrix, lambda sums: 1.0 - share.combine(sums)),
+            "longest_copy_mean": ratio_parts([v or 0 for v in longest], [v is not None for v in longest]),
+            "longest_copy_max": max_parts(longest)}
 
 
 # -- all together ------------------------------------------------------------------------------
@@ -180,29 +204,49 @@ def reference_samples(text: str, min_words: int = 100) -> list[str]:
 def style_metrics(texts: Sequence[str], corpus_index: CorpusIndex | None = None) -> dict[str, float]:
     """Every style metric of `texts` as one flat {name: float} dict (a CSV row).
 
-    The keys are always the same; the novelty ones are nan without a `corpus_index`. For the
-    human reference pass `reference_samples(text)`; measured against its own corpus, a
-    reference is all copy (novel share 0), so give it a held-out eval text to compare.
+    The keys are always the same (STYLE_KEYS); the novelty ones are nan without a
+    `corpus_index`. For the human reference pass `reference_samples(text)`; measured against
+    its own corpus, a reference is all copy (novel share 0), so give it a held-out eval text to
+    compare.
     """
-    sentence_mean, sentence_std = sentence_lengths(texts)
-    word_mean, word_std = word_lengths(texts)
-    row = {f"distinct_{n}": distinct_n(texts, n) for n in (1, 2, 3)}
-    row |= {
-        "self_bleu_4": self_bleu(texts, 4),
-        "zipf": zipf_coefficient(texts),
-        "repetition_rate": repetition_rate(texts),
-        "sentence_length_mean": sentence_mean,
-        "sentence_length_std": sentence_std,
-        "word_length_mean": word_mean,
-        "word_length_std": word_std,
-        "mattr": mattr(texts),
-        "quote_balance_rate": quote_balance_rate(texts),
-        "dialogue_share": dialogue_share(texts),
-        "emoji_rate": emoji_rate(texts),
-    }
-    row |= punctuation_profile(texts)
-    found = novelty(texts, corpus_index) if corpus_index is not None else None
-    row["novel_4gram_share"] = found.novel_share if found else NAN
-    row["longest_copy_mean"] = found.longest_copy_mean if found else NAN
-    row["longest_copy_max"] = found.longest_copy_max if found else NAN
-    return {k: float(v) for k, v in row.items()}
+    return {k: p.estimate() for k, p in style_parts(texts, corpus_index).items()}
+
+
+def style_parts(texts: Sequence[str], corpus_index: CorpusIndex | None = None,
+                keys: Sequence[str] = ()) -> dict[str, Parts]:
+    """Every style metric of `texts` as per-sample parts (`keys`: only these; empty: all), in
+    STYLE_KEYS order."""
+    wanted = set(keys or STYLE_KEYS)
+    parts: dict[str, Parts] = {}
+    for names, build in _GROUPS:
+        if wanted & set(names):
+            parts |= build(texts, corpus_index)
+    return {k: parts[k] for k in STYLE_KEYS if k in wanted}
+
+
+def _novelty_or_nan(texts: Sequence[str], index: CorpusIndex | None) -> dict[str, Parts]:
+    if index is None:
+        return dict.fromkeys(_NOVELTY, undefined(len(texts)))
+    return novelty_parts(texts, index)
+
+
+_NOVELTY = ("novel_4gram_share", "longest_copy_mean", "longest_copy_max")
+_GROUPS = (  # (keys, builder): the metrics one pass over the samples gives
+    (("distinct_1",), lambda texts, _: {"distinct_1": distinct_parts(texts, 1)}),
+    (("distinct_2",), lambda texts, _: {"distinct_2": distinct_parts(texts, 2)}),
+    (("distinct_3",), lambda texts, _: {"distinct_3": distinct_parts(texts, 3)}),
+    (("self_bleu_4",), lambda texts, _: {"self_bleu_4": self_bleu_parts(texts, 4)}),
+    (("zipf",), lambda texts, _: {"zipf": zipf_parts(texts)}),
+    (("repetition_rate",), lambda texts, _: {"repetition_rate": repetition_parts(texts)}),
+    (("sentence_length_mean", "sentence_length_std"),
+     lambda texts, _: dict(zip(("sentence_length_mean", "sentence_length_std"), sentence_length_parts(texts)))),
+    (("word_length_mean", "word_length_std"),
+     lambda texts, _: dict(zip(("word_length_mean", "word_length_std"), word_length_parts(texts)))),
+    (("mattr",), lambda texts, _: {"mattr": mattr_parts(texts)}),
+    (("quote_balance_rate",), lambda texts, _: {"quote_balance_rate": quote_balance_parts(texts)}),
+    (("dialogue_share",), lambda texts, _: {"dialogue_share": dialogue_parts(texts)}),
+    (("emoji_rate",), lambda texts, _: {"emoji_rate": emoji_parts(texts)}),
+    (PUNCTUATION_KEYS, lambda texts, _: punctuation_parts(texts)),
+    (_NOVELTY, _novelty_or_nan),
+)
+STYLE_KEYS: tuple[str, ...] = tuple(k for names, _ in _GROUPS for k in names)

@@ -15,6 +15,8 @@ from genlab.errors import GenlabError
 from genlab.eval.plan import CompareSettings, jobs
 from genlab.generator import Generator
 
+ORDER_KEYS = ("longest_copy_mean", "longest_copy_max", "novel_4gram_share", "distinct_2")  # each chain's style numbers
+
 
 def parse_orders(spec: str) -> list[int]:
     """"1-6" or "2,3,5" -> [1, 2, ...]; every order a chain allows."""
@@ -67,14 +69,18 @@ def first_chain_corpus(backends: tuple[str, ...]) -> Path | None:
 def chains_by_order(s: CompareSettings, corpus_text: str, eval_text: str | None, index,
                     log: Callable[[str], None]) -> list[dict]:
     """Chains of each order trained on the corpus: bits per byte on the eval text and how much
-    of their output is copied from the corpus."""
+    of their output is copied from the corpus, with intervals drawn as the backends' are (the
+    comparison's prompts and seeds)."""
     from genlab.backends import trainer
     from genlab.eval import metrics as M
     from genlab.eval.generate import generate_one
     from genlab.eval.runfolder import sample_text
     from genlab.eval.perplexity import perplexity
+    from genlab.eval.uncertainty import measured, sample_counts
 
     chains = trainer()[1]
+    chain_jobs = jobs(replace(s, backends=("chain",), sweep=None))
+    counts = sample_counts(s, chain_jobs[0].label)  # the same draws for every order
     rows = []
     for order in s.orders:
         log(f"chain of order {order} on {s.corpus.name if s.corpus else 'the corpus'}")
@@ -83,12 +89,12 @@ def chains_by_order(s: CompareSettings, corpus_text: str, eval_text: str | None,
             if eval_text:
                 row["bits_per_byte"] = perplexity(chain, eval_text).bits_per_byte
             texts = []
-            for job in jobs(replace(s, backends=("chain",), sweep=None)):
+            for job in chain_jobs:
                 text, _, _ = generate_one(chain, job)
                 texts.append(sample_text({"kind": job.prompt.kind, "prompt": job.prompt.text, "text": text}))
-        m = M.style_metrics(texts, corpus_index=index)
-        for key in ("longest_copy_mean", "longest_copy_max", "novel_4gram_share", "distinct_2"):
-            if key in m:
-                row[key] = m[key]
+        found = measured(M.style_parts(texts, index, keys=ORDER_KEYS), counts)
+        row |= found.estimates
+        mine = found.intervals()  # beside any interval already in the row (bits per byte)
+        row["interval"] = None if mine is None else {**(row.get("interval") or {}), **mine}
         rows.append(row)
     return rows
