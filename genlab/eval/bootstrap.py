@@ -23,6 +23,7 @@ import numpy as np
 LEVEL = 0.95  # the intervals' coverage
 REPLICATES = 1000  # bootstrap replicates unless told otherwise (compare --bootstrap)
 MAX_REPLICATES = 100_000
+DRAWS_AT_ONCE = 1 << 22  # bounds the memory nested_counts uses per block of replicates
 MIN_FINITE = 0.9  # a number undefined in more replicates than this leaves gets no interval
 
 
@@ -50,14 +51,16 @@ def nested_counts(group_sizes: Sequence[int], replicates: int, rng: np.random.Ge
     counts = np.zeros((replicates, total), dtype=np.int64)
     if not len(sizes) or total == 0:
         return counts
-    drawn = rng.integers(0, len(sizes), size=(replicates, len(sizes)))  # which groups each replicate takes
-    for g, (start, size) in enumerate(zip(starts, sizes)):
-        if size == 0:
-            continue
-        times = (drawn == g).sum(axis=1)  # how often each replicate took group g
-        for r in np.flatnonzero(times):
-            picks = rng.integers(0, size, size=int(times[r] * size))
-            counts[r, start:start + size] += np.bincount(picks, minlength=int(size))
+    widest = int(sizes.max())
+    block = max(1, DRAWS_AT_ONCE // (len(sizes) * widest))  # replicates drawn at once, in bounded memory
+    for first in range(0, replicates, block):
+        n = min(block, replicates - first)
+        drawn = rng.integers(0, len(sizes), size=(n, len(sizes)))  # the groups each replicate takes
+        held = sizes[drawn][..., None]  # (n, groups, 1): how many units each drawn group holds
+        picks = (rng.random((n, len(sizes), widest)) * held).astype(np.int64)  # a unit within its group
+        taken = np.arange(widest) < held  # a group of fewer units draws fewer
+        units = starts[drawn][..., None] + picks + (np.arange(n) * total)[:, None, None]
+        counts[first:first + n] = np.bincount(units[taken], minlength=n * total).reshape(n, total)
     return counts
 
 

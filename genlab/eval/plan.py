@@ -28,7 +28,7 @@ class CompareSettings:
     orders: tuple[int, ...] = ()
     encoding: str | None = None  # of the eval text and the corpus
     bootstrap: int = 1000  # replicates for the 95% intervals (genlab.eval.bootstrap); 0: none
-    keep_gutenberg: bool = False  # read the eval text and corpus as they are, Project Gutenberg's header and licence too
+    keep_gutenberg: bool = False  # read the eval text and corpus whole, Project Gutenberg's licence too
 
     def __post_init__(self) -> None:
         """Every setting is checked here, so a comparison that cannot run is refused before its
@@ -39,7 +39,8 @@ class CompareSettings:
 
         if isinstance(self.bootstrap, bool) or not isinstance(self.bootstrap, int) \
                 or not 0 <= self.bootstrap <= MAX_REPLICATES:
-            raise GenlabError(f"--bootstrap must be a whole number from 0 to {MAX_REPLICATES:,}, got {self.bootstrap!r}")
+            raise GenlabError(f"--bootstrap must be a whole number from 0 to {MAX_REPLICATES:,}, "
+                              f"got {self.bootstrap!r}")
         grid = settings_grid(self)
         total = len(self.backends) * len(grid) * len(self.prompts) * self.samples
         if total > MAX_SAMPLES:
