@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence, TypedDict
 
 from genlab.errors import GenlabError
@@ -30,6 +30,10 @@ class Score:
     bytes: int  # UTF-8 bytes of the scored text
     words: int  # whitespace-separated words
     oov: int = 0
+    # (nats, bytes) of each paragraph of the text (genlab.score_parts: which bytes each owns),
+    # summing to nats and bytes; empty when the backend cannot say which paragraph a nat came
+    # from. Paragraphs are what bits per byte is bootstrapped over (genlab.eval.score_intervals).
+    parts: tuple[tuple[float, int], ...] = field(default=(), repr=False)
 
     @property
     def bits_per_byte(self) -> float:

@@ -14,6 +14,9 @@ import secrets
 import sys
 from typing import Any, Iterator, Sequence
 
+import numpy as np
+
+from genlab import score_parts
 from genlab.errors import GenlabError
 from genlab.generator import Capabilities, Generator, Message, Score, check_messages as _check_messages
 from genlab.llama import aborts, chat_prompt, scoring
@@ -347,7 +350,9 @@ class LlamaGenerator(Generator):
         llama model has no pre-tokenized input). The first token is scored given
         `prefix_token`, each later one given the tokens before it; `Score.tokens` counts them
         all. Texts longer than the context are scored in overlapping windows (`score_windows`).
-        Exact with f32_cache=True (docs/llama.md).
+        Exact with f32_cache=True (docs/llama.md). Score.parts: each token's nats go to the
+        paragraph its first byte lies in (the tokens' own bytes give where each starts; empty
+        when they do not spell the text, as with a tokenizer that normalises it).
         """
         if not isinstance(text, str):
             raise GenlabError(f"text must be a string, got {type(text).__name__}")
@@ -355,6 +360,7 @@ class LlamaGenerator(Generator):
         windows = self.score_windows(len(tokens), stride)
         self._turn += 1  # an unfinished stream cannot continue after this
         self.llm.reset()  # and the next chat turn reuses nothing: the windows overwrite the KV cache
+        each = np.zeros(len(tokens), dtype=np.float64)  # -ln p of each token (0: not scored)
         nats = 0.0
         scored = 0
         if windows:
@@ -362,14 +368,36 @@ class LlamaGenerator(Generator):
 
             with bar(total=len(tokens), desc=f"scoring with {self.name}", unit="tok", enabled=progress) as advance:
                 for start, lo, end in windows:
-                    nats += self._score_window(tokens, start, lo, end)
+                    each[lo:end] = self._window_nats(tokens, start, lo, end)
+                    nats += float(each[lo:end].sum())
                     scored += end - lo
                     advance(end - lo)
-        return Score(nats=float(nats), tokens=scored, bytes=len(text.encode("utf-8")), words=len(text.split()))
+        return Score(nats=float(nats), tokens=scored, bytes=len(text.encode("utf-8")), words=len(text.split()),
+                     parts=self._parts(text, tokens, each))
+
+    def _parts(self, text: str, tokens: list[int], each: np.ndarray) -> tuple[tuple[float, int], ...]:
+        """Score.parts from each token's nats (see `score`)."""
+        pieces = [self.vocab.piece(t) for t in tokens]
+        data = text.encode("utf-8")
+        skip = 0
+        joined = b"".join(pieces)
+        if joined != data:
+            if not (self.vocab.spm_space and joined[:1] == b" " and joined[1:] == data):
+                return ()
+            skip = 1  # the space a SentencePiece tokenizer puts before the text
+        lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+        offsets = np.maximum(np.cumsum(lengths) - lengths - skip, 0)
+        starts = score_parts.paragraph_starts(text)
+        return score_parts.parts_of_tokens(offsets, each, score_parts.byte_starts(text, starts),
+                                           score_parts.byte_sizes(text, starts))
 
     def _score_window(self, tokens: list[int], start: int, lo: int, end: int) -> float:
         """-sum ln p(tokens[i] | window prefix) for i in [lo, end), the window being
         [prefix_token] + tokens[start:end]."""
+        return float(self._window_nats(tokens, start, lo, end).sum())
+
+    def _window_nats(self, tokens: list[int], start: int, lo: int, end: int) -> np.ndarray:
+        """-ln p of each token i in [lo, end) given the window [prefix_token] + tokens[start:i]."""
         return scoring.score_window(self.llm, tokens, start, lo, end, prefix=self.prefix_token,
                                     n_vocab=self.vocab.size, verbose=self.verbose)
 

@@ -52,9 +52,10 @@ def windows(n_tokens: int, width: int, stride: int, has_prefix: bool) -> list[tu
 
 
 def score_window(llm: Any, tokens: Sequence[int], start: int, lo: int, end: int, *,
-                 prefix: int | None, n_vocab: int, verbose: bool = False) -> float:
-    """-sum ln p(tokens[i] | the window before it) for i in [lo, end), the window being
-    [prefix] + tokens[start:end]. The KV cache is cleared before and after."""
+                 prefix: int | None, n_vocab: int, verbose: bool = False) -> np.ndarray:
+    """-ln p(tokens[i] | the window before it) for each i in [lo, end), the window being
+    [prefix] + tokens[start:end] (each token's own cost, so a score can be split over the
+    paragraphs of its text). The KV cache is cleared before and after."""
     lib = llama_cpp()
     head = [prefix] if prefix is not None else []
     window = head + list(tokens[start:end])
@@ -63,7 +64,8 @@ def score_window(llm: Any, tokens: Sequence[int], start: int, lo: int, end: int,
     want[lo + offset - 1: end + offset - 1] = True
     chunk = max(1, min(int(llm.n_batch), SCORE_FLOATS // max(n_vocab, 1)))
     ctx = llm.ctx
-    total = 0.0
+    out = np.empty(end - lo, dtype=np.float64)
+    filled = 0
     batch = lib.llama_batch_init(chunk, 0, 1)
     try:
         with quiet(verbose):
@@ -89,11 +91,12 @@ def score_window(llm: Any, tokens: Sequence[int], start: int, lo: int, end: int,
                 logits = np.ctypeslib.as_array(ptr, shape=(n_out, n_vocab)).astype(np.float64)
                 pos = np.flatnonzero(flags) + c0  # window positions of these rows
                 targets = np.asarray([window[p + 1] for p in pos], dtype=np.int64)
-                total -= float(np.sum(log_softmax_at(logits, targets)))
+                out[filled: filled + n_out] = -log_softmax_at(logits, targets)
+                filled += n_out
             lib.llama_memory_clear(lib.llama_get_memory(ctx), True)
     finally:
         lib.llama_batch_free(batch)
-    return total
+    return out
 
 
 def log_softmax_at(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:

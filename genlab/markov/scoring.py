@@ -17,10 +17,11 @@ from typing import Sequence
 
 import numpy as np
 
+from genlab import score_parts
 from genlab.generator import Score
 from genlab.markov.kneser_ney import BOS, EOS, UNK, KneserNey, sentences_from_stream
 from genlab.markov.model import MarkovModel
-from genlab.markov.units import PRETOKENIZED_WORDS
+from genlab.markov.units import PRETOKENIZED_WORDS, RESERVED
 
 SPELLING_ORDER = 5
 LN10 = math.log(10.0)
@@ -117,27 +118,39 @@ def paragraphs_units(model: MarkovModel, text: str, tokenized: bool = False) -> 
 
 def score_units(model: MarkovModel, paragraphs: Sequence[Sequence[str]]) -> tuple[float, int, int]:
     """(nats, units scored, unknown units) for paragraphs of the chain's own units."""
+    nats, tokens, oov, _ = score_paragraphs(model, paragraphs)
+    return nats, tokens, oov
+
+
+def score_paragraphs(model: MarkovModel, paragraphs: Sequence[Sequence[str]]) -> tuple[float, int, int, list[float]]:
+    """score_units, and the nats of each paragraph. Each paragraph is a sentence of its own
+    (<s> ... </s>), so its nats are exactly what scoring it alone would give."""
     kn = kneser_ney(model)
     index = model.index
     para = model.paragraph_id
     bos, eos, unk = kn.bos, kn.eos, kn.unk
     seq: list[int] = []
-    unknown: list[str] = []
-    for units in paragraphs:
+    starts: list[int] = []  # where each paragraph's <s> sits in seq
+    unknown: list[tuple[int, str]] = []  # (paragraph, unit)
+    for k, units in enumerate(paragraphs):
+        starts.append(len(seq))
         seq.append(bos)
         for u in units:
             i = index.get(u, unk)
             if i == para or i == unk:  # "<p>" typed in a text is just an unknown token
                 i = unk
-                unknown.append(u)
+                unknown.append((k, u))
             seq.append(i)
         seq.append(eos)
     if not seq:
-        return 0.0, 0, 0
+        return 0.0, 0, 0, []
     log10 = kn.log10_scores(np.array(seq, dtype=np.int64))
-    nats = -float(log10.sum()) * LN10
-    nats += sum(_unknown_cost(model, u) for u in unknown)
-    return nats, len(seq) - len(paragraphs), len(unknown)
+    each = (-np.add.reduceat(log10, starts) * LN10).tolist()
+    costs = [_unknown_cost(model, u) for _, u in unknown]
+    for (k, _), cost in zip(unknown, costs):
+        each[k] += cost
+    nats = -float(log10.sum()) * LN10 + sum(costs)
+    return nats, len(seq) - len(paragraphs), len(unknown), each
 
 
 def _unknown_cost(model: MarkovModel, unit: str) -> float:
@@ -153,8 +166,17 @@ def _unknown_cost(model: MarkovModel, unit: str) -> float:
 
 
 def score_text(model: MarkovModel, text: str, tokenized: bool = False) -> Score:
-    """What the chain thinks of `text` (see the module docstring for what is paid for)."""
+    """What the chain thinks of `text` (see the module docstring for what is paid for), with
+    the nats of each paragraph (`tokenized`: of each line) in Score.parts."""
     paragraphs = paragraphs_units(model, text, tokenized)
-    nats, tokens, oov = score_units(model, paragraphs)
+    nats, tokens, oov, each = score_paragraphs(model, paragraphs)
+    starts = (score_parts.line_starts(text, _has_words) if tokenized
+              else score_parts.block_starts(text))
+    sizes = score_parts.byte_sizes(text, starts)
     return Score(nats=nats, tokens=tokens, bytes=len(text.encode("utf-8", "surrogatepass")),
-                 words=len(text.split()), oov=oov)
+                 words=len(text.split()), oov=oov, parts=score_parts.parts(each, sizes))
+
+
+def _has_words(line: str) -> bool:
+    """Whether a pre-tokenized line is a sentence the chain scores (Pretokenized.paragraphs' rule)."""
+    return any(w not in RESERVED for w in line.split())

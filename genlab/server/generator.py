@@ -18,6 +18,7 @@ import os
 import threading
 from typing import Any, Iterator, Sequence
 
+from genlab import score_parts
 from genlab.errors import GenlabError
 from genlab.generator import Capabilities, Generator, Message, Score, check_messages as _check_messages
 from genlab.sampling import Sampling, reproducible_seed
@@ -162,15 +163,22 @@ class ServerGenerator(Generator):
     def score(self, text: str, *, tokenized: bool = False) -> Score:
         """-sum ln p of the tokens of `text` from the server's prompt log-probabilities (see the
         genlab.server.scoring for the first token). The server tokenizes `text` (`tokenized` is
-        accepted for the contract; there is no pre-tokenized input)."""
+        accepted for the contract; there is no pre-tokenized input). Score.parts: each token's
+        cost goes to the paragraph it starts in, by the answers' text_offset; a server whose
+        answers have no usable offsets gives no parts (no interval over paragraphs)."""
         if not isinstance(text, str):
             raise GenlabError(f"text must be a string, got {type(text).__name__}")
         counts = dict(bytes=len(text.encode("utf-8", errors="surrogatepass")), words=len(text.split()))
         if not text:
             return Score(nats=0.0, tokens=0, **counts)
-        nats, tokens = self.scorer.score(text)
+        echoed = self.scorer.score(text)
         self.last_usage = {"score_first_token": self.scorer.first_token}
-        return Score(nats=nats, tokens=tokens, **counts)
+        parts: tuple[tuple[float, int], ...] = ()
+        if echoed.offsets is not None and len(echoed.offsets) == len(echoed.costs):
+            starts = score_parts.paragraph_starts(text)
+            parts = score_parts.parts_of_tokens(echoed.offsets, echoed.costs, starts,
+                                                score_parts.byte_sizes(text, starts))
+        return Score(nats=echoed.nats, tokens=echoed.count, **counts, parts=parts)
 
     # --- tokens ---------------------------------------------------------------------------------
 

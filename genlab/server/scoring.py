@@ -10,12 +10,25 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from genlab.server.client import Client, ServerError
 from genlab.server.messages import error_message
 
 NO_SCORE = "this server cannot score text (it returns no prompt log-probabilities)"
+
+
+@dataclass(frozen=True)
+class Echoed:
+    """What an echoed answer says of a text's tokens: their total cost and count, each token's
+    cost, and where each starts in the text (characters, from the answer's text_offset; None
+    when the answer has no usable offsets, so the score cannot be split over paragraphs)."""
+
+    nats: float
+    count: int
+    costs: tuple[float, ...]
+    offsets: tuple[int, ...] | None
 
 
 class EchoScorer:
@@ -33,10 +46,10 @@ class EchoScorer:
         self.client, self.base, self.model, self.url = client, base, model, url
         self.first_token: str | None = None
 
-    def score(self, text: str) -> tuple[float, int]:
-        """-sum ln p of the tokens of a non-empty `text`, and their count."""
+    def score(self, text: str) -> Echoed:
+        """-sum ln p of the tokens of a non-empty `text`, their count, and each token's share."""
         try:
-            return self.read_logprobs(self.echo(text), text)
+            return self._read(self.echo(text), text)
         except ServerError as exc:
             sizes = context_overflow(exc)
             if sizes is None or sizes[0] < 32:  # (a context too small to hold two parts of any use)
@@ -59,27 +72,27 @@ class EchoScorer:
                 raise ServerError(f"{NO_SCORE}: {msg}", exc.status) from None
             raise
 
-    def _in_windows(self, text: str, n_ctx: int, n_tokens: int) -> tuple[float, int]:
-        """Score a text longer than the context (see the class docstring): -sum ln p, tokens."""
+    def _in_windows(self, text: str, n_ctx: int, n_tokens: int) -> Echoed:
+        """Score a text longer than the context (see the class docstring)."""
         chars_per_token = len(text) / max(n_tokens, 1)
         scale = 0.9  # of half a context per part, by the text's own characters per token
         while True:
             size = max(8, int((n_ctx // 2 - 2) * chars_per_token * scale))
             cuts = _cuts_before_spaces(text, size)
             try:
-                nats, tokens = self.read_logprobs(self.echo(text[:cuts[1]]), text[:cuts[1]])
+                parts = [self._read(self.echo(text[:cuts[1]]), text[:cuts[1]])]
                 for k in range(1, len(cuts) - 1):
                     window = text[cuts[k - 1]:cuts[k + 1]]
-                    n, t = self._read_new_part(self.echo(window), window, cuts[k] - cuts[k - 1])
-                    nats, tokens = nats + n, tokens + t
-                return nats, tokens
+                    parts.append(self._read_new_part(self.echo(window), window, cuts[k] - cuts[k - 1], cuts[k - 1]))
+                return _joined(parts)
             except ServerError as exc:
                 if context_overflow(exc) is None or scale < 0.1:
                     raise
                 scale *= 0.6  # this text packs more tokens into a part than the whole did: smaller parts
 
-    def _read_new_part(self, data: Any, window: str, boundary: int) -> tuple[float, int]:
-        """-sum ln p and count of the echoed tokens that start at or after `boundary` in `window`."""
+    def _read_new_part(self, data: Any, window: str, boundary: int, at: int) -> Echoed:
+        """The echoed tokens that start at or after `boundary` in `window` (which starts at
+        character `at` of the text)."""
         try:
             choice = data["choices"][0]
             logprobs = choice["logprobs"]
@@ -90,10 +103,12 @@ class EchoScorer:
             raise ServerError(f"{self.url} cannot score a text longer than its context: its answers carry "
                               "no token offsets (split the text)")
         n = min(_prompt_entries(data, choice, values), len(pieces), len(offsets))
-        shift = max(0, sum(len(str(p)) for p in pieces[:n]) - len(window))  # a leading-space artefact
-        mine = [values[i] for i in range(n) if isinstance(offsets[i], int) and offsets[i] - shift >= boundary]
-        self._check_values(mine)
-        return -math.fsum(float(v) for v in mine), len(mine)
+        shift = _shift(pieces[:n], window)
+        mine = [i for i in range(n) if isinstance(offsets[i], int) and offsets[i] - shift >= boundary]
+        self._check_values([values[i] for i in mine])
+        costs = tuple(-float(values[i]) for i in mine)
+        return Echoed(-math.fsum(float(values[i]) for i in mine), len(mine), costs,
+                      _text_offsets([offsets[i] for i in mine], shift - at, at + len(window)))
 
     def _check_values(self, values: list[Any]) -> None:
         if any(not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v > 1e-6
@@ -103,6 +118,11 @@ class EchoScorer:
     def read_logprobs(self, data: Any, text: str) -> tuple[float, int]:
         """-sum ln p and count of the text tokens in an echoed answer (the first one imputed
         when the server does not report it)."""
+        echoed = self._read(data, text)
+        return echoed.nats, echoed.count
+
+    def _read(self, data: Any, text: str) -> Echoed:
+        """read_logprobs, with each token's cost and offset (the imputed cost is the first token's)."""
         try:
             choice = data["choices"][0]
             logprobs = choice.get("logprobs")
@@ -128,11 +148,49 @@ class EchoScorer:
         self._check_values(prompt)
         nats = -math.fsum(float(v) for v in prompt)
         count = len(prompt)
+        costs = [-float(v) for v in prompt]
+        kept = self._offsets(logprobs.get("text_offset"), strings, n, n - len(prompt) - int(impute), text)
         if impute:
+            costs.insert(0, nats / count)
             nats += nats / count
             count += 1
         self.first_token = "imputed" if impute else ("bos" if first_missing else "scored")
-        return nats, count
+        return Echoed(nats, count, tuple(costs), kept)
+
+    @staticmethod
+    def _offsets(offsets: Any, strings: list[str], n: int, first: int, text: str) -> tuple[int, ...] | None:
+        """Offsets in `text` of the scored entries first..n-1 of an answer (the imputed one, if any,
+        is entry `first`): counted from entry `first`, the text's first token, less the
+        leading-space artefact of the echoed pieces; None without usable offsets."""
+        if not isinstance(offsets, list) or len(offsets) < n or len(strings) < n or first >= n:
+            return None
+        base = offsets[first]
+        if not isinstance(base, int) or isinstance(base, bool):
+            return None
+        return _text_offsets(offsets[first:n], base + _shift(strings[first:n], text), len(text))
+
+
+def _joined(parts: list[Echoed]) -> Echoed:
+    """One text's Echoed from those of its consecutive windows."""
+    offsets = None if any(p.offsets is None for p in parts) else tuple(o for p in parts for o in p.offsets or ())
+    return Echoed(math.fsum(p.nats for p in parts), sum(p.count for p in parts),
+                  tuple(c for p in parts for c in p.costs), offsets)
+
+
+def _shift(pieces: list[Any], text: str) -> int:
+    """How many characters the echoed tokens hold before the text (a leading-space artefact)."""
+    return max(0, sum(len(str(p)) for p in pieces) - len(text))
+
+
+def _text_offsets(offsets: list[Any], shift: int, end: int) -> tuple[int, ...] | None:
+    """Offsets in the text of echoed tokens (each offset less `shift`, the first clamped to 0),
+    or None unless they are whole numbers that never go back and stay inside the text."""
+    if not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets):
+        return None
+    out = tuple(max(o - shift, 0) for o in offsets)
+    if any(b < a for a, b in zip(out, out[1:])) or (out and out[-1] >= end):
+        return None
+    return out
 
 
 def _prompt_entries(data: dict[str, Any], choice: dict[str, Any], values: list[Any]) -> int:
