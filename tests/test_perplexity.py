@@ -239,7 +239,8 @@ def test_perplexity_compares_word_char_and_llama_on_the_same_bytes(scoring_setup
 
     table = cli("perplexity", "--backend", "markov:novel", "held.txt")
     assert_ok(table)
-    header, line = table.stdout.splitlines()
+    header, line, blank, *intervals = table.stdout.splitlines()  # the table, then the interval over paragraphs
+    assert blank == "" and intervals[1].startswith("markov:novel")
     assert "bits/byte" in header and line.startswith("markov:novel")
     assert f"{rows[0]['bits_per_byte']:.4f}" in line
 

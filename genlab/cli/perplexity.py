@@ -25,11 +25,16 @@ from genlab.cli.options import backend_option, scoring_llama_options
 @click.option("--tokenized", is_flag=True,
               help="FILE is split into tokens by spaces, one sentence per line: Markov chains score those tokens.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON instead of a table.")
+@click.option("--bootstrap", type=click.IntRange(min=0, max=100_000), default=1000, show_default=True,
+              help="Bootstrap replicates for the 95% interval of bits per byte over the text's paragraphs "
+                   "(0: no intervals).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the bootstrap: the same text, backends and seed print the same intervals.")
 @click.option("--encoding", help="Text encoding of FILE and CORPUS. [default: UTF-8]")
 @scoring_llama_options
 def perplexity(file: Path, backends: tuple[str, ...], train_corpus: Path | None, orders: str | None,
-               unit: str, max_bytes: int | None, tokenized: bool, as_json: bool, encoding: str | None,
-               **llama_kwargs) -> None:
+               unit: str, max_bytes: int | None, tokenized: bool, as_json: bool, bootstrap: int, seed: int,
+               encoding: str | None, **llama_kwargs) -> None:
     """Bits per byte (and perplexities) of FILE under each backend.
 
     Every backend scores the same text: paragraphs separated by one blank line, whitespace
@@ -38,6 +43,11 @@ def perplexity(file: Path, backends: tuple[str, ...], train_corpus: Path | None,
     Markov chains use interpolated modified Kneser-Ney (KenLM's recipe); unknown words pay
     for their spelling. A llama model charges every token, the first one given its BOS token
     (else end-of-text), and keeps its KV cache in f32 so the scores are exact (--kv-cache).
+
+    After the table: each backend's bits per byte with its 95% interval, bootstrapped over the
+    text's paragraphs (lines with --tokenized), and the difference between each pair of
+    backends on the same resampled paragraphs, saying whether its interval excludes zero.
+    --json gives each row its "paragraphs" and "interval".
 
     \b
     Examples:
@@ -48,6 +58,7 @@ def perplexity(file: Path, backends: tuple[str, ...], train_corpus: Path | None,
     from genlab.errors import GenlabError
     from genlab.eval.orders import chain_scorers, parse_orders
     from genlab.eval.perplexity import score_each, scorers
+    from genlab.eval.score_intervals import bits_per_byte_intervals
     from genlab.eval.texts import scored_text
 
     if orders and not train_corpus:
@@ -63,8 +74,12 @@ def perplexity(file: Path, backends: tuple[str, ...], train_corpus: Path | None,
         rows.append(row)
         if not as_json:
             _print_row(row, first=len(rows) == 1)
+    labels = _labels(rows)
+    found = bits_per_byte_intervals({label: r.parts for r, label in zip(rows, labels)}, bootstrap, seed)
     if as_json:
-        click.echo(json.dumps([{k: _json_number(v) for k, v in r.as_dict().items()} for r in rows], indent=1))
+        click.echo(json.dumps([_json_row(r, label, found, bootstrap) for r, label in zip(rows, labels)], indent=1))
+    elif bootstrap:
+        _print_intervals(rows, labels, found, bootstrap, seed, "lines" if tokenized else "paragraphs")
 
 
 _COLUMNS = ("backend", "bits/byte", "byte ppl", "word ppl", "token ppl", "tokens", "OOV %", "seconds")
@@ -79,6 +94,52 @@ def _print_row(row, first: bool) -> None:
     cells = [f"{row.bits_per_byte:.4f}", _big(row.byte_perplexity), _big(row.word_perplexity),
              _big(row.token_perplexity), f"{row.tokens:,}", f"{oov:.2f}", f"{row.seconds:.2f}"]
     click.echo(f"{shown(row.backend):<28} " + " ".join(f"{c:>10}" for c in cells))
+
+
+def _labels(rows) -> list[str]:
+    """A name for each row (a backend given twice: "NAME #2"), so each keeps its own interval."""
+    seen: dict[str, int] = {}
+    out = []
+    for r in rows:
+        seen[r.backend] = seen.get(r.backend, 0) + 1
+        out.append(r.backend if seen[r.backend] == 1 else f"{r.backend} #{seen[r.backend]}")
+    return out
+
+
+def _print_intervals(rows, labels: list[str], found, replicates: int, seed: int, units: str) -> None:
+    """Each backend's bits per byte with its interval, then each pair's paired difference."""
+    from genlab.eval.bootstrap import LEVEL, excludes_zero
+    from genlab.folders import shown
+
+    click.echo("")
+    if found.units < 2:
+        why = (f"the text is a single {units[:-1]}" if found.units == 1
+               else f"no backend's score could be split over the text's {units}")
+        click.echo(f"bits/byte interval: none ({why}; an interval needs two or more)")
+        return
+    click.echo(f"bits/byte, {LEVEL:.0%} interval over {found.units:,} {units} "
+               f"({replicates:,} bootstrap replicates, seed {seed}):")
+    for r, label in zip(rows, labels):
+        bounds = found.intervals.get(label)
+        cell = f"[{bounds[0]:.4f}, {bounds[1]:.4f}]" if bounds else f"none (its score cannot be split over the {units})"
+        click.echo(f"{shown(label):<28} {r.bits_per_byte:>10.4f}  {cell}")
+    for d in found.differences:
+        bounds = d["interval"]
+        pair = f"{shown(d['a'])} - {shown(d['b'])}: {d['difference']:+.4f}"
+        if bounds is None:
+            click.echo(f"{pair} (no interval)")
+        else:
+            verdict = "excludes zero" if excludes_zero(bounds) else "includes zero: within noise"
+            click.echo(f"{pair} [{bounds[0]:+.4f}, {bounds[1]:+.4f}] paired, {verdict}")
+
+
+def _json_row(row, label: str, found, replicates: int) -> dict:
+    """A row as --json prints it: its numbers, paragraphs and interval (as compare's metrics.json:
+    null without a bootstrap, {"bits_per_byte": null} when the row has none)."""
+    out = {k: _json_number(v) for k, v in row.as_dict().items()}
+    out["paragraphs"] = found.units if label in found.estimates else None
+    out["interval"] = {"bits_per_byte": found.intervals.get(label)} if replicates else None
+    return out
 
 
 def _big(x: float) -> str:

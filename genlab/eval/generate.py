@@ -129,7 +129,7 @@ def run_samples(s: CompareSettings, out: Path, load: Loader,
                 advance(1)
             if need_score and gen.capabilities.score:
                 row = perplexity(gen, eval_text, name=backend)
-                append_jsonl(out / SCORES, row.as_dict())
+                append_jsonl(out / SCORES, row.record())
             elif need_score:
                 log(f"{backend} cannot score text: no bits per byte for it")
 

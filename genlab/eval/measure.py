@@ -37,6 +37,7 @@ def measure(s: CompareSettings, out: Path, corpus_text: str | None, eval_text: s
     from genlab.eval.form import sentence_word_counts
     from genlab.eval.orders import chains_by_order
     from genlab.eval.uncertainty import bootstrap_run, comparisons, human_counts, measured, sample_counts
+    from genlab.eval.score_intervals import perplexity_intervals
 
     index = M.CorpusIndex(corpus_text) if corpus_text else None
     grid = settings_grid(s)
@@ -83,7 +84,10 @@ def measure(s: CompareSettings, out: Path, corpus_text: str | None, eval_text: s
     scores = read_jsonl(out / SCORES)
     by_backend = {r["backend"]: r for r in scores}
     perplexity_rows = [by_backend[b] for b in s.backends if b in by_backend]
+    perplexity_rows, differences = perplexity_intervals(perplexity_rows, s.bootstrap, s.seed)
     orders = chains_by_order(s, corpus_text, eval_text, index, log) if s.orders and corpus_text else []
+    compared = comparisons(s, found, human, labels)
+    compared["differences"] += differences
     sampling = sampling_dict(s.sampling)
     sampling.pop("seed", None)
     return {
@@ -97,7 +101,7 @@ def measure(s: CompareSettings, out: Path, corpus_text: str | None, eval_text: s
         "style": _finite(style),
         "perplexity": _finite(perplexity_rows),
         "orders": _finite(orders),
-        **comparisons(s, found, human, labels),
+        **compared,
         "rank_frequency": rank_frequency,
         "sentence_lengths": sentence_lengths,
     }

@@ -77,6 +77,7 @@ def chains_by_order(s: CompareSettings, corpus_text: str, eval_text: str | None,
     from genlab.eval.runfolder import sample_text
     from genlab.eval.perplexity import perplexity
     from genlab.eval.uncertainty import measured, sample_counts
+    from genlab.eval.score_intervals import bits_per_byte_intervals
 
     chains = trainer()[1]
     chain_jobs = jobs(replace(s, backends=("chain",), sweep=None))
@@ -87,7 +88,10 @@ def chains_by_order(s: CompareSettings, corpus_text: str, eval_text: str | None,
         with chains.train(s.corpus or Path("corpus"), order, text=corpus_text) as chain:
             row: dict[str, object] = {"order": order}
             if eval_text:
-                row["bits_per_byte"] = perplexity(chain, eval_text).bits_per_byte
+                scored = perplexity(chain, eval_text)
+                row["bits_per_byte"] = scored.bits_per_byte
+                bpb = bits_per_byte_intervals({"chain": scored.parts}, s.bootstrap, s.seed)
+                row["interval"] = {"bits_per_byte": bpb.intervals.get("chain")}
             texts = []
             for job in chain_jobs:
                 text, _, _ = generate_one(chain, job)

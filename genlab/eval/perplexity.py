@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from typing import Callable, Iterable, Iterator
 
 from genlab.errors import GenlabError
@@ -33,15 +33,24 @@ class PerplexityRow:
     oov: int
     oov_rate: float
     seconds: float
+    parts: tuple[tuple[float, int], ...] = field(default=(), repr=False)  # Score.parts: (nats, bytes) a paragraph
 
     @classmethod
     def from_score(cls, backend: str, score: Score, seconds: float) -> "PerplexityRow":
         return cls(backend, score.bits_per_byte, score.byte_perplexity, score.word_perplexity,
                    score.token_perplexity, score.tokens, score.bytes, score.words, score.oov,
-                   score.oov / score.tokens if score.tokens else math.nan, seconds)
+                   score.oov / score.tokens if score.tokens else math.nan, seconds, score.parts)
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        """The row's numbers (without the per-paragraph parts)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "parts"}
+
+    def record(self) -> dict[str, object]:
+        """as_dict with each paragraph's nats and bytes: what scores.jsonl keeps, so a comparison
+        can bootstrap bits per byte over paragraphs (genlab.eval.score_intervals), also on resume."""
+        from genlab.eval.score_intervals import BYTES, NATS
+
+        return {**self.as_dict(), NATS: [n for n, _ in self.parts], BYTES: [b for _, b in self.parts]}
 
 
 def prepare_text(text: str, max_bytes: int | None = None) -> str:
