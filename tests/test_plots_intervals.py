@@ -344,3 +344,18 @@ def test_copy_vs_order_names_the_setting_only_for_llm_lines(metrics):
     chains_only = copy.deepcopy(metrics)
     chains_only["style"] = [r for r in chains_only["style"] if r["backend"] in (MARKOV, "human")]
     assert "LLM" not in plots.plot_copy_vs_order(chains_only).axes[0].get_xlabel()
+
+
+def test_a_line_outside_the_curves_range_is_labelled_at_its_height(metrics):
+    """SmolLM2 at 1.22 bits per byte lies far below every chain (1.8 and up): the axes grow to
+    hold its line, and its label sits beside it, not where the line would be before they grew."""
+    data = copy.deepcopy(metrics)
+    for row in data["perplexity"]:
+        if row["backend"] == SMOL:
+            row["bits_per_byte"], row["interval"]["bits_per_byte"] = 1.22, [1.18, 1.26]
+    ax = plots.plot_perplexity_vs_order(data).axes[0]
+    assert ax.get_ylim()[0] < 1.18  # (reading the limits also brings them up to date for transLimits)
+    to_axes = ax.transScale + ax.transLimits
+    (smol,) = [h for t, h in line_end_labels(ax).items() if t.startswith(SMOL)]
+    assert 0 <= smol <= 1
+    assert smol == pytest.approx(to_axes.transform((0, 1.22))[1], abs=0.005)

@@ -46,6 +46,7 @@ def short_label(text: str) -> str:
 def label_line_ends(ax: Axes, lines: Sequence[tuple[float, str, str]]) -> None:
     """Write each (y value, text, colour) just right of the axes at its line's height, nudged
     apart so no two overlap. Call it last: the heights are read from the axes' final limits."""
+    ax.get_ylim()  # the limits grow to the data lazily; without this a line outside the rest is misplaced
     to_axes = ax.transScale + ax.transLimits
     wanted = []
     for y, text, colour in lines:
