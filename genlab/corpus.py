@@ -4,7 +4,8 @@ A corpus is read strictly (UTF-8 unless told otherwise), sniffed for binary cont
 its BOM and CRLF line ends, in bounded memory; corpus specs (``book.txt:0.5``), corpus names
 and file hashes live here too. Everything a user can get wrong (a missing file, a binary file,
 the wrong encoding, a bad weight) raises one GenlabError line that names the thing at fault.
-Books from Project Gutenberg are fetched and stripped in genlab.gutenberg.
+Project Gutenberg's header and licence are left out on the way by a genlab.boilerplate.Cut
+when the caller passes one; books are fetched in genlab.gutenberg.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from genlab.boilerplate import Cut
 from genlab.errors import GenlabError, cannot
 from genlab.text import normalize_newlines, strip_bom
 
@@ -72,23 +74,25 @@ def _utf16_or_32_bom(data: bytes) -> str | None:
     return None
 
 
-def read_corpus(path: str | os.PathLike[str], encoding: str | None = None) -> str:
+def read_corpus(path: str | os.PathLike[str], encoding: str | None = None, cut: Cut | None = None) -> str:
     """Read a text file for training and return its text.
 
     Decoded strictly (UTF-8 unless ``encoding`` names another codec), a leading byte-order
-    mark dropped, CRLF / lone CR line endings made LF. Missing files, directories, empty
-    files, binary files, undecodable bytes, unknown encodings and unreadable files raise
-    :class:`GenlabError`.
+    mark dropped, CRLF / lone CR line endings made LF, and with `cut` Project Gutenberg's
+    header and licence left out. Missing files, directories, empty files, binary files,
+    undecodable bytes, unknown encodings and unreadable files raise :class:`GenlabError`.
     """
-    return "".join(iter_corpus(path, encoding))
+    return "".join(iter_corpus(path, encoding, cut=cut))
 
 
 def iter_corpus(path: str | os.PathLike[str], encoding: str | None = None, chunk_bytes: int = 1 << 20,
-                digest: "hashlib._Hash | None" = None) -> Iterator[str]:
+                digest: "hashlib._Hash | None" = None, cut: Cut | None = None) -> Iterator[str]:
     """The text of a corpus file in pieces, with read_corpus's checks, in bounded memory.
 
     Training on a 50 MB corpus should not need the whole text (and every paragraph of it)
-    in memory at once. Pieces are cut anywhere; `digest`, if given, sees every byte.
+    in memory at once. Pieces are cut anywhere; `digest`, if given, sees every byte. `cut`,
+    if given, leaves Project Gutenberg's header and licence out and counts them (the whole
+    file is still read and checked); a book with nothing between them is an error.
     """
     name = os.fspath(path)
     p = Path(path)
@@ -98,9 +102,13 @@ def iter_corpus(path: str | os.PathLike[str], encoding: str | None = None, chunk
     saw_text = False
     with open_for_reading(p, "a text file") as fh:
         data = _checked_bytes(fh, name, encoding, chunk_bytes, digest)
-        for text in _lf_line_ends(_decoded(data, name, codec, encoding)):
+        pieces = _lf_line_ends(_decoded(data, name, codec, encoding))
+        for text in pieces if cut is None else cut.body(pieces):
             saw_text = saw_text or not text.isspace()
             yield text
+    if not saw_text and cut is not None and cut.books:
+        raise GenlabError(f"{name} has no text between Project Gutenberg's header and licence "
+                          "(--keep-gutenberg reads the whole file)")
     if not saw_text:
         raise GenlabError(f"{name} contains only whitespace")
 

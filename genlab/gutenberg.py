@@ -1,7 +1,7 @@
 """Project Gutenberg: books as training text.
 
-`strip` cuts a book's header and licence footer off its text and says what it cut; `title`
-reads the header's Title line; `fetch_gutenberg` downloads a book by number from a mirror
+`strip_gutenberg` is genlab.boilerplate's `strip` (the rules every reader of text uses) for
+text that must be a book; `fetch_gutenberg` downloads a book by number from a mirror
 (with a user agent that names genlab, a timeout, and a check that nothing was cut off) and
 saves the stripped text under a file name made from its title. Every failure is one
 GenlabError line.
@@ -19,17 +19,16 @@ import tempfile
 import unicodedata
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
 
 from genlab import __version__
 from genlab.atomic import write_text
+from genlab.boilerplate import Stripped, gutenberg_title, strip
 from genlab.errors import GenlabError, cannot
 from genlab.progress import progress
 from genlab.secrets import redact_url
 from genlab.server.deadline import opener, restart_body
-from genlab.text import normalize
 
 __all__ = [
     "DEFAULT_GUTENBERG_MIRROR",
@@ -49,52 +48,8 @@ USER_AGENT = f"genlab/{__version__} (corpus fetcher; +https://www.gutenberg.org/
 MAX_BOOK = 64 * 2**20  # bytes; the longest Project Gutenberg texts are a few MB
 CHUNK = 64 * 2**10  # bytes read at a time, each within the timeout
 
-# The line after which a book's text begins (new and old styles).
-_START_RE = re.compile(
-    r"^[ \t]*\*{3}[ \t]*START OF (?:THE|THIS) PROJECT GUTENBERG E-?BOOK\b.*$"
-    r"|^[ \t]*\*END\*[ \t]*THE SMALL PRINT!.*$",
-    re.IGNORECASE | re.MULTILINE,
-)
-# The line at which the licence footer begins.
-_END_RE = re.compile(
-    r"^[ \t]*\*{3}[ \t]*END OF (?:THE|THIS) PROJECT GUTENBERG E-?BOOK\b"
-    r"|^[ \t]*End of (?:the |this )?Project Gutenberg(?:'s|\u2019s)?\b",
-    re.IGNORECASE | re.MULTILINE,
-)
-_TITLE_RE = re.compile(r"^[ \t]*Title:[ \t]*(.*)$", re.MULTILINE)
-
 
 # --------------------------------------------------------------------------- the text
-
-
-@dataclass(frozen=True)
-class Stripped:
-    """What `strip` cut off: the header (up to and including the START marker) and the footer
-    (from the END marker on). Both empty, and the value false, for text that is no Gutenberg book."""
-
-    header: str = ""
-    footer: str = ""
-
-    def __bool__(self) -> bool:
-        return bool(self.header or self.footer)
-
-
-def strip(text: str) -> tuple[str, Stripped]:
-    """A book's text without its Project Gutenberg header and licence footer, and what was cut.
-
-    The text is normalised first (BOM off, LF line ends). A book's body loses its blank lines at
-    both ends and ends with one newline ("" if nothing is left). Text without a START marker is
-    returned normalised and otherwise whole, with an empty `Stripped`.
-    """
-    text = normalize(text)
-    start = _START_RE.search(text)
-    if start is None:
-        return text, Stripped()
-    body_from = _after_start_marker(text, start)
-    end = _END_RE.search(text, body_from)
-    body_to = end.start() if end else len(text)
-    body = _trim_blank_lines(text[body_from:body_to])
-    return (body + "\n" if body else ""), Stripped(header=text[:body_from], footer=text[body_to:])
 
 
 def strip_gutenberg(text: str, source: str | None = None) -> str:
@@ -109,25 +64,6 @@ def strip_gutenberg(text: str, source: str | None = None) -> str:
     return body
 
 
-def gutenberg_title(text: str) -> str | None:
-    """The book title from the ``Title:`` line of a Project Gutenberg header, if any."""
-    text = normalize(text)
-    start = _START_RE.search(text)
-    header = text[: start.start()] if start else text
-    match = _TITLE_RE.search(header)
-    if match is None:
-        return None
-    parts = [match.group(1).strip()]
-    # Long titles continue on indented lines.
-    for line in header[match.end() + 1 :].split("\n"):
-        if line[:1] in (" ", "\t") and line.strip() and ":" not in line.split()[0]:
-            parts.append(line.strip())
-        else:
-            break
-    title = " ".join(p for p in parts if p)
-    return title or None
-
-
 def slugify(title: str, max_length: int = 60) -> str:
     """A lowercase ASCII file-name slug: ``Pride and Prejudice`` -> ``pride-and-prejudice``."""
     text = unicodedata.normalize("NFKD", title)
@@ -140,29 +76,6 @@ def slugify(title: str, max_length: int = 60) -> str:
             cut = cut.rsplit("-", 1)[0]
         slug = cut.strip("-")
     return slug
-
-
-def _after_start_marker(text: str, start: re.Match[str]) -> int:
-    """Where the body begins: after the START marker's line, or after its second line when a
-    long title wraps the marker onto a line of its own that ends in '***'."""
-    body_from = start.end()
-    marker = start.group(0).rstrip()
-    if re.match(r"\s*\*{3}\s*START", marker, re.IGNORECASE) and not marker.endswith("***"):
-        nl = text.find("\n", body_from + 1)
-        nxt = text[body_from + 1 : nl if nl != -1 else len(text)]
-        if nxt.strip() and nxt.rstrip().endswith("***"):
-            body_from = nl if nl != -1 else len(text)
-    return body_from
-
-
-def _trim_blank_lines(text: str) -> str:
-    lines = text.split("\n")
-    start, end = 0, len(lines)
-    while start < end and not lines[start].strip():
-        start += 1
-    while end > start and not lines[end - 1].strip():
-        end -= 1
-    return "\n".join(lines[start:end])
 
 
 # --------------------------------------------------------------------------- the download

@@ -64,9 +64,11 @@ class Trainer(Protocol):
     orders: range  # the orders it takes
 
     def train(self, corpus: Path, order: int, *, text: str | None = None, unit: str = "word",
-              encoding: str | None = None, tokenized: bool = False, reuse_saved: bool = False) -> Generator:
+              encoding: str | None = None, tokenized: bool = False, reuse_saved: bool = False,
+              keep_gutenberg: bool = False) -> Generator:
         """A model of `corpus` (its `text` when already read). reuse_saved: load the model that
-        `train-markov` saved for this corpus and settings, when its corpus is unchanged."""
+        `train-markov` saved for this corpus and settings, when its corpus is unchanged.
+        keep_gutenberg: read the file whole, Project Gutenberg's header and licence too."""
         ...
 
     def corpus_of(self, name: str) -> Path | None:

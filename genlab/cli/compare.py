@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from genlab.cli.options import backend_option, sampling_from, sampling_options, scoring_llama_options
+from genlab.cli.options import (backend_option, keep_gutenberg_option, sampling_from, sampling_options,
+                                scoring_llama_options)
 from genlab.errors import GenlabError
 from genlab.eval.compare import CompareSettings
 
@@ -29,6 +30,7 @@ DEFAULT_SAMPLING = _LIBRARY.sampling.merged(seed=_LIBRARY.seed)  # the library's
               help="The training text, for novelty (copied 4-grams, longest copied run) and chains by order; "
                    "at most 32 MB. [default: the first Markov backend's corpus]")
 @click.option("--encoding", help="Text encoding of --eval-text and --corpus. [default: UTF-8]")
+@keep_gutenberg_option
 @click.option("--orders", default="1-6", show_default=True,
               help="Markov orders trained on --corpus for the curves against the LLMs ('none' to skip).")
 @click.option("--samples", "-n", type=click.IntRange(min=1), default=3, show_default=True,
@@ -44,8 +46,8 @@ DEFAULT_SAMPLING = _LIBRARY.sampling.merged(seed=_LIBRARY.seed)  # the library's
 @sampling_options(defaults=DEFAULT_SAMPLING)
 @scoring_llama_options
 def compare(backends: tuple[str, ...], prompts: Path | None, eval_text: Path | None, corpus: Path | None,
-            encoding: str | None, orders: str, samples: int, sweep: str | None, bootstrap: int, concurrency: int,
-            output: Path | None, **kwargs) -> None:
+            encoding: str | None, keep_gutenberg: bool, orders: str, samples: int, sweep: str | None, bootstrap: int,
+            concurrency: int, output: Path | None, **kwargs) -> None:
     """Run the same prompts through several backends and compare them.
 
     Every backend gets the same prompts, sampling settings and seeds. Saves
@@ -80,6 +82,7 @@ def compare(backends: tuple[str, ...], prompts: Path | None, eval_text: Path | N
         samples=samples, seed=seed, sampling=sampling,
         sweep=parse_sweep(sweep) if sweep else None, eval_text=eval_text, corpus=corpus,
         orders=chosen_orders if corpus else (), encoding=encoding, bootstrap=bootstrap,
+        keep_gutenberg=keep_gutenberg,
     )
     out = output or Path("runs") / time.strftime("compare-%Y%m%d-%H%M%S")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from genlab.cli.options import keep_gutenberg_option
 from genlab.gutenberg import DEFAULT_GUTENBERG_MIRROR, MIRROR_ENV_VAR, fetch_gutenberg, parse_source
 
 
@@ -77,7 +78,8 @@ def fetch(source: str, dest_dir: str, mirror: str | None, force: bool) -> None:
 @click.option("-o", "--dir", "dest_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("models"),
               show_default=True, help="Folder for NAME-train.txt and NAME-held-out.txt.")
 @click.option("--encoding", help="Text encoding of FILE. [default: UTF-8]")
-def split(file: Path, held_out: float, dest_dir: Path, encoding: str | None) -> None:
+@keep_gutenberg_option
+def split(file: Path, held_out: float, dest_dir: Path, encoding: str | None, keep_gutenberg: bool) -> None:
     """Split a text into a training part and a held-out end, at a paragraph break.
 
     The split is the one 'genlab train-llm --held-out' makes, so a chain
@@ -99,7 +101,7 @@ def split(file: Path, held_out: float, dest_dir: Path, encoding: str | None) -> 
 
     checked_path(file)
     checked_path(dest_dir)
-    head, tail = split_held_out(corpus_text([file], encoding), held_out)
+    head, tail = split_held_out(corpus_text([file], encoding, keep_gutenberg=keep_gutenberg), held_out)
     name = corpus_name(file)
     parts = [(dest_dir / f"{name}-{part}.txt", text) for part, text in (("train", head), ("held-out", tail))]
     with ExitStack() as both:  # the two files are a pair: both are written, or neither is

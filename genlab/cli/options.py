@@ -1,4 +1,5 @@
-"""Command-line options shared by commands: --backend, the sampling flags, the llama loader's flags."""
+"""Command-line options shared by commands: --backend, the sampling flags, the llama loader's flags,
+--keep-gutenberg."""
 
 from __future__ import annotations
 
@@ -128,3 +129,9 @@ def backend_option(what: str = "Which model", *, multiple: bool = False, require
     return click.option("--backend", "-b", "backends" if multiple else "backend", cls=_BackendOption,
                         multiple=multiple, required=required, metavar="NAME",
                         help=f"{what}{repeat}: {_NAMES}, {{forms}}.{shown}")
+
+
+keep_gutenberg_option = click.option(
+    "--keep-gutenberg", is_flag=True,
+    help="Read the text files as they are, Project Gutenberg's header and licence too. By default they are "
+         "left out (by the rules 'genlab corpus fetch' uses) and one line on stderr says how many bytes.")

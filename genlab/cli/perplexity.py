@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from genlab.cli.options import backend_option, scoring_llama_options
+from genlab.cli.options import backend_option, keep_gutenberg_option, scoring_llama_options
 
 
 @click.command()
@@ -31,10 +31,11 @@ from genlab.cli.options import backend_option, scoring_llama_options
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the bootstrap: the same text, backends and seed print the same intervals.")
 @click.option("--encoding", help="Text encoding of FILE and CORPUS. [default: UTF-8]")
+@keep_gutenberg_option
 @scoring_llama_options
 def perplexity(file: Path, backends: tuple[str, ...], train_corpus: Path | None, orders: str | None,
                unit: str, max_bytes: int | None, tokenized: bool, as_json: bool, bootstrap: int, seed: int,
-               encoding: str | None, **llama_kwargs) -> None:
+               encoding: str | None, keep_gutenberg: bool, **llama_kwargs) -> None:
     """Bits per byte (and perplexities) of FILE under each backend.
 
     Every backend scores the same text: paragraphs separated by one blank line, whitespace
@@ -65,10 +66,10 @@ def perplexity(file: Path, backends: tuple[str, ...], train_corpus: Path | None,
         raise GenlabError("--orders needs --train CORPUS (the text to train the chains on)")
     if not backends and not train_corpus:
         raise GenlabError("give at least one --backend, or --train CORPUS to compare chain orders")
-    text = scored_text(file, encoding, max_bytes, tokenized)
+    text = scored_text(file, encoding, max_bytes, tokenized, keep_gutenberg=keep_gutenberg)
     models = scorers(backends, **llama_kwargs)  # loaded one at a time, so only one model is in memory
     if train_corpus:
-        models += chain_scorers(train_corpus, parse_orders(orders or "1-6"), unit, encoding, tokenized)
+        models += chain_scorers(train_corpus, parse_orders(orders or "1-6"), unit, encoding, tokenized, keep_gutenberg)
     rows = []
     for row in score_each(models, text, tokenized):
         rows.append(row)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from genlab.cli.options import keep_gutenberg_option
 from genlab.errors import GenlabError
 
 
@@ -42,10 +43,11 @@ from genlab.errors import GenlabError
                    "size, vocabulary, held-out part and seed; a different one given is refused. "
                    "[default budget: the checkpoint's]")
 @click.option("--encoding", help="Text encoding of the corpora. [default: UTF-8]")
+@keep_gutenberg_option
 def train_llm(corpora: tuple[str, ...], output: Path | None, size: str | None, minutes: float | None,
               steps: int | None, context: int | None, vocab_size: int | None, batch_size: int,
               learning_rate: float, dropout: float | None, held_out: float | None, untied: bool, seed: int | None,
-              threads: int | None, resume: bool, encoding: str | None) -> None:
+              threads: int | None, resume: bool, encoding: str | None, keep_gutenberg: bool) -> None:
     """Train a small llama-architecture transformer on CORPUS files and write a GGUF.
 
     The model is trained with PyTorch (pip install 'genlab[train]') and runs
@@ -53,7 +55,8 @@ def train_llm(corpora: tuple[str, ...], output: Path | None, size: str | None, m
     Progress shows loss, tokens/s and time left; Ctrl-C finishes the step,
     saves a checkpoint and the GGUF, and --resume carries on. At the end the
     held-out text is scored in bits per byte by the same scorer as
-    'genlab perplexity'.
+    'genlab perplexity'. A Project Gutenberg book's header and licence are
+    left out (--keep-gutenberg keeps them); the GGUF records what was.
 
     \b
     Examples:
@@ -72,7 +75,8 @@ def train_llm(corpora: tuple[str, ...], output: Path | None, size: str | None, m
     settings = TrainSettings(size=size, context=context, vocab_size=vocab_size, minutes=minutes, steps=steps,
                              batch_size=batch_size, learning_rate=learning_rate, dropout=dropout, seed=seed,
                              held_out=held_out, threads=threads, tied=False if untied else None)
-    result = Trainer(list(corpora), out, settings, resume=resume, encoding=encoding).run()
+    result = Trainer(list(corpora), out, settings, resume=resume, encoding=encoding,
+                     keep_gutenberg=keep_gutenberg).run()
     click.echo(f"trained {result.steps:,} steps ({result.tokens:,} tokens) in {result.seconds / 60:.1f} min; "
                f"training loss {result.train_loss:.3f}")
     if result.held_out_bpb is not None:

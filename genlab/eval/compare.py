@@ -48,9 +48,9 @@ def run_compare(s: CompareSettings, out: str | os.PathLike[str], *, load: Loader
     out = Path(out)
     checked_path(out)
     hint = "give a shorter text (genlab corpus split, or head -c)"
-    corpus = prepare_text(bounded_text(s.corpus, s.encoding, what="a corpus", hint=hint)) if s.corpus else None
-    evaluation = prepare_text(bounded_text(s.eval_text, s.encoding, what="an eval text", hint=hint)) \
-        if s.eval_text else None
+    read = {"encoding": s.encoding, "hint": hint, "keep_gutenberg": s.keep_gutenberg, "say": log}
+    corpus = prepare_text(bounded_text(s.corpus, what="a corpus", **read)) if s.corpus else None
+    evaluation = prepare_text(bounded_text(s.eval_text, what="an eval text", **read)) if s.eval_text else None
     with chat_checked(s, load, chat_known) as load:
         open_run(out, s)
         with bar(len(jobs(s)), "comparing", unit="sample", enabled=progress) as advance:

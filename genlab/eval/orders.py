@@ -36,9 +36,9 @@ def parse_orders(spec: str) -> list[int]:
 
 
 def chain_scorers(corpus: Path, orders: list[int], unit: str, encoding: str | None,
-                  tokenized: bool) -> list[tuple[str, Callable[[], Generator]]]:
+                  tokenized: bool, keep_gutenberg: bool = False) -> list[tuple[str, Callable[[], Generator]]]:
     """(row name, loader) of a chain of each order on `corpus`: the one `train-markov` saved
-    when its corpus is unchanged, else trained when loaded."""
+    when its corpus is unchanged (and read the same way), else trained when loaded."""
     from genlab.backends import trainer
 
     prefix, chains = trainer()
@@ -46,7 +46,7 @@ def chain_scorers(corpus: Path, orders: list[int], unit: str, encoding: str | No
 
     def loader(order: int) -> Callable[[], Generator]:
         return lambda: chains.train(corpus, order, unit=unit, encoding=encoding, tokenized=tokenized,
-                                    reuse_saved=True)
+                                    reuse_saved=True, keep_gutenberg=keep_gutenberg)
 
     return [(f"{prefix}:{corpus.stem} order {order}{suffix}", loader(order)) for order in orders]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from genlab.cli.options import keep_gutenberg_option
 from genlab.markov.model import MAX_ORDER, UNITS
 
 
@@ -24,13 +25,16 @@ from genlab.markov.model import MAX_ORDER, UNITS
 @click.option("--tokenized", is_flag=True,
               help="The corpora are split into tokens by spaces already, one sentence per line "
                    "(KenLM's input): skip genlab's tokenizer.")
+@keep_gutenberg_option
 def train_markov(corpora: tuple[str, ...], order: int, unit: str, output: Path | None, encoding: str | None,
-                 tokenized: bool) -> None:
+                 tokenized: bool, keep_gutenberg: bool) -> None:
     """Train an n-gram Markov chain on one or more text files.
 
     Each CORPUS is a UTF-8 text file with paragraphs separated by blank lines;
     append :WEIGHT to count one corpus more (or less) than the others
-    (a number from 1e-06 to 1e+06).
+    (a number from 1e-06 to 1e+06). A Project Gutenberg book's header and
+    licence are left out (--keep-gutenberg keeps them); the model file
+    records what was.
 
     \b
     Examples:
@@ -39,8 +43,9 @@ def train_markov(corpora: tuple[str, ...], order: int, unit: str, output: Path |
       genlab train-markov corpora/novel.txt corpora/pride-and-prejudice.txt:2.0 -o models/mix.markov
       genlab train-markov --tokenized sentences.txt -o models/sentences.markov
     """
+    from genlab.boilerplate import left_out
     from genlab.corpus import parse_corpus_spec
-    from genlab.folders import checked_path
+    from genlab.folders import checked_path, shown
     from genlab.markov.model import check_order, train
     from genlab.markov.store import MODELS_DIR, SUFFIX, default_name, save
     from genlab.progress import progress
@@ -54,7 +59,12 @@ def train_markov(corpora: tuple[str, ...], order: int, unit: str, output: Path |
     total = sum(p.stat().st_size for p, _ in specs if p.is_file())
     started = time.perf_counter()
     with progress(total, "training") as advance:
-        model = train(specs, order=order, unit=unit, encoding=encoding, progress=advance, tokenized=tokenized)
+        model = train(specs, order=order, unit=unit, encoding=encoding, progress=advance, tokenized=tokenized,
+                      keep_gutenberg=keep_gutenberg)
+    for (p, _), corpus in zip(specs, model.corpora):
+        line = left_out(shown(p), corpus.get("gutenberg"))
+        if line:
+            click.echo(line, err=True)
     save(model, path)
     seconds = time.perf_counter() - started
     backend = path.stem if path.parent == MODELS_DIR and path.suffix == SUFFIX else str(path)

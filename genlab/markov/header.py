@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from genlab.boilerplate import KEPT
 from genlab.corpus import MAX_WEIGHT, MIN_WEIGHT
 from genlab.datafiles import check_depth
 from genlab.errors import GenlabError
@@ -133,8 +134,9 @@ def _text(meta: dict, key: str, default: str) -> str:
 
 
 def _corpora(value: Any) -> list[dict]:
-    """The corpora's provenance: a list of {name, path, sha256, weight, tokens}, each optional
-    but of its type, weights in the range train-markov takes."""
+    """The corpora's provenance: a list of {name, path, sha256, weight, tokens, gutenberg}, each
+    optional but of its type (files from before genlab recorded gutenberg have none), weights in
+    the range train-markov takes."""
     if not isinstance(value, list) or not all(isinstance(c, dict) for c in value):
         raise Damaged(f"corpora must be a list of corpus records, not {_shown(value)}")
     for c in value:
@@ -148,7 +150,21 @@ def _corpora(value: Any) -> list[dict]:
         tokens = c.get("tokens", 0)
         if type(tokens) is not int or tokens < 0:
             raise Damaged(f"a corpus's tokens must be a whole number, not {_shown(tokens)}")
+        _gutenberg(c.get("gutenberg", KEPT))
     return value
+
+
+_CUT_KEYS = ("books", "header_bytes", "footer_bytes")
+
+
+def _gutenberg(value: Any) -> None:
+    """What was left out of a corpus: "kept" (read whole), or the counts of a genlab.boilerplate.Cut."""
+    if value == KEPT:
+        return
+    if not isinstance(value, dict) or set(value) != set(_CUT_KEYS) or not all(
+            type(value[k]) is int and 0 <= value[k] <= MOST_TOKENS for k in _CUT_KEYS):
+        raise Damaged(f"a corpus's gutenberg record must be {KEPT!r} or whole numbers of "
+                      f"{', '.join(_CUT_KEYS)}, not {_shown(value)}")
 
 
 def _shown(value: Any) -> str:

@@ -34,7 +34,7 @@ class MarkovModel:
     counts: NgramCounts
     text_ids: np.ndarray  # every document's token ids back to back (paragraph mark first)
     doc_starts: np.ndarray
-    corpora: list[dict] = field(default_factory=list)  # name, path, sha256, weight, tokens
+    corpora: list[dict] = field(default_factory=list)  # name, path, sha256, weight, tokens, gutenberg
     continue_rate: float = 0.0  # how often a quoted paragraph runs on into the next (see below)
     quote_span: int = 0  # how long a quotation usually runs (see quote_statistics)
     version: str = __version__
@@ -92,13 +92,16 @@ Progress = Callable[[int], None]  # called with the number of characters just pr
 
 def train(corpora: Sequence[tuple[str | Path, float]], order: int = 3, unit: str = "word",
           encoding: str | None = None, progress: Progress | None = None,
-          texts: Sequence[str] | None = None, tokenized: bool = False) -> MarkovModel:
+          texts: Sequence[str] | None = None, tokenized: bool = False, keep_gutenberg: bool = False) -> MarkovModel:
     """Train a chain on (path, weight) corpora. `texts`, if given, replaces reading the files.
 
     `tokenized`: the corpora are already split into tokens by spaces, one sentence per line
     (KenLM's and SRILM's convention); genlab's tokenizer is bypassed and each line becomes
     a paragraph, so the Kneser-Ney estimates can be compared with other toolkits'.
+    Files are read without Project Gutenberg's header and licence unless `keep_gutenberg`;
+    each corpus's record says what was left out ("gutenberg": its counts, or "kept").
     """
+    from genlab.boilerplate import Cut, record
     from genlab.corpus import check_weight, iter_corpus
 
     check_order(order)
@@ -112,20 +115,24 @@ def train(corpora: Sequence[tuple[str | Path, float]], order: int = 3, unit: str
         check_weight(weight, f"{weight!r} for {path}")
     for n, (path, weight) in enumerate(corpora):
         digest = hashlib.sha256()
+        cut = None if keep_gutenberg or texts is not None else Cut()
         # a corpus is normalised once, as it is read (one leading BOM off, LF line ends)
-        pieces = [normalize(texts[n])] if texts is not None else iter_corpus(path, encoding, digest=digest)
+        pieces = [normalize(texts[n])] if texts is not None else iter_corpus(path, encoding, digest=digest, cut=cut)
         parts = _encode_pieces(pieces, chain_units, index, progress)
         tokens = sum(len(p) for p in parts) - 1
         if tokens < 1:
             raise GenlabError(f"{path}: no text to learn from")
         docs.append(parts)
-        provenance.append({
+        corpus = {
             "name": Path(path).stem,
             "path": str(path),
             "sha256": digest.hexdigest() if texts is None else None,
             "weight": float(weight),
             "tokens": int(tokens),
-        })
+        }
+        if texts is None:  # text handed over was read (and cleaned or not) by the caller
+            corpus["gutenberg"] = record(cut)
+        provenance.append(corpus)
     vocab = list(index)
     seq, starts = _concatenate(docs, np.uint16 if len(vocab) <= 1 << 16 else np.uint32)
     weights = None

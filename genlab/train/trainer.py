@@ -100,13 +100,15 @@ class Trainer:
     """One training run: `Trainer(corpora, out, settings).run()`.
 
     `log`: where one-line messages go (default: stderr). `progress`: draw a bar (default:
-    when stderr is a terminal; otherwise a line per evaluation).
+    when stderr is a terminal; otherwise a line per evaluation). keep_gutenberg: train on the
+    files whole, Project Gutenberg's header and licence too (by default they are left out, and
+    the GGUF's provenance says what was).
     """
 
     def __init__(self, corpora: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str],
                  settings: TrainSettings = TrainSettings(), *, resume: bool = False,
                  encoding: str | None = None, log: Callable[[str], None] | None = None,
-                 progress: bool | None = None):
+                 progress: bool | None = None, keep_gutenberg: bool = False):
         from genlab.train.model import SIZES
 
         if settings.size is not None and settings.size not in SIZES:
@@ -128,6 +130,8 @@ class Trainer:
         self.settings = settings
         self.resume = resume
         self.encoding = encoding
+        self.keep_gutenberg = keep_gutenberg
+        self.left_out: list[dict[str, int] | str] = []  # what was left out of each corpus
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.save_id: str | None = None  # of the last pair saved (or resumed from)
@@ -153,10 +157,12 @@ class Trainer:
         else:
             self.settings = new_run(self.settings)
         s = self.settings
-        text = corpus_text(self.corpora, self.encoding)
+        text = corpus_text(self.corpora, self.encoding, keep_gutenberg=self.keep_gutenberg, say=self.log,
+                           records=self.left_out)
         if ckpt is not None:
             if ckpt.state["corpus_sha256"] != _digest(text):
-                raise GenlabError(f"{self.ckpt_path} was trained on other text: resume with the same corpora")
+                raise GenlabError(f"{self.ckpt_path} was trained on other text: resume with the same corpora "
+                                  "(and --keep-gutenberg as before)")
             if s.minutes is None and s.steps is None:
                 raise GenlabError(f"{self.ckpt_path} holds no budget: give --minutes or --steps")
             check_pair(self.out, ckpt, self.ckpt_path, self.log)
@@ -367,7 +373,8 @@ class Trainer:
         corpus, steps, save id, and the held-out score once known."""
         from genlab.train.export import export_gguf
 
-        provenance = {"corpora": [p.name for p in self.corpora], "corpus_sha256": self.text_digest,
+        provenance = {"corpora": [p.name for p in self.corpora], "gutenberg": self.left_out,
+                      "corpus_sha256": self.text_digest,
                       "held_out_fraction": self.settings.held_out, "steps": self.step,
                       "tokens": self.tokens_seen, "seconds": round(self.seconds, 1), "save_id": self.save_id}
         if held_out_bpb is not None:
