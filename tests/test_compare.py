@@ -129,6 +129,16 @@ def test_a_resumed_run_only_makes_the_missing_samples(run, work):
     assert sorted(map(content, again)) == sorted(map(content, lines))
 
 
+def test_a_run_does_not_resume_with_keep_gutenberg_flipped(run, work):
+    """Its scores were made on the text read one way: the other way is another comparison."""
+    before = (run / "samples.jsonl").read_bytes()
+    r = genlab("compare", *COMMON, "--keep-gutenberg", "-o", "runs/a", cwd=work)
+    assert r.returncode != 0
+    assert r.stderr.startswith("genlab: error: ") and "holds a different comparison" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert (run / "samples.jsonl").read_bytes() == before
+
+
 def test_ctrl_c_keeps_finished_samples_and_says_how_to_resume(work):
     proc = subprocess.Popen([*GENLAB, "compare", *COMMON[:-4], "--samples", "40", "--max-tokens", "60",
                              "-o", "runs/b"], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -51,12 +51,17 @@ class CompareSettings:
                 checked_path(name)  # the run's files record them
 
     def identity(self) -> dict[str, object]:
-        """What must match for a run folder to be resumed."""
+        """What must match for a run folder to be resumed. --keep-gutenberg changes the text the
+        saved scores were made on, so it is part of it (named only when given, so that folders
+        made before the flag existed still resume)."""
         s = asdict(self.sampling)
         s.pop("seed", None)
-        return {"backends": list(self.backends), "prompts": [asdict(p) for p in self.prompts],
-                "samples": self.samples, "seed": self.seed, "sampling": s,
-                "sweep": [self.sweep[0], list(self.sweep[1])] if self.sweep else None}
+        ident = {"backends": list(self.backends), "prompts": [asdict(p) for p in self.prompts],
+                 "samples": self.samples, "seed": self.seed, "sampling": s,
+                 "sweep": [self.sweep[0], list(self.sweep[1])] if self.sweep else None}
+        if self.keep_gutenberg:
+            ident["keep_gutenberg"] = True
+        return ident
 
 
 def parse_sweep(spec: str) -> tuple[str, tuple[float, ...]]:
