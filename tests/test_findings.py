@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 
-from conftest import ok
+from conftest import NOVEL, SHARED_BOOKS, ok
 from genlab.eval.findings import BITS_PER_BYTE, findings, judge, samples_needed
 from genlab.eval.report import render
 
@@ -201,3 +203,71 @@ def test_an_old_run_without_intervals_is_redrawn_and_says_so(cli):
     report = (run / "report.md").read_text(encoding="utf-8")
     assert "carry no intervals" in report and "[" not in report.split("## Bits per byte")[1].split("## Plots")[0]
     assert not bullets(report.split("## Bits per byte")[0])
+
+
+# --- real comparisons ----------------------------------------------------------------------------
+
+PROMPTS = [{"id": "harbour", "kind": "story", "text": "The harbour was empty when the last boat came in, and"},
+           {"id": "well", "kind": "dialogue", "text": "“Well,” said"},
+           {"id": "late", "kind": "dialogue", "text": "“You are late again,” she said. “"},
+           {"id": "sea", "kind": "chat", "text": "What do you like best about the sea?"},
+           {"id": "outside", "kind": "list", "text": "A list of reasons never to go outside:\n\n1."}]
+
+
+def compare(cli, book: Path, *backends: str) -> tuple[dict, str]:
+    """A real `genlab compare` of `backends` on the book's held-out end (texts/, from `corpus split`)."""
+    (cli.cwd / "prompts.jsonl").write_text("".join(json.dumps(p) + "\n" for p in PROMPTS), encoding="utf-8")
+    stem = book.stem
+    args = [a for b in backends for a in ("-b", b)]
+    ok(cli("compare", *args, "--prompts", "prompts.jsonl", "--eval-text", f"texts/{stem}-held-out.txt",
+           "--samples", "3", "--max-tokens", "30", "--orders", "none", "--seed", "3", "-o", "run"))
+    run = cli.cwd / "run"
+    return json.loads((run / "metrics.json").read_text(encoding="utf-8")), (run / "report.md").read_text("utf-8")
+
+
+def findings_of(report: str) -> str:
+    return report.split("## Findings", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_same_chain_under_two_names_is_found_no_different(cli):
+    """The acceptance test of issue 18: one chain named by `markov:PATH` and by its path alone
+    makes the same samples and scores, so the Findings may claim nothing between the two names."""
+    ok(cli("corpus", "split", NOVEL, "-o", "texts"))
+    ok(cli("train-markov", "texts/novel-train.txt", "-o", "models/chain.markov"))
+    one, two = "markov:models/chain.markov", "models/chain.markov"
+    metrics, report = compare(cli, NOVEL, one, two)
+    found = judge(metrics)
+    assert {f.metric for f in found} >= {BITS_PER_BYTE, "distinct_2", "self_bleu_4"}  # they were compared
+    assert all(f.interval is not None for f in found if f.kind != "human")
+    assert not [f for f in found if f.claimed and f.kind != "human"]
+    section = findings_of(report)
+    assert one not in section and two not in section
+    assert set(bullets(section)) == {"Within noise"} and "no sign of a difference on" in section
+    # the tables carry intervals, and one sample of each kind of prompt is shown
+    assert re.search(rf"\| `{re.escape(one)}` \| \d\.\d+ \[\d\.\d+–\d\.\d+\] \|", report)
+    samples = report.split("## Samples", 1)[1]
+    assert re.findall(r"^### (\w+)$", samples, re.M) == ["story", "dialogue", "chat", "list"]
+    assert "“Well,” said" in samples and "You are late again" not in samples  # one prompt of each kind
+    assert samples.count(f"**`{one}`**") == samples.count(f"**`{two}`**") == 4
+
+
+@pytest.mark.skipif(not SHARED_BOOKS, reason="no public-domain books in ../shared/corpora")
+def test_chains_of_order_1_and_5_differ_where_they_should(cli):
+    """An order-5 chain copies long runs of its training text, an order-1 chain almost none, and
+    the held-out human text few: order 1 is found nearer the human text on novel 4-grams, and
+    order 5 lower in bits per byte."""
+    book = cli.cwd / "book.txt"
+    shutil.copy(SHARED_BOOKS[0], book)
+    ok(cli("corpus", "split", book, "-o", "texts"))
+    for k in (1, 5):
+        ok(cli("train-markov", "texts/book-train.txt", "--order", k, "-o", f"models/order{k}.markov"))
+    low, high = "markov:models/order1.markov", "markov:models/order5.markov"
+    metrics, report = compare(cli, book, low, high)
+    near = [f for f in claimed(metrics) if f.kind == "nearer" and f.metric in ("novel_4gram_share",
+                                                                               "longest_copy_mean")]
+    assert near and all((f.first, f.second) == (low, high) for f in near)
+    line = bullets(findings_of(report))["novel 4-grams"]
+    assert line.index(f"`{low}`") < line.index("nearest the human text") < line.index(f"nearer than `{high}`")
+    # the longer context predicts the held-out text better (paired over the same paragraphs)
+    line = bullets(findings_of(report))["Bits per byte"]
+    assert line.index(f"`{high}`") < line.index(f"is lower than `{low}`")
