@@ -116,15 +116,10 @@ def paragraphs_units(model: MarkovModel, text: str, tokenized: bool = False) -> 
     return (PRETOKENIZED_WORDS if tokenized else model.units).paragraphs(text)
 
 
-def score_units(model: MarkovModel, paragraphs: Sequence[Sequence[str]]) -> tuple[float, int, int]:
-    """(nats, units scored, unknown units) for paragraphs of the chain's own units."""
-    nats, tokens, oov, _ = score_paragraphs(model, paragraphs)
-    return nats, tokens, oov
-
-
-def score_paragraphs(model: MarkovModel, paragraphs: Sequence[Sequence[str]]) -> tuple[float, int, int, list[float]]:
-    """score_units, and the nats of each paragraph. Each paragraph is a sentence of its own
-    (<s> ... </s>), so its nats are exactly what scoring it alone would give."""
+def score_units(model: MarkovModel, paragraphs: Sequence[Sequence[str]]) -> tuple[float, int, int, list[float]]:
+    """(nats, units scored, unknown units, nats of each paragraph) for paragraphs of the chain's
+    own units. Each paragraph is a sentence of its own (<s> ... </s>), so its nats are exactly
+    what scoring it alone would give."""
     kn = kneser_ney(model)
     index = model.index
     para = model.paragraph_id
@@ -169,7 +164,7 @@ def score_text(model: MarkovModel, text: str, tokenized: bool = False) -> Score:
     """What the chain thinks of `text` (see the module docstring for what is paid for), with
     the nats of each paragraph (`tokenized`: of each line) in Score.parts."""
     paragraphs = paragraphs_units(model, text, tokenized)
-    nats, tokens, oov, each = score_paragraphs(model, paragraphs)
+    nats, tokens, oov, each = score_units(model, paragraphs)
     starts = (score_parts.line_starts(text, _has_words) if tokenized
               else score_parts.block_starts(text))
     sizes = score_parts.byte_sizes(text, starts)
