@@ -359,3 +359,27 @@ def test_a_line_outside_the_curves_range_is_labelled_at_its_height(metrics):
     (smol,) = [h for t, h in line_end_labels(ax).items() if t.startswith(SMOL)]
     assert 0 <= smol <= 1
     assert smol == pytest.approx(to_axes.transform((0, 1.22))[1], abs=0.005)
+
+
+def test_titles_fit_the_figure_beside_long_names(metrics):
+    """A long backend name widens the tick labels or the line-end labels and narrows the axes; a
+    title centred on the axes then ran off the figure's edge ("— run “ru" on the page)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    data = copy.deepcopy(metrics)
+    long = "llama:models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    data["backends"][1] = long
+    for key in ("style", "perplexity"):
+        for row in data[key]:
+            if row["backend"] == LLAMA:
+                row["backend"] = long
+    data["run"]["name"] = "comparison-of-three-backends-2024"
+    for name, draw in plots.PLOTS.items():
+        fig = draw(data)
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        fig.draw(renderer)
+        width = fig.bbox.width
+        for text in [fig._suptitle, *(ax.title for ax in fig.axes if ax.get_visible())]:
+            if text is not None and text.get_text():
+                box = text.get_window_extent(renderer)
+                assert box.x0 >= -1 and box.x1 <= width + 1, (name, text.get_text(), box.x0, box.x1, width)

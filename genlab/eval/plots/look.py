@@ -22,7 +22,7 @@ from matplotlib import colors as mcolors
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from genlab.eval.plots.reading import HUMAN, plain, section_rows, section_series
+from genlab.eval.plots.reading import HUMAN, plain, run_name, section_rows, section_series
 
 HUMAN_LABEL = "human text"
 HUMAN_COLOUR = "#222222"
@@ -173,6 +173,26 @@ class Look:
 
 def new_figure(size: tuple[float, float] | None = None) -> Figure:
     return Figure(figsize=size or FIGSIZE, dpi=DPI, layout="constrained")
+
+
+def title_text(what: str, metrics: Mapping[str, Any], width: float) -> str:
+    """`what` and the run's name on one line when they fit `width` inches at the title size, else
+    the name on a line of its own (a long name would run off the figure)."""
+    run = run_name(metrics)
+    if len(what + run) * TITLE_SIZE * 0.56 / 72 <= width:
+        return what + run
+    return f"{what}\n{run.removeprefix(' — ')}"
+
+
+def axes_title(fig: Figure, what: str, metrics: Mapping[str, Any]) -> str:
+    """A title for the one axes of `fig`, which spans most of its width."""
+    return title_text(what, metrics, 0.8 * fig.get_figwidth())
+
+
+def figure_title(fig: Figure, what: str, metrics: Mapping[str, Any]) -> None:
+    """A title centred on the figure, for axes narrowed by long tick or line-end labels (centred
+    on such axes a title runs off the figure's edge) or for a grid of panels."""
+    fig.suptitle(title_text(what, metrics, 0.95 * fig.get_figwidth()), fontsize=TITLE_SIZE)
 
 
 def dress(ax: Axes, title: str | None, xlabel: str | None, ylabel: str | None) -> None:

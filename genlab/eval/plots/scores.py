@@ -16,8 +16,9 @@ from matplotlib.ticker import MaxNLocator
 from genlab.eval.plots.intervals import (BAR_ERROR_COLOUR, Bounds, band_across, error_bars, interval_note,
                                          with_interval)
 from genlab.eval.plots.labels import label_line_ends, short_label
-from genlab.eval.plots.look import NOTE_SIZE, Look, dress, figure_legend, is_markov, new_figure, short_number
-from genlab.eval.plots.reading import HUMAN, bounds, number, run_name, section_rows, style_at_base
+from genlab.eval.plots.look import (NOTE_SIZE, Look, dress, figure_legend, figure_title, is_markov, new_figure,
+                                    short_number)
+from genlab.eval.plots.reading import HUMAN, bounds, number, section_rows, style_at_base
 
 WITH_LINE_LABELS = (8.2, 4.5)  # room on the right for the labels at the lines' ends
 
@@ -49,7 +50,8 @@ def plot_bits_per_byte(metrics: Mapping[str, Any]) -> Figure | None:
     ax.set_yticks(ys, [look.label(n) for n in names])
     right = max(max(v, b[1] if b else v) for v, b in values.values())
     ax.set_xlim(0, right * (1.5 if shown else 1.15) or 1)  # room for the value (and interval) labels
-    dress(ax, f"Bits per byte on the eval text (lower is better){run_name(metrics)}",
+    figure_title(fig, "Bits per byte on the eval text (lower is better)", metrics)
+    dress(ax, None,
            "bits per byte (bits/byte, lower is better)", None)
     ax.grid(False, axis="y")
     figure_legend(fig, title=interval_note(metrics, "error bars") if shown else None)  # inside, it would cover a bar
@@ -119,7 +121,8 @@ def plot_perplexity_vs_order(metrics: Mapping[str, Any]) -> Figure | None:
     ax = fig.add_subplot()
     shown = order_series(ax, look, xs, ys, intervals)
     shown |= reference_lines(ax, look, references, 3)
-    dress(ax, f"Bits per byte vs Markov order (lower is better){run_name(metrics)}",
+    figure_title(fig, "Bits per byte vs Markov order (lower is better)", metrics)
+    dress(ax, None,
            "Markov chain order (tokens of context)", "bits per byte on eval text (bits/byte)")
     label_references(ax, look, references)
     figure_legend(fig, title=interval_note(metrics) if shown else None)  # an LLM line may cross any part of the axes
@@ -157,7 +160,8 @@ def plot_copy_vs_order(metrics: Mapping[str, Any]) -> Figure | None:
         ax.set_ylim(bottom=0)
         ylabel = "longest copied run (mean, words)"
     llm_lines = any(name != HUMAN for name, _, _ in references)
-    dress(ax, f"Longest run copied from the training text{run_name(metrics)}",
+    figure_title(fig, "Longest run copied from the training text", metrics)
+    dress(ax, None,
            "Markov chain order (tokens of context)" + (f"; LLM lines at {note}" if llm_lines else ""), ylabel)
     label_references(ax, look, references)
     figure_legend(fig, title=interval_note(metrics) if shown else None)  # the lines may sit at any height

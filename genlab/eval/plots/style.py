@@ -17,9 +17,9 @@ from matplotlib.ticker import MaxNLocator
 
 from genlab.eval.plots.intervals import (BAR_ERROR_COLOUR, band_across, band_along, bracket_note, error_bars,
                                          interval_note, with_interval)
-from genlab.eval.plots.look import (HORIZONTAL, HUMAN_COLOUR, HUMAN_LABEL, LABEL_SIZE, NOTE_SIZE, TICK_SIZE,
-                                    TITLE_SIZE, Look, axes_legend, dress, figure_legend, new_figure)
-from genlab.eval.plots.reading import (HUMAN, bounds, number, run_name, section_rows, section_series,
+from genlab.eval.plots.look import (HORIZONTAL, HUMAN_COLOUR, HUMAN_LABEL, LABEL_SIZE, NOTE_SIZE, TICK_SIZE, Look,
+                                    axes_legend, axes_title, dress, figure_legend, figure_title, new_figure)
+from genlab.eval.plots.reading import (HUMAN, bounds, number, section_rows, section_series,
                                        style_at_base, swept_setting)
 
 
@@ -55,7 +55,7 @@ def plot_zipf(metrics: Mapping[str, Any]) -> Figure | None:
     if longest > 1:
         ax.loglog([1, longest], [top, top / longest], color="#999999", linestyle=":", linewidth=1.4,
                   label="Zipf's law (slope −1)", zorder=1)
-    dress(ax, f"Word rank-frequency (Zipf plot){run_name(metrics)}",
+    dress(ax, axes_title(fig, "Word rank-frequency (Zipf plot)", metrics),
            "word rank (1 = most frequent, log scale)", "occurrences of the word (count, log scale)")
     axes_legend(ax, loc="lower left", title=bracket_note(metrics, "s: Zipf exponent") if shown else None)
     return fig
@@ -83,7 +83,7 @@ def plot_sentence_lengths(metrics: Mapping[str, Any]) -> Figure | None:
         if value is not None and interval is not None:
             means[name] = (value, interval)
     note = bracket_note(metrics, "mean") if any(b for _, b in means.values()) else None
-    title = f"Sentence length{run_name(metrics)}"
+    title = "Sentence length"
     xlabel = "sentence length (words per sentence)"
 
     def label(name: str) -> str:
@@ -101,7 +101,7 @@ def plot_sentence_lengths(metrics: Mapping[str, Any]) -> Figure | None:
             patch.set_facecolor(look.colour(name))
             patch.set_edgecolor(look.colour(name))
         ax.set_yticks(range(1, len(ordered) + 1), [look.label(n) for n in ordered])
-        dress(ax, title, xlabel, None)
+        dress(ax, axes_title(fig, title, metrics), xlabel, None)
         ax.grid(False, axis="y")
         figure_legend(fig, [Patch(facecolor=look.colour(n)) for n in names], [label(n) for n in names], title=note)
         return fig
@@ -119,7 +119,7 @@ def plot_sentence_lengths(metrics: Mapping[str, Any]) -> Figure | None:
                 linewidth=2.2 if human else 1.6, label=label(name), zorder=3 if human else 2)
     ax.set_xlim(0, edges[-1])
     ax.set_ylim(bottom=0)
-    dress(ax, title, f"{xlabel}; last bin: ≥ {edges[-2] + 0.5:g}",
+    dress(ax, axes_title(fig, title, metrics), f"{xlabel}; last bin: ≥ {edges[-2] + 0.5:g}",
            f"share of sentences (per {width:g}-word bin)")
     figure_legend(fig, title=note)  # below: the overflow bin can rise anywhere on the right
     return fig
@@ -158,7 +158,7 @@ def plot_distinct_n(metrics: Mapping[str, Any]) -> Figure | None:
                             textcoords="offset points", ha="center", va="bottom", fontsize=NOTE_SIZE)
     ax.set_xticks(range(len(keys)), ["distinct-1\n(words)", "distinct-2\n(word pairs)", "distinct-3\n(word triples)"])
     ax.set_ylim(0, max(1.0, top) * 1.08)
-    dress(ax, f"Distinct n-grams at {note}{run_name(metrics)}", None,
+    dress(ax, axes_title(fig, f"Distinct n-grams at {note}", metrics), None,
            "distinct n-grams / all n-grams (share)")
     ax.grid(False, axis="x")
     figure_legend(fig, title=interval_note(metrics, "error bars") if shown else None)
@@ -241,5 +241,5 @@ def plot_metrics_vs_temperature(metrics: Mapping[str, Any]) -> Figure | None:
         axes[j // cols][j % cols].set_visible(False)
     figure_legend(fig, title=interval_note(metrics) if shown else None)
     what = "sampling temperature" if key == "temperature" else key
-    fig.suptitle(f"Style metrics vs {what}{run_name(metrics)}", fontsize=TITLE_SIZE)
+    figure_title(fig, f"Style metrics vs {what}", metrics)
     return fig
