@@ -106,10 +106,14 @@ def bounds(row: Mapping[str, Any], key: str) -> tuple[float, float] | None:
     when it is missing, null or not two finite numbers in order: a metrics.json from before
     intervals has no "interval" key, and an undefined interval is null."""
     section = row.get("interval") if isinstance(row, Mapping) else None
-    pair = section.get(key) if isinstance(section, Mapping) else None
-    if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+    return interval_pair(section.get(key) if isinstance(section, Mapping) else None)
+
+
+def interval_pair(value: Any) -> tuple[float, float] | None:
+    """(low, high) from a [low, high] of finite numbers in order, else None."""
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
         return None
-    low, high = number(pair[0]), number(pair[1])
+    low, high = number(value[0]), number(value[1])
     if low is None or high is None or low > high:
         return None
     return low, high
