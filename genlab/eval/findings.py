@@ -15,12 +15,13 @@ n * (half-width / difference)**2.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from genlab.eval.bootstrap import LEVEL, excludes_zero
-from genlab.eval.plots.reading import HUMAN, number, run_settings, section_rows, style_at_base
+from genlab.eval.bootstrap import excludes_zero
+from genlab.eval.plots.reading import (HUMAN, interval_level, interval_pair, number, run_settings, section_rows,
+                                       style_at_base)
 
 BITS_PER_BYTE = "bits_per_byte"
 # (key in the style rows, name in the text): one per question a reader asks; distinct-1/3 and the
@@ -66,18 +67,8 @@ def has_intervals(metrics: Mapping[str, Any]) -> bool:
     return isinstance(run_settings(metrics).get("bootstrap"), Mapping)
 
 
-def level(metrics: Mapping[str, Any]) -> float:
-    boot = run_settings(metrics).get("bootstrap")
-    value = number(boot.get("level")) if isinstance(boot, Mapping) else None
-    return value if value is not None and 0 < value < 1 else LEVEL
-
-
-def bounds(value: Any) -> tuple[float, float] | None:
-    """An interval [low, high] of finite numbers, or None."""
-    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
-        return None
-    low, high = number(value[0]), number(value[1])
-    return (low, high) if low is not None and high is not None and low <= high else None
+level = interval_level  # the intervals' coverage, read as the plots read it
+bounds = interval_pair  # an interval [low, high] of finite numbers in order, or None
 
 
 def samples_needed(units: int | None, interval: tuple[float, float] | None, difference: float) -> int | None:

@@ -43,6 +43,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from genlab.eval.bootstrap import LEVEL
+
 HUMAN = "human"
 
 
@@ -123,7 +125,7 @@ def interval_level(metrics: Mapping[str, Any]) -> float:
     """The intervals' coverage (run.bootstrap.level), 0.95 unless the run says otherwise."""
     boot = run_settings(metrics).get("bootstrap")
     level = number(boot.get("level")) if isinstance(boot, Mapping) else None
-    return level if level is not None and 0 < level < 1 else 0.95
+    return level if level is not None and 0 < level < 1 else LEVEL
 
 
 def swept_setting(metrics: Mapping[str, Any]) -> str:
