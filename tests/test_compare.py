@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -48,6 +49,7 @@ def run(work) -> Path:
     r = genlab("compare", *COMMON, "-o", "runs/a", cwd=work)
     assert r.returncode == 0, r.stderr
     assert "bits/byte" in r.stdout
+    assert re.search(r"bits/byte  \[\d\.\d{4}, \d\.\d{4}\]", r.stdout)  # with its 95% interval
     return work / "runs" / "a"
 
 

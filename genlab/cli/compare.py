@@ -104,7 +104,9 @@ def compare(backends: tuple[str, ...], prompts: Path | None, eval_text: Path | N
     best = sorted((r for r in metrics["perplexity"] if r.get("bits_per_byte") is not None),
                   key=lambda r: r["bits_per_byte"])
     for r in best:
-        click.echo(f"  {r['backend']:<36} {r['bits_per_byte']:.4f} bits/byte")
+        bounds = (r.get("interval") or {}).get("bits_per_byte")
+        within = f"  [{bounds[0]:.4f}, {bounds[1]:.4f}]" if bounds else ""
+        click.echo(f"  {r['backend']:<36} {r['bits_per_byte']:.4f} bits/byte{within}")
 
 
 @click.command()
