@@ -11,11 +11,17 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+# A shell starts a background command (`make test &`) with SIGINT ignored, and every genlab the
+# tests start would inherit that, so the Ctrl-C tests would fail for a reason that is not genlab's.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parents[1]
 NOVEL = REPO / "corpora" / "novel.txt"
