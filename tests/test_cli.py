@@ -100,7 +100,7 @@ def test_relative_corpus_then_generate_with_no_other_flag(cli: CLI):
 def test_samples_flag_prints_n_samples_with_consecutive_seeds(cli: CLI, novel_model: bytes):
     (cli.cwd / "models").mkdir()
     model_path_in(cli).write_bytes(novel_model)
-    many = cli("generate", "--backend", "markov:novel", "-n", "3", "--seed", "5", "--max-tokens", "20")
+    many = cli("generate", "--backend", "markov:novel", "--samples", "3", "--seed", "5", "--max-tokens", "20")
     assert_ok(many)
     singles = []
     for seed in (5, 6, 7):
@@ -362,7 +362,8 @@ GENERATE_ERRORS = [
     ("repeat-penalty-0", _with_model, ["-b", "markov:novel", "--repeat-penalty", "0"], ["repeat"]),
     ("max-tokens-0", _with_model, ["-b", "markov:novel", "--max-tokens", "0"], ["max", "tokens"]),
     ("seed-negative", _with_model, ["-b", "markov:novel", "--seed", "-1"], ["seed"]),
-    ("samples-0", _with_model, ["-b", "markov:novel", "-n", "0"], ["-n"]),
+    ("samples-0", _with_model, ["-b", "markov:novel", "--samples", "0"], ["--samples"]),
+    ("n-predict-0", _with_model, ["-b", "markov:novel", "-n", "0"], ["max", "tokens"]),
     ("empty-stop", _with_model, ["-b", "markov:novel", "--stop", ""], ["stop"]),
     ("bogus-option", _with_model, ["-b", "markov:novel", "--bogus"], ["--bogus"]),
 ]

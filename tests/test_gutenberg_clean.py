@@ -219,7 +219,7 @@ def test_train_markov_says_once_what_it_left_out_and_never_writes_the_licence(sh
     texts = samples(path, ALL_PROMPTS)
     assert len(texts) == 12 * len(ALL_PROMPTS)
     assert not [t for t in texts if "gutenberg" in t.lower() or "licen" in t.lower()]
-    listed = ok(shop("generate", "-b", "markov:clean.markov", "-p", LIST_PROMPT, "-n", "8", "--seed", "1",
+    listed = ok(shop("generate", "-b", "markov:clean.markov", "-p", LIST_PROMPT, "--samples", "8", "--seed", "1",
                      "--temperature", "1.5", "--max-tokens", "150"))
     assert listed.count("A list of reasons never to go outside:") == 8
     assert "Gutenberg" not in listed
@@ -343,7 +343,8 @@ def test_compare_reads_the_eval_text_and_the_corpus_clean(shop):
     runs = {}
     for name, extra in (("clean", []), ("kept", ["--keep-gutenberg"])):
         r = shop("compare", "-b", "markov:clean.markov", "--eval-text", "bakery.txt", "--corpus", "station.txt",
-                 "--prompts", "prompts.txt", "-n", "1", "--orders", "none", "--bootstrap", "0", "--max-tokens", "20",
+                 "--prompts", "prompts.txt", "--samples", "1", "--orders", "none", "--bootstrap", "0",
+                 "--max-tokens", "20",
                  "-o", name, *extra)
         ok(r)
         runs[name] = (r, json.loads((shop.cwd / name / "metrics.json").read_text(encoding="utf-8")))

@@ -41,7 +41,7 @@ class TestContextSize:
         assert peak < BOMB_MB
 
     @pytest.mark.parametrize("command", [["chat"], ["perplexity", "text.txt"],
-                                         ["compare", "--orders", "none", "-n", "1", "-o", "run"]])
+                                         ["compare", "--orders", "none", "--samples", "1", "-o", "run"]])
     def test_every_command_bounds_it(self, cli, tiny_gguf, command):
         (cli.cwd / "text.txt").write_text("Some text to score.\n")
         r, peak = run_measured(cli, *command, "--backend", f"llama:{tiny_gguf}", "--n-ctx", "2000000000",
@@ -129,7 +129,7 @@ class TestChatTemplateLimits:
         (cli.cwd / "prompts.txt").write_text("chat: hello\n")
         bomb = _tiny_with_template(tmp_path, "{{ bos_token }}" + template)
         r, peak = run_measured(cli, "compare", "--backend", f"llama:{bomb}", "--prompts", "prompts.txt",
-                               "--orders", "none", "-n", "1", "--max-tokens", "4", "-o", "run")
+                               "--orders", "none", "--samples", "1", "--max-tokens", "4", "-o", "run")
         line = one_line_error(r)
         assert "the chat template of bomb.gguf" in line and says in line
         assert peak < BOMB_MB

@@ -20,7 +20,7 @@ import pytest
 from conftest import GENLAB, NOVEL, any_one_line_error, ok, one_line_error, run_measured
 
 MB = 2**20
-FAST = ["--orders", "none", "-n", "1", "--max-tokens", "8", "--prompts", "../prompts.txt"]
+FAST = ["--orders", "none", "--samples", "1", "--max-tokens", "8", "--prompts", "../prompts.txt"]
 LATIN1 = "café au lait. Il était une fois.\n\nSecond paragraphe.\n".encode("latin-1")
 
 
@@ -73,7 +73,7 @@ def test_the_corrected_sweep_runs_after_a_refused_one(work):
 
 
 @pytest.mark.parametrize("name, content, args, words", [
-    (None, None, ["-n", "1000000000"], "at most 100,000"),
+    (None, None, ["--samples", "1000000000"], "at most 100,000"),
     ("p.jsonl", b'{"text": 5}\n', [], "p.jsonl:1"),
     ("p.jsonl", b'{"text": "x", "kind": ["story"]}\n', [], "p.jsonl:1"),
     ("p.jsonl", b"[" * 100_000 + b"\n", [], "p.jsonl:1"),
@@ -118,7 +118,7 @@ def test_a_disk_filling_up_mid_run_keeps_only_whole_samples(work, full_disk):
     os.truncate(filler, filler.stat().st_size - 12 * 1024)  # room for run.json and a few samples
     prompts = work.cwd / "many.txt"
     prompts.write_text("".join(f"“Well,” said {i}\n" for i in range(40)), encoding="utf-8")
-    r = work("compare", "-b", "markov:m.markov", "-o", full_disk / "run", "--orders", "none", "-n", "3",
+    r = work("compare", "-b", "markov:m.markov", "-o", full_disk / "run", "--orders", "none", "--samples", "3",
              "--max-tokens", "60", "--prompts", prompts, timeout=120)
     line = one_line_error(r)
     assert "samples.jsonl" in line and "space" in line
@@ -130,7 +130,7 @@ def test_a_disk_filling_up_mid_run_keeps_only_whole_samples(work, full_disk):
 def test_names_that_are_not_utf8_are_one_line_before_anything_is_written(work, where):
     shutil.copy(NOVEL, work.cwd / os.fsdecode(b"ev\xfe.txt"))
     args = {"output": [b"-o", b"r\xff"], "eval-text": [b"-o", b"run", b"--eval-text", b"ev\xfe.txt"]}[where]
-    r = run_bytes(work, b"compare", b"-b", b"markov:m.markov", *args, b"--orders", b"none", b"-n", b"1")
+    r = run_bytes(work, b"compare", b"-b", b"markov:m.markov", *args, b"--orders", b"none", b"--samples", b"1")
     line = one_line_error(r)
     assert ("r\\xff" if where == "output" else "ev\\xfe.txt") in line and "not UTF-8" in line
     assert {os.fsencode(p.name) for p in work.cwd.iterdir()} == {b"m.markov", b"ev\xfe.txt"}

@@ -175,7 +175,7 @@ def commands(cli, backend: str) -> dict[str, tuple[tuple[str, ...], str | None]]
         "generate": (("generate", "-b", backend, "--prompt", "Hi", "--max-tokens", "5"), None),
         "chat": (("chat", "-b", backend), "hello\n"),
         "perplexity": (("perplexity", "-b", backend, "held.txt"), None),
-        "compare": (("compare", "-b", backend, "--prompts", "prompts.txt", "-n", "1", "--max-tokens", "5",
+        "compare": (("compare", "-b", backend, "--prompts", "prompts.txt", "--samples", "1", "--max-tokens", "5",
                      "--orders", "none", "-o", "run"), None),
     }
 

@@ -33,7 +33,7 @@ DEFAULT_SAMPLING = _LIBRARY.sampling.merged(seed=_LIBRARY.seed)  # the library's
 @keep_gutenberg_option
 @click.option("--orders", default="1-6", show_default=True,
               help="Markov orders trained on --corpus for the curves against the LLMs ('none' to skip).")
-@click.option("--samples", "-n", type=click.IntRange(min=1), default=3, show_default=True,
+@click.option("--samples", type=click.IntRange(min=1), default=3, show_default=True,
               help="Samples per prompt and backend (and per swept value); a run makes at most 100,000.")
 @click.option("--sweep", metavar="NAME=V1,V2,...",
               help="Run every setting of one sampling parameter, e.g. temperature=0.5,1.0,1.5.")

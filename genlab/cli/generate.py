@@ -24,8 +24,9 @@ from genlab.sampling import Sampling
 @click.option("--escape/--no-escape", default=True, show_default=True,
               help="Understand \\n, \\r, \\t, \\', \\\", \\\\ and \\xHH (a byte) in --prompt and --stop, "
                    "as llama.cpp's CLI does; --no-escape takes them as typed.")
-@click.option("-n", "--samples", type=click.IntRange(min=1), default=1, show_default=True,
-              help="How many independent samples (seeds SEED, SEED+1, ... when --seed is given).")
+@click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True,
+              help="How many independent samples (seeds SEED, SEED+1, ... when --seed is given); "
+                   "-n is tokens to predict, as in llama.cpp.")
 @sampling_options(defaults=Sampling())
 @llama_options
 def generate(backend: str, prompt: str | None, prompt_file: str | None, escape: bool, samples: int,

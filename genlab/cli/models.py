@@ -97,10 +97,11 @@ def list_command(as_json: bool) -> None:
 @models.command(name="add")
 @click.argument("name")
 @click.argument("path", metavar="PATH")
-@click.option("--n-ctx", type=click.IntRange(min=8),
+@click.option("-c", "--n-ctx", "--ctx-size", "n_ctx", type=click.IntRange(min=8),
               help="Context size in tokens. [default: the model's, at most 4096]")
-@click.option("--threads", "n_threads", type=click.IntRange(min=1), help="CPU threads. [default: llama.cpp's choice]")
-@click.option("--gpu-layers", "n_gpu_layers", type=click.IntRange(min=-1),
+@click.option("-t", "--threads", "n_threads", type=click.IntRange(min=1),
+              help="CPU threads. [default: llama.cpp's choice]")
+@click.option("-ngl", "--gpu-layers", "--n-gpu-layers", "n_gpu_layers", type=click.IntRange(min=-1),
               help="Layers to offload to a GPU (-1: all). [default: 0]")
 @click.option("--chat-format", help="Chat template to use instead of the model's own (llama-3, chatml, ...).")
 @sampling_options

@@ -10,17 +10,20 @@ import click
 from genlab.escapes import process_escapes
 from genlab.sampling import Sampling
 
-# (field, flag, type, help); a command's help shows its own default after each (see sampling_options)
+# (field, spellings, type, help); a command's help shows its own default after each (see sampling_options).
+# Each flag also takes llama.cpp's own spelling (its CLI and server: --temp, -s, -n/--n-predict), so a
+# llama.cpp command line works here as typed. --help shows each flag once with all its spellings.
 _SAMPLING_FLAGS = [
-    ("temperature", "--temperature", float, "Randomness: 0 is greedy, 1 the model's own odds."),
-    ("top_k", "--top-k", int, "Keep only the K likeliest next tokens (0: all)."),
-    ("top_p", "--top-p", float, "Keep the likeliest tokens whose probabilities add up to P."),
-    ("min_p", "--min-p", float, "Drop tokens less likely than MIN_P times the likeliest."),
-    ("repeat_penalty", "--repeat-penalty", float, "Penalise tokens seen in the last --repeat-last-n (1: off)."),
-    ("repeat_last_n", "--repeat-last-n", int, "How many recent tokens the repeat penalty looks at."),
-    ("seed", "--seed", int, "Random seed: the same seed and inputs give the same text."),
-    ("max_tokens", "--max-tokens", int, "Stop after this many tokens (words and punctuation for a word chain)."),
-    ("stop", "--stop", None,
+    ("temperature", ("--temperature", "--temp"), float, "Randomness: 0 is greedy, 1 the model's own odds."),
+    ("top_k", ("--top-k",), int, "Keep only the K likeliest next tokens (0: all)."),
+    ("top_p", ("--top-p",), float, "Keep the likeliest tokens whose probabilities add up to P."),
+    ("min_p", ("--min-p",), float, "Drop tokens less likely than MIN_P times the likeliest."),
+    ("repeat_penalty", ("--repeat-penalty",), float, "Penalise tokens seen in the last --repeat-last-n (1: off)."),
+    ("repeat_last_n", ("--repeat-last-n",), int, "How many recent tokens the repeat penalty looks at."),
+    ("seed", ("-s", "--seed"), int, "Random seed: the same seed and inputs give the same text."),
+    ("max_tokens", ("-n", "--max-tokens", "--n-predict"), int,
+     "Tokens to predict at most, as llama.cpp's -n (words and punctuation for a word chain)."),
+    ("stop", ("--stop",), None,
      "Stop before this text (repeatable; \\n, \\t, \\\\ ... are understood as llama.cpp does)."),
 ]
 
@@ -34,13 +37,13 @@ def sampling_options(f: Callable[..., Any] | None = None, *, defaults: Sampling 
     command can tell them from its defaults."""
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
-        for name, flag, kind, text in reversed(_SAMPLING_FLAGS):
+        for name, flags, kind, text in reversed(_SAMPLING_FLAGS):
             value = getattr(defaults, name) if defaults is not None else None
             shown = f" [default: {value}]" if value not in (None, ()) else ""
             if name == "stop":
-                f = click.option(flag, multiple=True, help=text + shown)(f)
+                f = click.option(*flags, name, multiple=True, help=text + shown)(f)
             else:
-                f = click.option(flag, type=kind, help=text + shown)(f)
+                f = click.option(*flags, name, type=kind, help=text + shown)(f)
         return f
 
     return decorate(f) if f is not None else decorate
@@ -64,13 +67,13 @@ INT32_MAX = 2**31 - 1  # llama.cpp keeps these counts in C ints
 MAX_THREADS = 512  # ggml's GGML_MAX_N_THREADS: more threads crash llama.cpp (a segfault at 100,000)
 
 _LLAMA_OPTIONS = [
-    click.option("--n-ctx", type=click.IntRange(min=1, max=INT32_MAX),
+    click.option("-c", "--n-ctx", "--ctx-size", "n_ctx", type=click.IntRange(min=1, max=INT32_MAX),
                  help="llama models: context size in tokens, rounded up to a multiple of 256 as llama.cpp does. "
                       "[default: the model's, at most 4096]"),
-    click.option("--threads", "n_threads", type=click.IntRange(min=1, max=MAX_THREADS),
+    click.option("-t", "--threads", "n_threads", type=click.IntRange(min=1, max=MAX_THREADS),
                  help="llama models: CPU threads, for generating and for evaluating prompts. "
                       "[default: half the cores generating, all of them for prompts]"),
-    click.option("--gpu-layers", "n_gpu_layers", type=click.IntRange(min=-1, max=INT32_MAX),
+    click.option("-ngl", "--gpu-layers", "--n-gpu-layers", "n_gpu_layers", type=click.IntRange(min=-1, max=INT32_MAX),
                  help="llama models: layers to offload to a GPU (-1: all). [default: 0]"),
     click.option("--chat-format",
                  help="llama models: chat template to use instead of the model's own (llama-3, chatml, ...)."),
@@ -79,7 +82,8 @@ _LLAMA_OPTIONS = [
 
 
 def llama_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """--n-ctx, --threads, --gpu-layers, --chat-format, --verbose: for commands that may load a llama model."""
+    """--n-ctx, --threads, --gpu-layers, --chat-format, --verbose: for commands that may load a llama model,
+    each also under llama.cpp's spelling (-c/--ctx-size, -t, -ngl/--n-gpu-layers)."""
     for option in reversed(_LLAMA_OPTIONS):
         f = option(f)
     return f
@@ -121,12 +125,12 @@ class _BackendOption(click.Option):
 
 def backend_option(what: str = "Which model", *, multiple: bool = False, required: bool = True,
                    default: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """--backend/-b NAME, the same for every command: `what` starts its help, which then names
-    every kind of backend. multiple: repeatable, passed as the tuple `backends` (else the text
-    `backend`). default: what the command does without it, in words (shown as its default)."""
+    """--backend/-b NAME (or llama.cpp's -m/--model), the same for every command: `what` starts
+    its help, which then names every kind of backend. multiple: repeatable, passed as the tuple
+    `backends` (else the text `backend`). default: what the command does without it, in words (shown as its default)."""
     repeat = " (repeatable)" if multiple else ""
     shown = f" [default: {default}]" if default else ""
-    return click.option("--backend", "-b", "backends" if multiple else "backend", cls=_BackendOption,
+    return click.option("--backend", "-b", "--model", "-m", "backends" if multiple else "backend", cls=_BackendOption,
                         multiple=multiple, required=required, metavar="NAME",
                         help=f"{what}{repeat}: {_NAMES}, {{forms}}.{shown}")
 

@@ -28,7 +28,7 @@ from genlab.cli.options import backend_option, keep_gutenberg_option, scoring_ll
 @click.option("--bootstrap", type=click.IntRange(min=0, max=100_000), default=1000, show_default=True,
               help="Bootstrap replicates for the 95% interval of bits per byte over the text's paragraphs "
                    "(0: no intervals).")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("-s", "--seed", type=int, default=0, show_default=True,
               help="Seed of the bootstrap: the same text, backends and seed print the same intervals.")
 @click.option("--encoding", help="Text encoding of FILE and CORPUS. [default: UTF-8]")
 @keep_gutenberg_option

@@ -36,8 +36,8 @@ from genlab.errors import GenlabError
               help="Fraction of the text (its end, cut at a paragraph) kept out of training and scored "
                    "in bits per byte. 0: train on everything. [default: 0.1]")
 @click.option("--untied", is_flag=True, help="A separate output matrix instead of reusing the token embedding.")
-@click.option("--seed", type=int, help="Random seed (initial weights, batches). [default: 0]")
-@click.option("--threads", type=click.IntRange(min=1), help="CPU threads for PyTorch. [default: all cores]")
+@click.option("-s", "--seed", type=int, help="Random seed (initial weights, batches). [default: 0]")
+@click.option("-t", "--threads", type=click.IntRange(min=1), help="CPU threads for PyTorch. [default: all cores]")
 @click.option("--resume", is_flag=True,
               help="Continue from the checkpoint saved beside the output (NAME.ckpt.safetensors), with its "
                    "size, vocabulary, held-out part and seed; a different one given is refused. "

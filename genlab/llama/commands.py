@@ -22,7 +22,7 @@ def tiny_model() -> None:
 @tiny_model.command(name="build")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the GGUF file.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random weights.")
+@click.option("-s", "--seed", type=int, default=0, show_default=True, help="Seed of the random weights.")
 @click.option("--layers", type=click.IntRange(min=1, max=64), default=2, show_default=True, help="Transformer blocks.")
 @click.option("--dim", type=click.IntRange(min=8, max=4096), default=64, show_default=True,
               help="Embedding width (a multiple of the 4 attention heads).")
