@@ -9,14 +9,29 @@ and LlamaGenerator generates the reply with its own loop.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from pathlib import Path
+from typing import Any, Protocol, Sequence
 
 from genlab.errors import GenlabError
 from genlab.generator import Message, check_messages
+from genlab.llama.gguf_header import GGUFInfo
 from genlab.llama.quiet import first_line, quiet
 
-if TYPE_CHECKING:
-    from genlab.llama.generator import LlamaGenerator
+
+class ChatModel(Protocol):
+    """What a chat prompt needs of a loaded model (LlamaGenerator has it): the engine, its
+    template or chat format, and its tokenizer."""
+
+    name: str
+    path: Path
+    header: GGUFInfo
+    chat_format: str | None
+    verbose: bool
+
+    @property
+    def llm(self) -> Any: ...
+
+    def tokenize(self, text: str, *, add_bos: bool = False, special: bool = False) -> list[int]: ...
 
 
 def check_format(name: str | None) -> str | None:
@@ -31,7 +46,7 @@ def check_format(name: str | None) -> str | None:
     return name
 
 
-def prompt_and_stops(g: "LlamaGenerator", messages: Sequence[Message]) -> tuple[list[int], tuple[str, ...]]:
+def prompt_and_stops(g: ChatModel, messages: Sequence[Message]) -> tuple[list[int], tuple[str, ...]]:
     """The prompt tokens `g.chat(messages)` evaluates, and the stop strings of its chat format."""
     calls = _capture(g, messages).get("calls") or []
     if not calls:
@@ -44,13 +59,13 @@ def prompt_and_stops(g: "LlamaGenerator", messages: Sequence[Message]) -> tuple[
     return [int(t) for t in prompt], tuple(s for s in stop if isinstance(s, str) and s)
 
 
-def rendered_text(g: "LlamaGenerator", messages: Sequence[Message]) -> str:
+def rendered_text(g: ChatModel, messages: Sequence[Message]) -> str:
     """The prompt text of `messages`: the rendered template."""
     rendered = _capture(g, messages).get("rendered") or []
     return rendered[0].decode("utf-8") if rendered else ""
 
 
-def continue_tokens(g: "LlamaGenerator", messages: Sequence[Message]) -> list[int]:
+def continue_tokens(g: ChatModel, messages: Sequence[Message]) -> list[int]:
     """The prompt that continues the last (assistant) message: the template up to the reply,
     then the reply so far as plain text."""
     head, partial = list(messages[:-1]), messages[-1]["content"]
@@ -65,7 +80,7 @@ def continue_tokens(g: "LlamaGenerator", messages: Sequence[Message]) -> list[in
     return tokens + g.tokenize(partial)
 
 
-def _capture(g: "LlamaGenerator", messages: Sequence[Message]) -> dict[str, Any]:
+def _capture(g: ChatModel, messages: Sequence[Message]) -> dict[str, Any]:
     """What llama-cpp-python's chat handler renders and would send for `messages`."""
     import jinja2
     from jinja2.sandbox import SecurityError

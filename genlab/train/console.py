@@ -9,10 +9,18 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from genlab.train.trainer import Trainer
+from genlab.train.settings import TrainSettings
+
+
+class Run(Protocol):
+    """What the bar follows of a training run (a Trainer is one)."""
+
+    settings: TrainSettings
+    step: int
+    seconds: float
+    tokens_seen: int
 
 
 class StopFlag:
@@ -46,7 +54,7 @@ class Progress:
     """A bar over the budget (steps, or seconds when only minutes are given) with loss and
     tokens/s; silent when disabled (the evaluations then print lines instead)."""
 
-    def __init__(self, trainer: "Trainer", enabled: bool):
+    def __init__(self, trainer: Run, enabled: bool):
         self.trainer = trainer
         self.enabled = enabled
         self.bar = None

@@ -17,7 +17,7 @@ from genlab.errors import GenlabError
 
 if TYPE_CHECKING:
     from genlab.train.checkpoint import Checkpoint
-    from genlab.train.trainer import TrainSettings
+    from genlab.train.settings import TrainSettings
 
 # a new run's settings when not given; a resumed run's come from its checkpoint
 DEFAULTS: dict[str, Any] = {"size": "small", "vocab_size": 2048, "tied": True, "held_out": 0.1, "seed": 0}
