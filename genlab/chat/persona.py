@@ -12,30 +12,35 @@ A persona is a small TOML file, so anyone can write one without code::
     temperature = 0.9
 
 Built-ins ship in genlab/chat/personas/; the user's own live in the personas folder of the
-user data directory. SillyTavern Character Card V2 JSON files are converted on load, so the
-many cards people share work as they are.
+user data directory. SillyTavern Character Card V2 JSON files and Ollama Modelfiles
+(genlab.chat.modelfile) are converted on load, so the personas people already keep work as
+they are.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
+import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
+from genlab.chat import modelfile
 from genlab.datafiles import load_json
 from genlab.errors import GenlabError
 from genlab.folders import checked_path, expand_user, personas_dir, shown
 from genlab.sampling import Sampling, parse_value
-from genlab.text import valid_text
-from genlab.tomledit import parse, read_text
+from genlab.text import strip_bom, valid_text
+from genlab.tomledit import parse
 
 # The original ChatBot's settings: livelier than llama-cpp-python's completion defaults.
 CHAT_DEFAULTS = Sampling(temperature=1.2, top_k=40, top_p=0.95, repeat_penalty=1.1)
 DEFAULT_PERSONA = "assistant"
 KEYS = ("name", "description", "system", "greeting", "examples", "sampling")
-SUFFIXES = (".toml", ".json")
+SUFFIXES = (".toml", ".json", ".Modelfile")
+MAX_BYTES = 2 * 2**20  # far more than any context holds: a bigger file is not a persona
 
 
 @dataclass(frozen=True)
@@ -109,8 +114,10 @@ def builtin_names() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
-def load_persona(name_or_path: str) -> Persona:
-    """A built-in persona, else one from the user's personas folder, else a .toml/.json file."""
+def load_persona(name_or_path: str, notes: list[str] | None = None) -> Persona:
+    """A built-in persona, else one from the user's personas folder, else a file (see
+    `load_persona_file`). What a Modelfile has that genlab leaves out goes to `notes`, or when
+    None to stderr as `genlab: note:` lines."""
     if not name_or_path:
         raise GenlabError("a persona name cannot be empty")
     checked_path(name_or_path)
@@ -121,22 +128,61 @@ def load_persona(name_or_path: str) -> Persona:
         for suffix in SUFFIXES:
             path = personas_dir() / f"{name_or_path}{suffix}"
             if path.is_file():
-                return load_persona_file(path)
+                return load_persona_file(path, notes)
     path = expand_user(name_or_path)
     if path.exists():  # a folder or an unreadable file is an error naming it
-        return load_persona_file(path)
+        return load_persona_file(path, notes)
     known = ", ".join(p["name"] for p in list_personas())
-    raise GenlabError(f"no persona named {name_or_path!r} (known: {known}; or give a .toml or .json file)")
+    raise GenlabError(f"no persona named {name_or_path!r} (known: {known}; or give a .toml, .json or Modelfile file)")
 
 
-def load_persona_file(path: Path) -> Persona:
-    """A persona from a .toml file or a Character Card V2 .json file; any fault is one line naming it."""
-    text = read_text(checked_path(path))
-    if text is None:
-        raise GenlabError(f"persona file not found: {path}")
-    if path.suffix.lower() == ".json":
+def load_persona_file(path: Path, notes: list[str] | None = None) -> Persona:
+    """A persona from a file; any fault is one line naming it. A .json file is a Character Card
+    V2, a file named Modelfile or NAME.Modelfile an Ollama Modelfile, a .toml file TOML; a file
+    of any other name is a Modelfile when its first instruction line reads like one, else TOML."""
+    text = read_persona_text(checked_path(path))
+    suffix = path.suffix.lower()
+    if suffix == ".json":
         return card_to_persona(text, str(path))
+    if modelfile.is_modelfile_name(path) or (suffix != ".toml" and modelfile.looks_like_modelfile(text)):
+        data, told = modelfile.read_modelfile(text, str(path), path.parent)
+        persona = Persona.from_dict(data, str(path), path.stem)
+        if notes is not None:
+            notes.extend(told)
+        else:
+            for line in told:
+                print(f"genlab: note: {line}", file=sys.stderr)
+        return persona
     return _from_toml(text, str(path), path.stem)
+
+
+def read_persona_text(path: Path) -> str:
+    """A persona file's text, its size checked before it is read: UTF-8 (or UTF-16 with a BOM,
+    as Windows' shell writes `>`), without a BOM; a binary or huge file is one line naming it."""
+    from genlab.corpus import read_at_most
+
+    name = shown(path)
+    data = read_at_most(path, "a persona file", MAX_BYTES, name=name)
+    if len(data) > MAX_BYTES:
+        raise GenlabError(f"{name} is over {MAX_BYTES // 2**20} MiB: too big to be a persona")
+    for bom, codec in ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if data.startswith(bom):
+            try:
+                text = data[len(bom):].decode(codec)
+            except UnicodeDecodeError:
+                raise GenlabError(f"{name} starts as UTF-16 text but is not valid UTF-16") from None
+            break
+    else:
+        if b"\0" in data:
+            raise GenlabError(f"{name} looks like a binary file (a model?), not a persona")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise GenlabError(f"{name}: line {line}: not UTF-8 text (save it as UTF-8)") from None
+    if "\0" in text:
+        raise GenlabError(f"{name} looks like a binary file (a model?), not a persona")
+    return strip_bom(text)
 
 
 def _from_toml(text: str, where: str, name: str) -> Persona:
@@ -150,13 +196,14 @@ def list_personas() -> list[dict[str, str]]:
     for n in names:
         out.append({"name": n, "source": "built-in", "description": load_persona(n).description})
     folder = personas_dir()
-    files = sorted(p for p in folder.glob("*") if p.suffix.lower() in SUFFIXES) if folder.is_dir() else []
+    suffixes = {s.lower() for s in SUFFIXES}
+    files = sorted(p for p in folder.glob("*") if p.suffix.lower() in suffixes) if folder.is_dir() else []
     for path in files:
         if path.stem in names:
             continue  # shadowed by a built-in of the same name
         names.append(path.stem)
         try:
-            description = load_persona_file(path).description
+            description = load_persona_file(path, notes=[]).description
         except GenlabError as exc:
             description = f"(cannot be loaded: {exc})"
         out.append({"name": shown(path.stem), "source": shown(path), "description": description})

@@ -13,8 +13,11 @@ from genlab.cli.options import backend_option, llama_options, sampling_options, 
 @click.command()
 @backend_option()
 @click.option("--persona", metavar="NAME_OR_PATH",
-              help="Who the assistant is: a name from 'genlab personas list', a .toml file or a Character "
-                   f"Card V2 .json file. [default: {DEFAULT_PERSONA}]")
+              help="Who the assistant is: a name from 'genlab personas list', a .toml file, a Character "
+                   "Card V2 .json file or an Ollama Modelfile (a file named Modelfile or NAME.Modelfile, or "
+                   "any file that starts with Modelfile instructions): its SYSTEM, sampling PARAMETERs and "
+                   "MESSAGE turns; FROM and TEMPLATE are not used, since --backend chooses the model and its "
+                   f"chat template. [default: {DEFAULT_PERSONA}]")
 @click.option("--system", metavar="TEXT", help="System prompt, instead of the persona's.")
 @click.option("--blocks", is_flag=True,
               help="Piped input: messages are blocks separated by blank lines (default: one per line).")

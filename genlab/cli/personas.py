@@ -10,14 +10,16 @@ def personas() -> None:
     """Personas for 'genlab chat': system prompt, few-shot turns, sampling, greeting.
 
     Built-in personas ship with genlab; add your own as NAME.toml (or a SillyTavern
-    Character Card V2 NAME.json) in the personas folder of genlab's user data folder
-    ($GENLAB_HOME/personas when GENLAB_HOME is set), or pass a file to --persona.
+    Character Card V2 NAME.json, or an Ollama NAME.Modelfile) in the personas folder of
+    genlab's user data folder ($GENLAB_HOME/personas when GENLAB_HOME is set), or pass a
+    file to --persona.
 
     \b
     Examples:
       genlab personas list
       genlab personas show pogi
       genlab personas show pogi > my-persona.toml   # a starting point for your own
+      genlab personas show pogi --format modelfile > pogi.Modelfile   # for Ollama too
     """
 
 
@@ -32,20 +34,35 @@ def list_command() -> None:
     for r in rows:
         where = "built-in" if r["source"] == "built-in" else "user"
         click.echo(f"{r['name']:<{width}}  {where:<8}  {r['description']}")
-    click.echo(f"\nyour own personas: {personas_dir()}/NAME.toml (or a Character Card V2 NAME.json)")
+    click.echo(f"\nyour own personas: {personas_dir()}/NAME.toml (or a Character Card V2 NAME.json, "
+               "or an Ollama NAME.Modelfile)")
 
 
 @personas.command(name="show")
 @click.argument("name_or_path")
-def show(name_or_path: str) -> None:
-    """Print a persona as TOML (a Character Card is shown converted), with its effective settings.
+@click.option("--format", "form", type=click.Choice(["toml", "modelfile"]), default="toml", show_default=True,
+              help="toml: genlab's persona file; modelfile: an Ollama Modelfile (SYSTEM, PARAMETER, MESSAGE), "
+                   "which --persona reads back as the same persona.")
+def show(name_or_path: str, form: str) -> None:
+    """Print a persona as TOML or as an Ollama Modelfile (a Character Card or a Modelfile is
+    shown converted), with its effective settings in a comment.
 
-    NAME_OR_PATH is a persona name or a .toml / .json file.
+    NAME_OR_PATH is a persona name or a .toml, .json or Modelfile file.
+
+    In a Modelfile the greeting is the last MESSAGE assistant, answering no user: Ollama shows
+    it as the chat's last turn and the model sees it there, as genlab's greeting.
     """
     from genlab.chat.persona import load_persona
-    from genlab.tomledit import dumps
 
     persona = load_persona(name_or_path)
+    if form == "modelfile":
+        from genlab.chat.modelfile import persona_modelfile as write
+    else:
+        from genlab.tomledit import dumps
+
+        def write(p):
+            return dumps(p.to_dict())
+    text = write(persona)  # a persona that cannot be written fails before anything is printed
     settings = " ".join(f"{k}={v!r}" for k, v in persona.sampling().to_dict().items())
     click.echo(f"# {persona.name} ({persona.source})\n# settings in a chat: {settings}")
-    click.echo(dumps(persona.to_dict()), nl=False)
+    click.echo(text, nl=False)
