@@ -6,6 +6,8 @@ SmolLM2-135M-Instruct and looks at the exact tokens it was given."""
 from __future__ import annotations
 
 import json
+import os
+import threading
 import tomllib
 from pathlib import Path
 
@@ -257,15 +259,35 @@ def test_chat_refuses_a_bad_modelfile_before_loading_a_model(cli):
     assert not (Path(cli.env["GENLAB_HOME"]) / "chats").exists()  # no chat started
 
 
-def test_a_binary_or_endless_file_is_refused_in_one_line(cli, tiny_gguf):
-    (cli.cwd / "model.Modelfile").symlink_to(tiny_gguf)
-    assert "model.Modelfile looks like a binary file (a model?), not a persona" in one_line_error(
-        cli("personas", "show", "./model.Modelfile"))
-    (cli.cwd / "endless.Modelfile").symlink_to("/dev/zero")  # read whole, it would never end
-    assert "endless.Modelfile is over 2 MiB: too big to be a persona" in one_line_error(
-        cli("personas", "show", "./endless.Modelfile"))
+def test_a_model_given_as_a_persona_is_refused_in_one_line(cli, smollm2_path, tiny_gguf):
+    for model in (tiny_gguf, smollm2_path):  # over 2 MiB, SmolLM2 is still said to be binary
+        (cli.cwd / "model.Modelfile").unlink(missing_ok=True)
+        (cli.cwd / "model.Modelfile").symlink_to(model)
+        assert "model.Modelfile looks like a binary file (a model?), not a persona" in one_line_error(
+            cli("personas", "show", "./model.Modelfile"))
     write(cli.cwd, "latin1.Modelfile", "FROM x\nSYSTEM Café\n".encode("latin-1"))
     assert "latin1.Modelfile: line 2: not UTF-8 text" in one_line_error(cli("personas", "show", "./latin1.Modelfile"))
+
+
+def test_an_endless_modelfile_is_read_no_further_than_2_mib(cli):
+    fifo = cli.cwd / "endless.Modelfile"
+    os.mkfifo(fifo)
+    written = []
+
+    def feed() -> None:  # comments for ever, until genlab stops reading
+        try:
+            with open(fifo, "w", encoding="utf-8") as out:
+                while True:
+                    written.append(out.write("# a comment line, again and again\n" * 1000))
+        except BrokenPipeError:
+            pass
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    error = one_line_error(cli("personas", "show", "./endless.Modelfile", timeout=120))
+    feeder.join(timeout=60)
+    assert error == "genlab: error: endless.Modelfile is over 2 MiB: too big to be a persona"
+    assert not feeder.is_alive() and 2 * 2**20 < sum(written) < 4 * 2**20  # it stopped reading soon after 2 MiB
 
 
 # --- writing, and reading back ---------------------------------------------------------------------

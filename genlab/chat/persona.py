@@ -157,24 +157,23 @@ def load_persona_file(path: Path, notes: list[str] | None = None) -> Persona:
 
 
 def read_persona_text(path: Path) -> str:
-    """A persona file's text, its size checked before it is read: UTF-8 (or UTF-16 with a BOM,
-    as Windows' shell writes `>`), without a BOM; a binary or huge file is one line naming it."""
+    """A persona file's text, reading at most MAX_BYTES of it: UTF-8 (or UTF-16 with a BOM, as
+    Windows' shell writes `>`), without a BOM; a binary or huge file is one line naming it."""
     from genlab.corpus import read_at_most
 
     name = shown(path)
     data = read_at_most(path, "a persona file", MAX_BYTES, name=name)
+    utf16 = next((codec for bom, codec in _UTF16 if data.startswith(bom)), None)
+    if utf16 is None and b"\0" in data[:65536]:  # a model given as a persona: said before its size
+        raise GenlabError(f"{name} looks like a binary file (a model?), not a persona")
     if len(data) > MAX_BYTES:
         raise GenlabError(f"{name} is over {MAX_BYTES // 2**20} MiB: too big to be a persona")
-    for bom, codec in ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
-        if data.startswith(bom):
-            try:
-                text = data[len(bom):].decode(codec)
-            except UnicodeDecodeError:
-                raise GenlabError(f"{name} starts as UTF-16 text but is not valid UTF-16") from None
-            break
+    if utf16 is not None:
+        try:
+            text = data[2:].decode(utf16)
+        except UnicodeDecodeError:
+            raise GenlabError(f"{name} starts as UTF-16 text but is not valid UTF-16") from None
     else:
-        if b"\0" in data:
-            raise GenlabError(f"{name} looks like a binary file (a model?), not a persona")
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -183,6 +182,9 @@ def read_persona_text(path: Path) -> str:
     if "\0" in text:
         raise GenlabError(f"{name} looks like a binary file (a model?), not a persona")
     return strip_bom(text)
+
+
+_UTF16 = ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 
 
 def _from_toml(text: str, where: str, name: str) -> Persona:
