@@ -1,0 +1,77 @@
+"""The `-o KEY VALUE` options of a genlab model in llm: genlab's sampling settings, and how a
+prompt is answered.
+
+Each value is checked when llm reads the options (before a model loads or a chat starts), by the
+same rules as genlab's flags, so `-o temperature -1` is refused in llm's usual way for a bad
+option. An option not given keeps genlab's default for that model (see model.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+import llm
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from genlab.errors import GenlabError
+from genlab.escapes import process_escapes
+from genlab.sampling import Sampling
+
+SAMPLING_FIELDS = ("temperature", "top_k", "top_p", "min_p", "repeat_penalty", "repeat_last_n", "seed",
+                   "max_tokens", "stop")
+
+_DEFAULTS = " Default: genlab generate's (a chat: genlab chat's), or the alias's own."
+
+
+class Options(llm.Options):
+    temperature: Optional[float] = Field(
+        None, description="Randomness: 0 is greedy, 1 the model's own odds (genlab's --temp)." + _DEFAULTS)
+    top_k: Optional[int] = Field(None, description="Keep only the K likeliest next tokens (0: all).")
+    top_p: Optional[float] = Field(None, description="Keep the likeliest tokens whose probabilities add up to P.")
+    min_p: Optional[float] = Field(None, description="Drop tokens less likely than MIN_P times the likeliest.")
+    repeat_penalty: Optional[float] = Field(
+        None, description="Penalise tokens seen in the last repeat_last_n (1: off).")
+    repeat_last_n: Optional[int] = Field(None, description="How many recent tokens the repeat penalty looks at.")
+    seed: Optional[int] = Field(None, description="Random seed: the same seed and prompt give the same text.")
+    max_tokens: Optional[int] = Field(
+        None, description="Tokens to predict at most, as genlab's -n (words and punctuation for a word chain).")
+    stop: Optional[Union[str, list[str]]] = Field(
+        None, description="Stop before this text; \\n, \\t, \\\\ ... are understood as genlab's --stop does.")
+    echo: Optional[bool] = Field(
+        None, description="When the model continues the prompt: print the prompt first, as genlab generate "
+                          "does (default true; false in a conversation). false: the continuation alone.")
+    chat: Optional[bool] = Field(
+        None, description="true: answer as a chat (the model's chat template); false: continue the prompt's "
+                          "text. Default: chat for a model with a chat template (always in llm chat and -c), "
+                          "continue for a Markov chain or a base model.")
+
+    @field_validator(*SAMPLING_FIELDS)
+    @classmethod
+    def _genlab_rules(cls, value: Any, info: Any) -> Any:
+        """The value as genlab checks it (ranges, non-empty stops, escapes); kept as typed, so a
+        value llm stores (`llm models options set`) means the same when read back."""
+        if value is None:
+            return value
+        try:
+            Sampling(**{info.field_name: stop_strings(value) if info.field_name == "stop" else value})
+        except GenlabError as exc:
+            message = str(exc)
+            for prefix in (f"{info.field_name}: ", f"{info.field_name} "):  # llm names the option already
+                message = message.removeprefix(prefix)
+            raise PydanticCustomError("genlab", "{message}", {"message": message}) from None
+        return value
+
+
+def stop_strings(value: Union[str, list[str]]) -> tuple[str, ...]:
+    """The stop strings of a `stop` option, escapes processed."""
+    values = (value,) if isinstance(value, str) else tuple(value)
+    return tuple(process_escapes(v, "stop") for v in values)
+
+
+def given_sampling(options: Options) -> dict[str, Any]:
+    """The sampling settings given as options (the rest keep the model's defaults)."""
+    values = {k: getattr(options, k, None) for k in SAMPLING_FIELDS}
+    if values["stop"] is not None:
+        values["stop"] = stop_strings(values["stop"])
+    return {k: v for k, v in values.items() if v is not None}
