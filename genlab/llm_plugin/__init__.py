@@ -22,33 +22,49 @@ __all__ = ["GenlabModel", "register_models"]
 
 @llm.hookimpl
 def register_models(register: Any, model_aliases: Any = None) -> None:
-    """One llm model per genlab name, except a name another plugin already took (llm's own
-    models and aliases: that name stays theirs)."""
+    """One llm model per genlab name, the other names genlab finds a model by (a package
+    model's file name, ...) as its llm aliases; a name another plugin already took (llm's own
+    models and aliases) stays theirs."""
     taken = _taken(model_aliases)
+    models = [(name, source, others) for name, source, others in catalog_names() if name not in taken]
+    taken.update(name for name, _, _ in models)
     seen: set[str] = set()
-    for name, source in catalog_names():
-        if name not in seen and name not in taken:
+    for name, source, others in models:
+        if name not in seen:
             seen.add(name)
-            register(GenlabModel(name, source))
+            aliases = [a for a in dict.fromkeys(others) if a not in taken]
+            taken.update(aliases)
+            register(GenlabModel(name, source), aliases=aliases)
 
 
-def catalog_names() -> list[tuple[str, str]]:
-    """(name, where it comes from) of every genlab model. A broken genlab.toml leaves its
-    aliases out, with one line on stderr; nothing here may stop llm from starting."""
+def catalog_names() -> list[tuple[str, str, tuple[str, ...]]]:
+    """(name, where it comes from, other names) of every genlab model. A broken genlab.toml
+    leaves its aliases out, with one line on stderr; nothing here may stop llm from starting."""
     from genlab import catalog
     from genlab.errors import GenlabError
 
     try:
-        return [(e.name, e.source) for e in catalog.entries()]
+        entries = catalog.entries()
     except GenlabError as exc:
         _warn(f"{exc} (its aliases are left out)")
+        entries = None
     except Exception as exc:  # a bug in genlab must not take llm's other models down with it
         _warn(f"cannot list genlab's models: {type(exc).__name__}: {exc}")
         return []
     try:
-        return [(e.name, e.source) for e in catalog.chains() + catalog.found()]
+        if entries is None:
+            entries = catalog.chains() + catalog.found()
+        others = _other_names()
+        return [(e.name, e.source, others.get((e.name, e.source), ())) for e in entries]
     except Exception:
         return []
+
+
+def _other_names() -> dict[tuple[str, str], tuple[str, ...]]:
+    """The further names of each found model ((name, source) -> names), as --backend takes them."""
+    from genlab.found import find_models
+
+    return {(m.name, m.source): m.names[1:] for m in find_models()}
 
 
 def _taken(model_aliases: Any) -> set[str]:

@@ -14,6 +14,7 @@ import llm
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from genlab.chat.persona import CHAT_DEFAULTS
 from genlab.errors import GenlabError
 from genlab.escapes import process_escapes
 from genlab.sampling import Sampling
@@ -21,21 +22,26 @@ from genlab.sampling import Sampling
 SAMPLING_FIELDS = ("temperature", "top_k", "top_p", "min_p", "repeat_penalty", "repeat_last_n", "seed",
                    "max_tokens", "stop")
 
-_DEFAULTS = " Default: genlab generate's (a chat: genlab chat's), or the alias's own."
+
+def _setting(text: str, name: str) -> Any:
+    """A sampling option, its defaults shown: genlab generate's, and genlab chat's where they differ."""
+    plain, chat = getattr(Sampling(), name), getattr(CHAT_DEFAULTS, name)
+    shown = "random" if plain is None else plain
+    default = f"{shown} (in a chat {chat})" if chat != plain else f"{shown}"
+    return Field(None, description=f"{text} [default: {default}; an alias may set its own]")
 
 
 class Options(llm.Options):
-    temperature: Optional[float] = Field(
-        None, description="Randomness: 0 is greedy, 1 the model's own odds (genlab's --temp)." + _DEFAULTS)
-    top_k: Optional[int] = Field(None, description="Keep only the K likeliest next tokens (0: all).")
-    top_p: Optional[float] = Field(None, description="Keep the likeliest tokens whose probabilities add up to P.")
-    min_p: Optional[float] = Field(None, description="Drop tokens less likely than MIN_P times the likeliest.")
-    repeat_penalty: Optional[float] = Field(
-        None, description="Penalise tokens seen in the last repeat_last_n (1: off).")
-    repeat_last_n: Optional[int] = Field(None, description="How many recent tokens the repeat penalty looks at.")
-    seed: Optional[int] = Field(None, description="Random seed: the same seed and prompt give the same text.")
-    max_tokens: Optional[int] = Field(
-        None, description="Tokens to predict at most, as genlab's -n (words and punctuation for a word chain).")
+    temperature: Optional[float] = _setting("Randomness: 0 is greedy, 1 the model's own odds.", "temperature")
+    top_k: Optional[int] = _setting("Keep only the K likeliest next tokens (0: all).", "top_k")
+    top_p: Optional[float] = _setting("Keep the likeliest tokens whose probabilities add up to P.", "top_p")
+    min_p: Optional[float] = _setting("Drop tokens less likely than MIN_P times the likeliest.", "min_p")
+    repeat_penalty: Optional[float] = _setting("Penalise tokens seen in the last repeat_last_n (1: off).",
+                                               "repeat_penalty")
+    repeat_last_n: Optional[int] = _setting("How many recent tokens the repeat penalty looks at.", "repeat_last_n")
+    seed: Optional[int] = _setting("Random seed: the same seed and prompt give the same text.", "seed")
+    max_tokens: Optional[int] = _setting(
+        "Tokens to predict at most, as genlab's -n (words and punctuation for a word chain).", "max_tokens")
     stop: Optional[Union[str, list[str]]] = Field(
         None, description="Stop before this text; \\n, \\t, \\\\ ... are understood as genlab's --stop does.")
     echo: Optional[bool] = Field(
