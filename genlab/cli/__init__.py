@@ -96,6 +96,7 @@ COMMANDS = {
     "plot": "genlab.cli.compare:plot",
     "corpus": "genlab.cli.corpus:corpus",
     "models": "genlab.cli.models:models",
+    "completion": "genlab.cli.completion:completion",
 }
 cli.commands = LazyCommands(COMMANDS, kind_commands)
 

@@ -7,12 +7,13 @@ import sys
 import click
 
 from genlab.chat.persona import CHAT_DEFAULTS, DEFAULT_PERSONA
+from genlab.cli.completers import complete_persona
 from genlab.cli.options import backend_option, llama_options, sampling_options, typed_sampling
 
 
 @click.command()
 @backend_option()
-@click.option("--persona", metavar="NAME_OR_PATH",
+@click.option("--persona", metavar="NAME_OR_PATH", shell_complete=complete_persona,
               help="Who the assistant is: a name from 'genlab personas list', a .toml file, a Character "
                    "Card V2 .json file or an Ollama Modelfile (a file named Modelfile or NAME.Modelfile, or "
                    "any file that starts with Modelfile instructions): its SYSTEM, sampling PARAMETERs and "

@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import click
 
+from genlab.cli.completers import complete_backend
 from genlab.escapes import process_escapes
 from genlab.sampling import Sampling
 
@@ -131,7 +132,7 @@ def backend_option(what: str = "Which model", *, multiple: bool = False, require
     repeat = " (repeatable)" if multiple else ""
     shown = f" [default: {default}]" if default else ""
     return click.option("--backend", "-b", "--model", "-m", "backends" if multiple else "backend", cls=_BackendOption,
-                        multiple=multiple, required=required, metavar="NAME",
+                        multiple=multiple, required=required, metavar="NAME", shell_complete=complete_backend,
                         help=f"{what}{repeat}: {_NAMES}, {{forms}}.{shown}")
 
 
