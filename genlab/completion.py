@@ -84,8 +84,10 @@ def persona_words(typed: str) -> list[Word]:
 
 def is_persona_file(name: str) -> bool:
     """A file name --persona reads: TOML, a Character Card (.json), an Ollama Modelfile."""
-    lower = name.lower()
-    return lower.endswith((".toml", ".json", ".modelfile")) or lower == "modelfile"
+    from genlab.chat.modelfile import is_modelfile_name
+    from genlab.chat.persona import SUFFIXES
+
+    return name.lower().endswith(tuple(s.lower() for s in SUFFIXES)) or is_modelfile_name(name)
 
 
 def path_words(typed: str, wanted: Callable[[str], bool], prefix: str = "") -> list[Word]:
