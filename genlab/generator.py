@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence, TypedDict
+from typing import Any, Iterator, Mapping, Sequence, TypedDict
 
 from genlab.errors import GenlabError
 from genlab.sampling import Sampling
@@ -19,6 +19,42 @@ from genlab.sampling import Sampling
 class Message(TypedDict):
     role: str  # "system" | "user" | "assistant"
     content: str
+
+
+class Usage(TypedDict):
+    """What a generation (`stream`, `chat`, `continue_chat`) made and why it ended, in one shape
+    on every backend, so a caller (genlab generate --json, the llm plugin) reads all alike.
+
+    completion_tokens: what the model made, in the backend's own units (a stream closed early:
+      what it made so far): a llama model's tokens; a chain's units (words or characters) as
+      walked; a server's own count, else the pieces of text it streamed (one a token on
+      llama.cpp's servers, fewer where a character spans tokens).
+    prompt_tokens: the prompt's length in the same units; None where the backend is not told.
+    finish_reason: "stop" (the model ended its text, or a stop string was reached), "length"
+      (max_tokens or the context ran out; a chain has no end of its own, so it ends this way
+      unless a stop string cuts it), or None while the stream runs, when it was closed early,
+      or when the backend cannot tell.
+
+    A backend may add keys of its own (a llama model's cached_tokens).
+    """
+
+    completion_tokens: int
+    prompt_tokens: int | None
+    finish_reason: str | None
+
+
+def new_usage(prompt_tokens: int | None = None) -> Usage:
+    """The Usage a generation starts with: nothing made yet, no reason to end."""
+    return {"completion_tokens": 0, "prompt_tokens": prompt_tokens, "finish_reason": None}
+
+
+def reported_counts(usage: Usage, reported: Mapping[str, Any]) -> None:
+    """A server's own prompt_tokens and completion_tokens, taken into `usage` where they are
+    whole numbers (what a server sends is checked, never trusted)."""
+    for key in ("completion_tokens", "prompt_tokens"):
+        value = reported.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            usage[key] = value  # type: ignore[literal-required]
 
 
 @dataclass(frozen=True)
@@ -105,12 +141,16 @@ class Generator(ABC):
 
     A backend subclasses this, declares `capabilities` (a class attribute, or a property when it
     depends on the loaded model) and sets `name` and `context_length` (None: unbounded, as a
-    Markov chain is). Only `stream` must be written; the rest have honest defaults.
+    Markov chain is). Only `stream` must be written; the rest have honest defaults. Each
+    generation sets `last_usage` to a fresh Usage (`new_usage`) and fills it in as it streams.
     """
 
     name: str = "generator"
     context_length: int | None = None
     capabilities: Capabilities = Capabilities(chat=False, score=False)
+    # the Usage of the last generation, a new one each call, filled in as it streams; None
+    # before the first (and on a backend that cannot tell)
+    last_usage: Usage | None = None
 
     @abstractmethod
     def stream(self, prompt: str, sampling: Sampling) -> Iterator[str]:

@@ -18,7 +18,7 @@ import numpy as np
 
 from genlab import score_parts
 from genlab.errors import GenlabError
-from genlab.generator import Capabilities, Generator, Message, Score, check_messages as _check_messages
+from genlab.generator import Capabilities, Generator, Message, Score, check_messages as _check_messages, new_usage
 from genlab.llama import aborts, chat_prompt, scoring
 from genlab.llama.engine import engine_class, llama_cpp
 from genlab.llama.context import choose_context
@@ -48,8 +48,8 @@ class LlamaGenerator(Generator):
     llama.cpp's context is single-use: run one stream, chat or score at a time (an interleaved
     stream raises GenlabError instead of continuing from the wrong state), and use one
     generator per thread. n_ctx is rounded up to a multiple of 256 (docs/llama.md);
-    `context_length` is the size in use. `last_usage` holds the prompt, cached and completion
-    tokens and the finish reason of the last generation.
+    `context_length` is the size in use. `last_usage` is the last generation's Usage, with
+    `cached_tokens`: the prompt tokens the KV cache held already.
     """
 
     kind = "llama"
@@ -107,8 +107,6 @@ class LlamaGenerator(Generator):
         self.f32_cache = bool(f32_cache)
         self.score_stride = self._check_stride(score_stride) if score_stride is not None else None
         self._sha256: str | None = None
-        # tokens of the last stream/chat call: prompt_tokens, completion_tokens, finish_reason
-        self.last_usage: dict[str, object] = {}
         self._turn = 0  # bumped by every generation and score: a stale stream must not resume
 
     def close(self) -> None:
@@ -240,8 +238,8 @@ class LlamaGenerator(Generator):
         llm = self.llm
         self._turn += 1
         turn = self._turn
-        usage = self.last_usage = {"prompt_tokens": len(tokens), "completion_tokens": 0, "finish_reason": None,
-                                   "cached_tokens": self.cached_prefix(tokens) if reuse else 0}
+        usage = self.last_usage = new_usage(len(tokens))
+        usage["cached_tokens"] = self.cached_prefix(tokens) if reuse else 0  # type: ignore[typeddict-unknown-key]
         vocab = self.vocab
         eog, is_eog = vocab.eog, vocab.is_eog  # the dict first: a lookup is cheaper than a call
         pieces, piece_of = vocab.pieces, vocab.piece

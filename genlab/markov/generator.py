@@ -14,7 +14,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from genlab.errors import GenlabError
-from genlab.generator import Capabilities, Generator, Message, Score
+from genlab.generator import Capabilities, Generator, Message, Score, Usage, new_usage
 from genlab.markov.model import MarkovModel
 from genlab.markov.sentences import SentenceWalk
 from genlab.sampling import Sampling
@@ -45,7 +45,8 @@ class MarkovGenerator(SentenceWalk, Generator):
         """Continue `prompt`; the prompt's last units are the starting state."""
         units = self.model.tokens_of(prompt) if prompt.strip() else []
         history = [self._para] + self.model.encode(units)
-        yield from self._emit(history, units, sampling, prompt_ends_in_space=prompt[-1:].isspace())
+        usage = self.last_usage = new_usage(len(units))
+        yield from self._emit(history, units, sampling, usage, prompt_ends_in_space=prompt[-1:].isspace())
 
     def chat(self, messages: Sequence[Message], sampling: Sampling) -> Iterator[str]:
         """Answer the last user message. A chain has no notion of turns, so the reply starts
@@ -56,14 +57,19 @@ class MarkovGenerator(SentenceWalk, Generator):
         if not isinstance(last, str):
             raise GenlabError("chat needs at least one user message")
         units = self._topic(last, random.Random(sampling.seed))
+        usage = self.last_usage = new_usage()  # the chain reads no prompt: one word of it at most
         if not units:
-            yield from self._emit([self._para], [], sampling, prompt_ends_in_space=False)
+            yield from self._emit([self._para], [], sampling, usage, prompt_ends_in_space=False)
             return
         opening = self.model.detokenize(units)
+        usage["completion_tokens"] = len(units)
         yield opening[:1].upper() + opening[1:]
         if sampling.max_tokens > len(units):
             rest = sampling.merged(max_tokens=sampling.max_tokens - len(units))
-            yield from self._emit([self._para] + self.model.encode(units), units, rest, prompt_ends_in_space=False)
+            yield from self._emit([self._para] + self.model.encode(units), units, rest, usage,
+                                  prompt_ends_in_space=False)
+        else:
+            usage["finish_reason"] = "length"
 
     def _topic(self, text: str, rng: random.Random) -> list[str]:
         """The units of one known word of `text`, drawn with weight 1/frequency² ([] if none)."""
@@ -105,21 +111,26 @@ class MarkovGenerator(SentenceWalk, Generator):
         return data
 
 
-    def _emit(self, history: list[int], prompt_units: list[str], sampling: Sampling,
+    def _emit(self, history: list[int], prompt_units: list[str], sampling: Sampling, usage: Usage,
               prompt_ends_in_space: bool) -> Iterator[str]:
         """The text of the walk after `history`, spaced as the model's units say, cut at the
-        first stop string."""
+        first stop string. Each unit walked is counted in `usage`, and the walk's end is
+        "length" (a chain has no end of text of its own), a stop string's "stop"."""
         vocab = self.model.vocab
         piece = self.model.units.spacer(prompt_units)
 
         def pieces() -> Iterator[str]:
             first = True
             for t in self.tokens(history, sampling):
+                usage["completion_tokens"] += 1
                 text = piece(vocab[t])
                 if first:
                     if prompt_ends_in_space or not prompt_units:
                         text = text.lstrip(" ")
                     first = False
                 yield text
+            usage["finish_reason"] = "length"
 
-        return cut_at_stops(pieces(), sampling.stop)
+        yield from cut_at_stops(pieces(), sampling.stop)
+        if usage["finish_reason"] is None:  # the walk went on: a stop string ended the text
+            usage["finish_reason"] = "stop"

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 from genlab.errors import GenlabError
-from genlab.generator import Capabilities, Generator, Message, Score, check_messages as _check_messages
+from genlab.generator import (Capabilities, Generator, Message, Score, check_messages as _check_messages, new_usage,
+                              reported_counts)
 from genlab.ollama.api import (DEFAULT_NUM_CTX, HOST_ENV, adds_bos, check_model, not_found_model, parse_host,
                                parse_parameters, parse_spec, request_options, trained_context)
 from genlab.sampling import Sampling
@@ -91,7 +92,7 @@ class OllamaGenerator(Generator):
         self.name = name or (f"ollama:{self.url}#{self.model}" if host is not None else f"ollama:{self.model}")
         self._lock = threading.Lock()
         self._facts: ModelFacts | None = None
-        self.last_usage: dict[str, object] = {}  # of the last call in any thread (informative only)
+        # last_usage: of the last generation in any thread (informative only)
 
     @classmethod
     def from_spec(cls, rest: str, **options: Any) -> "OllamaGenerator":
@@ -142,8 +143,7 @@ class OllamaGenerator(Generator):
         """The text of a stream, stopped by the client after `num_predict` pieces (TokenCap) even
         when the server ignores num_predict; closing the stream closes the connection."""
         received: list[str] = []
-        usage: dict[str, object] = {"finish_reason": None}
-        self.last_usage = usage
+        usage = self.last_usage = new_usage()  # the pieces are counted until Ollama's own counts come
         thinking = 0
         cap = TokenCap(num_predict)
         try:
@@ -157,13 +157,16 @@ class OllamaGenerator(Generator):
                         break
                     if text:
                         received.append(text)
+                        usage["completion_tokens"] += 1
                         yield text
                     message = obj.get("message")
                     if isinstance(message, dict) and isinstance(message.get("thinking"), str):
                         thinking += len(message["thinking"])
                     if obj.get("done") is True:
-                        usage.update(finish_reason=obj.get("done_reason"), prompt_tokens=obj.get("prompt_eval_count"),
-                                     completion_tokens=obj.get("eval_count"))
+                        if isinstance(obj.get("done_reason"), str) and obj["done_reason"]:
+                            usage["finish_reason"] = obj["done_reason"]
+                        reported_counts(usage, {"prompt_tokens": obj.get("prompt_eval_count"),
+                                                "completion_tokens": obj.get("eval_count")})
             if thinking:
                 usage["thinking_characters"] = thinking
         except ServerError as exc:

@@ -20,7 +20,8 @@ from typing import Any, Iterator, Sequence
 
 from genlab import score_parts
 from genlab.errors import GenlabError
-from genlab.generator import Capabilities, Generator, Message, Score, check_messages as _check_messages
+from genlab.generator import (Capabilities, Generator, Message, Score, check_messages as _check_messages, new_usage,
+                              reported_counts)
 from genlab.sampling import Sampling, reproducible_seed
 from genlab.server.client import Client, Endpoint, ServerError
 from genlab.server.limits import TokenCap
@@ -88,7 +89,7 @@ class ServerGenerator(Generator):
         self._lock = threading.Lock()
         self.scorer = EchoScorer(self.client, self.endpoint.base, self.model, self.url)
         self._facts: dict[str, Any] = {}  # discovered once: "tokenizer", "context_length", "bos_count"
-        self.last_usage: dict[str, object] = {}  # of the last call in any thread (informative only)
+        # last_usage: of the last generation in any thread (informative only)
 
     @classmethod
     def from_spec(cls, spec: str, **options: Any) -> "ServerGenerator":
@@ -126,8 +127,7 @@ class ServerGenerator(Generator):
         """The text of a stream, stopped by the client after `max_tokens` pieces (TokenCap) even
         when the server ignores max_tokens; closing the stream closes the connection."""
         received: list[str] = []
-        usage: dict[str, object] = {"finish_reason": None}
-        self.last_usage = usage
+        usage = self.last_usage = new_usage()  # the pieces are counted until the server says (few do)
         cap = TokenCap(max_tokens)
         try:
             with contextlib.closing(self.client.post_stream(self.endpoint.base + route, body)) as chunks:
@@ -143,13 +143,14 @@ class ServerGenerator(Generator):
                             if text is None:
                                 break
                             received.append(text)
+                            usage["completion_tokens"] += 1
                             yield text
-                        if choice.get("finish_reason"):
+                        if isinstance(choice.get("finish_reason"), str) and choice["finish_reason"]:
                             usage["finish_reason"] = choice["finish_reason"]
                     if cap.reached:
                         break
                     if isinstance(chunk.get("usage"), dict):
-                        usage.update(chunk["usage"])
+                        reported_counts(usage, chunk["usage"])
             if cap.reached:  # the server went on past max_tokens: genlab stopped it
                 usage.update(finish_reason="length", stopped_by_client=True)
         except ServerError as exc:
@@ -172,7 +173,6 @@ class ServerGenerator(Generator):
         if not text:
             return Score(nats=0.0, tokens=0, **counts)
         echoed = self.scorer.score(text)
-        self.last_usage = {"score_first_token": self.scorer.first_token}
         parts: tuple[tuple[float, int], ...] = ()
         if echoed.offsets is not None and len(echoed.offsets) == len(echoed.costs):
             starts = score_parts.paragraph_starts(text)
