@@ -10,6 +10,8 @@ import click
 from genlab.cli.options import backend_option, llama_options, sampling_from, sampling_options
 from genlab.errors import GenlabError
 from genlab.escapes import process_escapes
+from genlab.generator import Generator
+from genlab.kinds import Target
 from genlab.sampling import Sampling
 
 
@@ -27,14 +29,20 @@ from genlab.sampling import Sampling
 @click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True,
               help="How many independent samples (seeds SEED, SEED+1, ... when --seed is given); "
                    "-n is tokens to predict, as in llama.cpp.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print each sample as one JSON object on a line of its own (JSON Lines) once it is "
+                   "finished: backend, prompt, settings, seed, text, tokens, finish_reason, seconds. "
+                   "Nothing else goes to stdout; a sample given no seed gets one drawn, so its record "
+                   "can be made again.")
 @sampling_options(defaults=Sampling())
 @llama_options
 def generate(backend: str, prompt: str | None, prompt_file: str | None, escape: bool, samples: int,
-             **kwargs) -> None:
+             as_json: bool, **kwargs) -> None:
     """Generate text, streaming it to stdout as it is produced.
 
     The prompt is printed first (with its escapes processed), then its continuation.
     A model alias may bring its own sampling settings, used in place of the defaults shown.
+    With --json, one JSON object a sample instead (jq reads them).
 
     \b
     Examples:
@@ -42,16 +50,22 @@ def generate(backend: str, prompt: str | None, prompt_file: str | None, escape: 
       genlab generate --backend markov:novel --prompt "“Well,” said" --temperature 0.9 --seed 7
       genlab generate --backend llama:model.gguf --prompt "A list of reasons never to go outside:\\n\\n1."
       genlab generate --backend markov:novel --prompt-file opening.txt
+      genlab generate --backend markov:novel --samples 3 --json | jq -r .text
     """
     from genlab.backends import resolve
+    from genlab.sample_record import check_seeds, sampling_of
 
     prompt = read_prompt(prompt, prompt_file, escape)
     target = resolve(backend)
     sampling = sampling_from(kwargs, base=target.default_sampling(), escape=escape)  # flags over the model's own
+    check_seeds(sampling, samples)
     model = target.load(**kwargs)
+    if as_json:
+        write_records(target, model, prompt, sampling, samples)
+        return
     out = sys.stdout
     for i in range(samples):
-        s = sampling if sampling.seed is None else sampling.merged(seed=sampling.seed + i)
+        s = sampling_of(sampling, i)
         if i:
             out.write("\n")  # the previous sample ended its line: one blank line between
         out.write(prompt)
@@ -62,6 +76,20 @@ def generate(backend: str, prompt: str | None, prompt_file: str | None, escape: 
                 out.flush()
         finally:
             out.write("\n")
+            out.flush()
+
+
+def write_records(target: Target, model: Generator, prompt: str, sampling: Sampling, samples: int) -> None:
+    """One JSON line a finished sample, written whole: Ctrl-C during a sample leaves the lines
+    of those before it and nothing of that one; during a write, the line is finished first."""
+    from genlab.interrupts import InterruptsHeld
+    from genlab.sample_record import as_record, json_line, sampling_of, take_sample
+
+    out = click.get_binary_stream("stdout")
+    for i in range(samples):
+        line = json_line(as_record(target, prompt, take_sample(model, prompt, sampling_of(sampling, i, draw=True))))
+        with InterruptsHeld():
+            out.write(line)
             out.flush()
 
 
