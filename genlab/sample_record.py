@@ -60,12 +60,13 @@ def take_sample(model: Generator, prompt: str, sampling: Sampling) -> Sample:
 
 
 def as_record(target: Target, prompt: str, sample: Sample) -> dict[str, Any]:
-    """The JSON object of a sample (README: "generate --json"); a server address's password
-    is hidden."""
+    """The JSON object of a sample. Its keys mean what they mean in compare's samples.jsonl
+    (backend: the name as given), and `target` says what that name resolved to (kind,
+    file or address, where it was found). A password in a server's address is hidden."""
     usage = sample.usage or {}
     return {
-        "backend": {"name": redact(target.name), "kind": target.kind, "location": redact(target.location),
-                    "source": target.source},
+        "backend": redact(target.name),
+        "target": {"kind": target.kind, "location": redact(target.location), "source": redact(target.source)},
         "prompt": prompt,
         "settings": sample.sampling.to_dict(),
         "seed": sample.sampling.seed,

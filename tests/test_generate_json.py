@@ -25,7 +25,8 @@ from genlab.sampling import Sampling
 
 JQ = shutil.which("jq")
 PROMPT = "“Well,” said"
-KEYS = ["backend", "prompt", "settings", "seed", "text", "tokens", "prompt_tokens", "finish_reason", "seconds"]
+KEYS = ["backend", "target", "prompt", "settings", "seed", "text", "tokens", "prompt_tokens", "finish_reason",
+        "seconds"]
 
 
 @pytest.fixture(scope="session")
@@ -77,8 +78,8 @@ def test_a_chain_gives_one_line_a_sample_with_the_text_plain_generate_prints(cha
     assert ok(chain_cli(*args)) == plain(got)  # the same text, byte for byte
     chain = MarkovGenerator.load(novel_chain)
     for i, r in enumerate(got):
-        assert r["backend"] == {"name": "markov:novel", "kind": "markov", "location": "models/novel.markov",
-                                "source": "path"}
+        assert r["backend"] == "markov:novel"
+        assert r["target"] == {"kind": "markov", "location": "models/novel.markov", "source": "path"}
         assert r["prompt"] == PROMPT and r["seed"] == 5 + i
         assert r["settings"] == Sampling(seed=5 + i, max_tokens=30).to_dict()
         # a chain has no end of its own: it walks its 30 units, counted as the library counts them
@@ -101,7 +102,8 @@ def test_a_chains_chat_and_stream_fill_the_same_usage(novel_chain: Path):
 
     chain = MarkovGenerator.load(novel_chain)
     assert chain.last_usage is None  # nothing generated yet
-    reply = "".join(chain.chat([{"role": "user", "content": "Tell me about the garden"}], Sampling(seed=1, max_tokens=9)))
+    reply = "".join(chain.chat([{"role": "user", "content": "Tell me about the garden"}],
+                               Sampling(seed=1, max_tokens=9)))
     assert reply and chain.last_usage == {"completion_tokens": 9, "prompt_tokens": None, "finish_reason": "length"}
     it = chain.stream("", Sampling(seed=2, max_tokens=50))
     next(it), next(it)
@@ -194,7 +196,7 @@ def test_a_gguf_record_is_what_llama_cpp_made_and_counted(cli: CLI, tiny_gguf: P
     assert ok(cli(*args)) == plain(got)
     with LlamaGenerator(tiny_gguf) as model:
         for i, r in enumerate(got):
-            assert r["backend"]["kind"] == "llama" and r["backend"]["name"] == f"llama:{tiny_gguf}"
+            assert r["backend"] == f"llama:{tiny_gguf}" and r["target"]["kind"] == "llama"
             s = Sampling(seed=1 + i, max_tokens=16, temperature=1.0)
             assert r["settings"] == s.to_dict()
             assert r["text"] == "".join(model.stream("Once upon a time", s))
@@ -216,8 +218,8 @@ def test_smollm2_greedy_record(cli: CLI, smollm2_path: Path):
     assert ok(cli(*args)) == plain([r])
     assert "Paris" in r["text"] and r["settings"]["temperature"] == 0
     assert r["tokens"] == 6 and r["finish_reason"] == "length" and r["prompt_tokens"] >= 5
-    assert r["backend"] == {"name": f"llama:{smollm2_path}", "kind": "llama", "location": str(smollm2_path),
-                            "source": "path"}
+    assert r["backend"] == f"llama:{smollm2_path}"
+    assert r["target"] == {"kind": "llama", "location": str(smollm2_path), "source": "path"}
 
 
 def test_an_alias_a_found_model_and_an_hf_name(tmp_path: Path, tiny_gguf: Path):
@@ -240,17 +242,17 @@ def test_an_alias_a_found_model_and_an_hf_name(tmp_path: Path, tiny_gguf: Path):
     got = records(ok(genlab("generate", "-b", "mine", "-p", "Hi", "--samples", "2", "--json")), 2)
     assert ok(genlab("generate", "-b", "mine", "-p", "Hi", "--samples", "2")) == plain(got)
     for i, r in enumerate(got):
-        assert r["backend"]["name"] == "mine" and r["backend"]["kind"] == "llama"
-        assert r["backend"]["location"] == str(tiny_gguf) and r["backend"]["source"].startswith("alias in ")
+        assert r["backend"] == "mine" and r["target"]["kind"] == "llama"
+        assert r["target"]["location"] == str(tiny_gguf) and r["target"]["source"].startswith("alias in ")
         assert r["seed"] == 2 + i and r["settings"]["max_tokens"] == 5 and 0 < r["tokens"] <= 5
 
     same = ["-p", "Hi", "--seed", "1", "-n", "8", "--json"]
     direct = records(ok(genlab("generate", "-b", f"llama:{pointer}", *same)), 1)[0]
     for name, source in (("tiny-q8_0", "huggingface"), ("hf:someone/Tiny-GGUF/tiny-q8_0.gguf", "Hugging Face Hub")):
         (r,) = records(ok(genlab("generate", "-b", name, *same)), 1)
-        assert r["backend"]["name"] == name and r["backend"]["kind"] == "llama"
-        assert r["backend"]["location"] == str(pointer) and r["backend"]["source"].startswith(source)
-        assert {k: r[k] for k in KEYS[2:-1]} == {k: direct[k] for k in KEYS[2:-1]}
+        assert r["backend"] == name and r["target"]["kind"] == "llama"
+        assert r["target"]["location"] == str(pointer) and r["target"]["source"].startswith(source)
+        assert {k: r[k] for k in KEYS[2:-1]} == {k: direct[k] for k in KEYS[2:-1]}  # all but the time
 
 
 # --- servers -----------------------------------------------------------------------------------------
@@ -270,10 +272,11 @@ def test_a_llama_cpp_server(tmp_path: Path, tiny_gguf: Path):
     finally:
         server.stop()
     for i, r in enumerate(got):
-        assert r["backend"] == {"name": f"openai:{server.url}", "kind": "openai", "location": server.url,
-                                "source": "address"}
+        assert r["backend"] == f"openai:{server.url}"
+        assert r["target"] == {"kind": "openai", "location": server.url, "source": "address"}
         assert r["seed"] == 3 + i and r["text"]
-        assert 0 < r["tokens"] <= 12 and r["finish_reason"] in ("stop", "length")  # streamed pieces, the server's reason
+        assert 0 < r["tokens"] <= 12  # the pieces streamed (this server sends no counts of its own)
+        assert r["finish_reason"] in ("stop", "length")  # the server's own reason
 
 
 def test_ollama(tmp_path: Path, tiny_gguf: Path):
@@ -293,7 +296,8 @@ def test_ollama(tmp_path: Path, tiny_gguf: Path):
         s = Sampling(seed=3, max_tokens=12)
         assert r["text"] == "".join(local.stream("The old man said", s))
         usage = local.last_usage
-    assert r["backend"] == {"name": "ollama:tiny", "kind": "ollama", "location": "tiny", "source": "Ollama server"}
+    assert r["backend"] == "ollama:tiny"
+    assert r["target"] == {"kind": "ollama", "location": "tiny", "source": "Ollama server"}
     assert r["settings"] == s.to_dict()
     assert (r["tokens"], r["prompt_tokens"], r["finish_reason"]) == (
         usage["completion_tokens"], usage["prompt_tokens"], usage["finish_reason"])  # Ollama's own counts
