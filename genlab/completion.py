@@ -1,12 +1,13 @@
-"""What a shell offers at a TAB: backend names, personas, and the files either can name.
+"""What a shell offers at a TAB: backend names, model aliases, personas, and the files they can name.
 
-The words come from what genlab already knows (genlab.catalog for model names, the persona
-folders for personas), read the way `genlab models list` reads them: no model is loaded and
-llama.cpp is not imported. Completing must never get in the way, so a source that fails (a
-broken genlab.toml, an unreadable store) gives no words and prints nothing; the others still
-give theirs.
+The words come from what genlab already knows (genlab.catalog for model names, the config files
+for aliases, the persona folders for personas), read the way `genlab models list` reads them:
+no model is loaded and llama.cpp is not imported. Completing must never get in the way, so a
+source that fails (a broken genlab.toml, an unreadable store) gives no words and prints
+nothing; the others still give theirs.
 
     backend_words("markov:")   # [Word("markov:novel", "chain in models"), ...]
+    alias_words("ll")          # [Word("llama3", "alias in /home/me/.config/genlab/genlab.toml")]
     persona_words("po")        # [Word("pogi", "Playful: ...")]
 """
 
@@ -17,9 +18,12 @@ import io
 import os
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Callable, Iterable, TypeVar
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from genlab.catalog import Entry
 
 T = TypeVar("T")
@@ -66,6 +70,40 @@ def _after_prefix(prefix: str, rest: str) -> list[Word]:
     suffix = {"markov": ".markov", "llama": ".gguf"}.get(prefix)
     if suffix and (not words or _looks_like_path(rest)):
         words += path_words(rest, lambda name: name.lower().endswith(suffix), prefix=f"{prefix}:")
+    return _unique(words)
+
+
+def gguf_words(typed: str) -> list[Word]:
+    """What `genlab models show` reads, starting with `typed`: the names of GGUF models and
+    server models (aliases, found models; not chains), the kind prefixes llama: and hf:, after
+    `llama:` .gguf files, and .gguf paths when `typed` looks like one or no name fits."""
+    prefix, sep, rest = typed.partition(":")
+    if sep and prefix == "llama":
+        return _after_prefix(prefix, rest)
+    words = [Word(e.name, _about(e)) for e in _quietly(_catalog, [])
+             if e.kind != "markov" and e.name.startswith(typed)]
+    words += [Word(f"{p}:", KIND_HELP) for p in ("llama", "hf") if f"{p}:".startswith(typed)]
+    if not words or _looks_like_path(typed):
+        words += path_words(typed, lambda name: name.lower().endswith(".gguf"))
+    return _unique(words)
+
+
+def alias_words(typed: str, scope: str | None = None) -> list[Word]:
+    """The aliases `genlab models remove` can delete, starting with `typed`: those of ./genlab.toml
+    and of the user file (with `scope`, of that file only). Each file is read on its own and an
+    alias's settings are not checked, so a broken alias can still be named, and a file that is
+    not TOML hides only its own aliases."""
+    from genlab import aliases, tomledit
+
+    def names_in(path: Path) -> list[str]:
+        table = tomledit.load(path)[1].get("models", {})
+        return [str(name) for name in table] if isinstance(table, dict) else []
+
+    words: list[Word] = []
+    for where, path in _quietly(aliases.config_files, []):
+        if scope is None or where == scope:
+            names = _quietly(partial(names_in, path), [])
+            words += [Word(name, f"alias in {path}") for name in names if name.startswith(typed)]
     return _unique(words)
 
 

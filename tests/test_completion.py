@@ -77,7 +77,8 @@ def test_backend_names(models: CLI):
 
 def test_completing_loads_no_model_library(models: CLI):
     """Completing a backend name reads names only: llama.cpp's bindings are never imported."""
-    for words, cword in (("genlab generate -b", "3"), ("genlab chat -m llama:models/", "3")):
+    for words, cword in (("genlab generate -b", "3"), ("genlab chat -m llama:models/", "3"),
+                         ("genlab models show", "3")):
         env = {**models.env, COMPLETE: "bash_complete", "COMP_WORDS": words, "COMP_CWORD": cword,
                "PYTHONPROFILEIMPORTTIME": "1"}
         r = subprocess.run(GENLAB, cwd=models.cwd, env=env, capture_output=True, text=True, timeout=60)
@@ -111,6 +112,39 @@ def test_personas(cli: CLI):
     (folder / "sub").mkdir()
     assert complete(cli, "genlab chat --persona p/") == ["p/Modelfile", "p/bot.Modelfile", "p/card.json",
                                                          "p/sub/", "p/x.toml"]
+
+
+def test_personas_show(cli: CLI):
+    """`genlab personas show NAME_OR_PATH` takes what --persona takes, and completes it the same."""
+    folder = cli.cwd / "p"
+    folder.mkdir()
+    (folder / "bot.Modelfile").write_text("", "utf-8")
+    (folder / "notes.txt").write_text("", "utf-8")
+    assert complete(cli, "genlab personas show po") == ["pogi"]
+    assert complete(cli, "genlab personas show ") == complete(cli, "genlab chat --persona ")
+    assert complete(cli, "genlab personas show p/") == ["p/bot.Modelfile"]
+
+
+def test_models_show(models: CLI):
+    """`genlab models show` reads GGUF files: aliases and found models, never a chain."""
+    names = complete(models, "genlab models show ")
+    assert {"mytiny", "found", "poet", "llama:", "hf:"} <= set(names)
+    assert not any(n.startswith("markov") for n in names)
+    assert complete(models, "genlab models show my") == ["mytiny"]
+    assert complete(models, "genlab models show llama:models/") == ["llama:models/found.gguf"]
+    assert complete(models, "genlab models show ./models/") == ["./models/found.gguf"]  # not the .markov
+
+
+def test_models_remove_offers_aliases_by_file(models: CLI, tiny_gguf: Path):
+    """`genlab models remove` deletes aliases only; after --local those of ./genlab.toml, after
+    --user those of the user file. A local file that is not TOML hides its own names only."""
+    ok(models("models", "add", "here", tiny_gguf, "--local"))
+    assert complete(models, "genlab models remove ") == ["here", "mytiny"]
+    assert complete(models, "genlab models remove --local ") == ["here"]
+    assert complete(models, "genlab models remove --user ") == ["mytiny"]
+    assert complete(models, "genlab models remove h") == ["here"]
+    (models.cwd / "genlab.toml").write_text("[models\nbroken = ", "utf-8")
+    assert complete(models, "genlab models remove ") == ["mytiny"]
 
 
 def test_broken_config_and_store_complete_the_rest_quietly(models: CLI, tmp_path: Path):

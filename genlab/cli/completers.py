@@ -1,6 +1,7 @@
-"""The click callbacks that give shell completion its backend and persona names (see
-genlab.completion): `shell_complete=` of --backend and --persona. A module of its own, so a
-command that has those options does not import the `genlab completion` command."""
+"""The click callbacks that give shell completion its names (see genlab.completion): the
+`shell_complete=` of --backend, --persona and the NAME of `models show|remove` and `personas
+show`. A module of its own, so a command that takes such a name does not import the `genlab
+completion` command."""
 
 from __future__ import annotations
 
@@ -25,6 +26,21 @@ def complete_persona(ctx: click.Context, param: click.Parameter, incomplete: str
     from genlab.completion import persona_words
 
     return _items(persona_words(incomplete))
+
+
+def complete_gguf(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """`models show`: GGUF and server model names, llama: and hf:, .gguf files."""
+    from genlab.completion import gguf_words
+
+    return _items(gguf_words(incomplete))
+
+
+def complete_alias(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """`models remove`: the aliases, only those of ./genlab.toml after --local (of the user
+    file after --user)."""
+    from genlab.completion import alias_words
+
+    return _items(alias_words(incomplete, ctx.params.get("scope")))
 
 
 def _items(words: list[Word]) -> list[CompletionItem]:

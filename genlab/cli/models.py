@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from genlab.cli.completers import complete_alias, complete_gguf
 from genlab.cli.options import SAMPLING_FIELDS, sampling_options
 
 
@@ -156,7 +157,7 @@ def add_command(name: str, path: str, n_ctx: int | None, n_threads: int | None, 
 
 
 @models.command(name="remove")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_alias)
 @click.option("--local", "scope", flag_value="local", help="Remove it from ./genlab.toml only.")
 @click.option("--user", "scope", flag_value="user", help="Remove it from the user config file only.")
 def remove_command(name: str, scope: str | None) -> None:
@@ -183,7 +184,7 @@ def remove_command(name: str, scope: str | None) -> None:
 
 
 @models.command(name="show")
-@click.argument("model", metavar="NAME_OR_PATH")
+@click.argument("model", metavar="NAME_OR_PATH", shell_complete=complete_gguf)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def show_command(model: str, as_json: bool) -> None:
     """What a GGUF model file is, read from its header without loading the weights.

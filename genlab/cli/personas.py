@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from genlab.cli.completers import complete_persona
+
 
 @click.group(name="personas")
 def personas() -> None:
@@ -39,7 +41,7 @@ def list_command() -> None:
 
 
 @personas.command(name="show")
-@click.argument("name_or_path")
+@click.argument("name_or_path", shell_complete=complete_persona)
 @click.option("--format", "form", type=click.Choice(["toml", "modelfile"]), default="toml", show_default=True,
               help="toml: genlab's persona file; modelfile: an Ollama Modelfile (SYSTEM, PARAMETER, MESSAGE), "
                    "which --persona reads back as the same persona.")
