@@ -25,7 +25,7 @@ import click
 import numpy as np
 import pytest
 
-from conftest import CLI, NOVEL, isolated_env, ok, one_line_error, run_genlab
+from conftest import CLI, GENLAB, NOVEL, isolated_env, ok, one_line_error, run_genlab
 from conftest import any_one_line_error as assert_one_line_error
 from conftest import ok as assert_ok
 from genlab.cli import cli as genlab_cli
@@ -198,12 +198,18 @@ def test_version(cli: CLI):
 
 
 def test_shell_completion_as_readme_sets_it_up(cli: CLI):
-    """README's one line (`eval "$(_GENLAB_COMPLETE=bash_source genlab)"`) defines a bash
-    function, and that function's request completes command names and their options."""
-    cli.env["_GENLAB_COMPLETE"] = "bash_source"
-    script = cli()
+    """README's one line (`eval "$(genlab completion bash)"`) makes a real bash complete genlab
+    with genlab's function, and what that function asks genlab completes command names and their
+    options. The older line (`eval "$(_GENLAB_COMPLETE=bash_source genlab)"`) gives the same script."""
+    script = cli("completion", "bash")
     assert_ok(script)
-    assert "complete -o nosort -F" in script.stdout and "genlab" in script.stdout
+    env = {**cli.env, "PATH": f"{Path(GENLAB[0]).parent}{os.pathsep}{cli.env.get('PATH', '')}"}
+    readme_line = 'eval "$(genlab completion bash)"'
+    r = subprocess.run(["bash", "--norc", "--noprofile", "-c", f"{readme_line} && complete -p genlab"],
+                       cwd=cli.cwd, env=env, capture_output=True, text=True, timeout=60)
+    assert (r.stdout.strip(), r.stderr) == ("complete -o nosort -F _genlab_completion genlab", "")
+    cli.env["_GENLAB_COMPLETE"] = "bash_source"
+    assert cli().stdout == script.stdout
     cli.env.update(_GENLAB_COMPLETE="bash_complete", COMP_WORDS="genlab ge", COMP_CWORD="1")
     assert cli().stdout.split() == ["plain,generate"]
     cli.env.update(COMP_WORDS="genlab train-markov --ord", COMP_CWORD="2")

@@ -9,6 +9,8 @@ in an Ollama store laid out as `ollama pull` leaves it. Nothing is loaded to com
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -202,10 +204,26 @@ def bash_tab(cli: CLI, line: str, *words: str) -> tuple[list[str], list[str]]:
     return ([x[6:] for x in lines if x.startswith("reply ")], [x[8:] for x in lines if x.startswith("compopt ")])
 
 
+def test_the_source_instructions_print_genlabs_scripts(cli: CLI):
+    """`_GENLAB_COMPLETE=bash_source genlab` (the older set-up line) prints what `genlab
+    completion bash` prints; zsh_source too."""
+    for name in ("bash", "zsh"):
+        script = ok(cli("completion", name))
+        r = shell(cli, "env", f"{COMPLETE}={name}_source", "genlab")
+        assert (r.stdout, r.stderr) == (script, "")
+
+
 def test_bash_script_when_sourced(cli: CLI):
-    assert ok(cli("completion", "bash")).startswith("_genlab_completion()")
+    assert "\n_genlab_completion() {\n" in ok(cli("completion", "bash"))
     assert bash(cli, "complete -p genlab").strip() == "complete -o nosort -F _genlab_completion genlab"
     assert bash_tab(cli, "genlab ge", "genlab", "ge") == (["generate"], [])
+
+
+def test_bash_script_hands_a_folder_to_readline(models: CLI):
+    """A folder goes back without its / and as a file name: readline marks it with / itself,
+    with no space after it, and lists the base names."""
+    assert bash_tab(models, "genlab generate -b markov:./m", "genlab", "generate", "-b", "markov", ":", "./m") \
+        == (["./models"], ["-o filenames"])
 
 
 def test_bash_script_completes_after_a_colon(models: CLI):
@@ -248,3 +266,60 @@ def test_fish_script_completes(models: CLI):
     r = shell(models, "fish", "--no-config", "-c",
               "genlab completion fish | source; complete -C 'genlab generate -b markov:'")
     assert [line.split("\t")[0] for line in r.stdout.splitlines()] == ["markov:novel"] and r.stderr == ""
+
+
+# --- at a real TAB ---------------------------------------------------------------------------
+
+_STARTS = {
+    "bash": (["bash", "--norc", "--noprofile", "-i"], 'set -o emacs; eval "$(genlab completion bash)"'),
+    "zsh": (["zsh", "-f", "-i"], 'bindkey -e; autoload -Uz compinit; compinit -u -D; eval "$(genlab completion zsh)"'),
+}
+
+
+def at_a_tab(cli: CLI, name: str, *keys: tuple[str, str]) -> list[list[str]]:
+    """For each (before, after) of `keys`: `before`, TAB and `after` typed into the real `name`
+    shell on a terminal (a pty), with README's line run first; then the line is run as printf's
+    arguments (Ctrl-A, `printf 'word %s\\n' `, Enter): the words the shell had, one per printed line.
+    A space the TAB added shows as the start of a new word."""
+    pexpect = pytest.importorskip("pexpect")
+    argv, setup = _STARTS[name]
+    env = {**cli.env, "PATH": f"{Path(GENLAB[0]).parent}:{cli.env.get('PATH', '')}", "TERM": "xterm",
+           "HISTFILE": os.devnull}
+    child = pexpect.spawn(argv[0], argv[1:], cwd=str(cli.cwd), env=env, encoding="utf-8", timeout=60,
+                          dimensions=(40, 200))
+    try:
+        child.sendline(f"{setup}; echo READ''Y")
+        child.expect_exact("READY\r\n")
+        seen = []
+        for before, after in keys:
+            child.send(f"{before}\t{after}\x01printf 'word %s\\n' \r")
+            child.sendline("echo DO''NE")
+            child.expect_exact("DONE\r\n")
+            lines = re.split(r"[\r\n]+", re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.before))  # no terminal codes
+            seen.append([line[5:] for line in lines if line.startswith("word ")])
+        return seen
+    finally:
+        child.close(force=True)
+
+
+TYPED = [
+    ("genlab generate -b markov:no", "END"),  # past the colon, and a space after a finished name
+    ("genlab generate -b mar", "END"),  # a kind goes on: no space after markov:
+    ("genlab generate -b=markov:n", "END"),  # --name=value keeps its --name=
+    ("genlab chat --persona p/s", "END"),  # a folder with a space in its name: quoted, / and no space
+    ("genlab models show my", ""),
+]
+AT_A_TAB = [
+    ["genlab", "generate", "-b", "markov:novel", "END"],
+    ["genlab", "generate", "-b", "markov:END"],
+    ["genlab", "generate", "-b=markov:novel", "END"],
+    ["genlab", "chat", "--persona", "p/sub dir/END"],
+    ["genlab", "models", "show", "mytiny"],
+]
+
+
+@pytest.mark.parametrize("name", ["bash", pytest.param("zsh", marks=pytest.mark.skipif(
+    shutil.which("zsh") is None, reason="zsh is not installed"))])
+def test_at_a_real_tab(models: CLI, name: str):
+    (models.cwd / "p" / "sub dir").mkdir(parents=True)
+    assert at_a_tab(models, name, *TYPED) == AT_A_TAB

@@ -24,8 +24,14 @@ class GenlabGroup(click.Group):
     """A click group that reports errors in one line instead of usage text or tracebacks."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        prog_name = prog_name or "genlab"
+        if os.environ.get(complete_var or completion_variable(prog_name)):
+            # a shell asks to complete, or for its script: genlab's bash and zsh scripts answer
+            from genlab.cli.completion import use_genlab_scripts
+
+            use_genlab_scripts()
         try:
-            rv = super().main(args=args, prog_name=prog_name or "genlab", complete_var=complete_var,
+            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                               standalone_mode=False, **extra)
         except GenlabError as e:
             _fail(str(e), e.exit_code)
@@ -52,6 +58,11 @@ class GenlabGroup(click.Group):
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def completion_variable(prog_name: str) -> str:
+    """The variable click's completion protocol is spoken in: _GENLAB_COMPLETE for genlab."""
+    return "_{}_COMPLETE".format(prog_name.replace("-", "_").replace(".", "_").upper())
 
 
 def _one_line(message: str) -> str:

@@ -1,11 +1,16 @@
 """`genlab completion [bash|zsh|fish]`: the script that makes a shell complete genlab's
 commands, backend names and personas (the names come from genlab/cli/completers.py).
 
-The scripts run click's own completion protocol (`_GENLAB_COMPLETE=bash_complete genlab`
-with COMP_WORDS and COMP_CWORD); the bash and zsh ones are click's with two things a backend
-name needs: bash splits `markov:novel` at the colon, so its script puts such a word back
-together and hands bash only the part after the colon; and a word that goes on (`markov:`, a
-folder/) gets no space after it. fish does both by itself, so its script is click's own.
+Every script asks genlab itself at each TAB, in click's protocol: it runs genlab with
+_GENLAB_COMPLETE=bash_complete (or zsh_complete, fish_complete), the words typed so far in
+COMP_WORDS and the index of the one being completed in COMP_CWORD, and reads back one answer per
+line (bash: `kind,value`; zsh: kind, value and help on three lines). The bash and zsh scripts are
+genlab's own, written for what a backend name needs: `markov:novel` is one word though bash cuts
+it at the colon, and a word that goes on (`markov:`, a folder/) gets no space after it. fish needs
+neither, so its script is click's FishComplete as it stands.
+
+`use_genlab_scripts()` puts the two in click's table of shells, so the older set-up line,
+eval "$(_GENLAB_COMPLETE=bash_source genlab)", prints these scripts too.
 """
 
 from __future__ import annotations
@@ -13,125 +18,172 @@ from __future__ import annotations
 import os
 
 import click
-from click.shell_completion import BashComplete, FishComplete, ZshComplete
+from click.shell_completion import BashComplete, FishComplete, ShellComplete, ZshComplete, add_completion_class
 
 from genlab.errors import GenlabError
 
+# The scripts name genlab's function, variable and command by @FUNC@, @VAR@ and @PROG@.
 
-# bash: COMP_WORDS has `markov:no` as three words (markov, :, no) and replaces only `no`;
-# glue the pieces that no space separates, complete the glued word, and hand back each
-# answer without the part bash does not replace. A path goes back as a file name, so readline
-# quotes it and adds the / of a folder. Needs bash 4.4 (complete -o nosort).
-_BASH = r"""%(complete_func)s() {
-    local IFS=$'\n' rest=$COMP_LINE gap word head cur full value response
-    local -a words=()
-    local i j=-1 cword=0
-    for ((i = 0; i <= COMP_CWORD && i < ${#COMP_WORDS[@]}; i++)); do
-        word=${COMP_WORDS[i]}
-        gap=${rest%%%%[![:space:]]*}
-        rest=${rest#"$gap"}
-        rest=${rest#"$word"}
-        if ((j >= 0)) && [[ -z $gap ]] && [[ ( -n $word && -z ${word//[:=]/} ) || ${words[j]} == *[:=] ]]; then
-            words[j]+=$word
+_BASH = r"""# genlab's tab completion for bash 4.4 or later. Load it from ~/.bashrc with
+#   eval "$(genlab completion bash)"
+@FUNC@() {
+    local IFS=$' \t\n' rest=$COMP_LINE piece gap last=-1 k
+    local -a typed=()
+    # bash hands a completion function `-b markov:no` cut at its colon: -b, markov, :, no.
+    # genlab must see markov:no, so glue a ':' or '=' to its neighbours when no blank
+    # separates them on the line.
+    for ((k = 0; k <= COMP_CWORD && k < ${#COMP_WORDS[@]}; k++)); do
+        piece=${COMP_WORDS[k]}
+        gap=${rest%%[![:space:]]*}
+        rest=${rest:${#gap}}
+        rest=${rest:${#piece}}
+        if ((last >= 0)) && [[ -z $gap && ( $piece == [:=]* || ${typed[last]} == *[:=] ) ]]; then
+            typed[last]+=$piece
         else
-            words[++j]=$word
+            typed[++last]=$piece
         fi
-        ((i == COMP_CWORD)) && cword=$j
     done
-    cur=${COMP_WORDS[COMP_CWORD]}
-    [[ -n $cur && -z ${cur//[:=]/} ]] && cur=
-    head=${words[cword]%%"$cur"}
-    [[ ${words[cword]} == -*=* ]] && full=${words[cword]%%%%=*}= || full=
 
-    response=$(env COMP_WORDS="${words[*]}" COMP_CWORD=$cword %(complete_var)s=bash_complete $1)
+    # bash puts an answer in place of the piece after the last ':' or '=' only (none when the
+    # cursor follows one), so each answer loses what stays on the line before that piece.
+    local word=${typed[last]} swapped=${COMP_WORDS[COMP_CWORD]}
+    [[ $swapped == *[!:=]* ]] || swapped=
+    local stays=${word%"$swapped"} option=
+    # --name=value: genlab answers with the value alone
+    [[ $word == -*=* ]] && option=${word%%=*}=
 
+    local answers line kind value fallback= as_paths= no_space=
     COMPREPLY=()
-    for completion in $response; do
-        IFS=',' read type value <<< "$completion"
-        if [[ $type == 'dir' ]]; then
-            COMPREPLY=()
-            compopt -o dirnames
-        elif [[ $type == 'file' ]]; then
-            COMPREPLY=()
-            compopt -o default
-        elif [[ $type == 'plain' ]]; then
-            value=$full$value
-            value=${value#"$head"}
-            if [[ $value == */* ]]; then
-                compopt -o filenames  # readline quotes it, and marks a folder with / itself
-                value=${value%%/}
-            elif [[ $value == *: ]]; then
-                compopt -o nospace
-            fi
-            COMPREPLY+=("$value")
-        fi
-    done
+    answers=$(COMP_WORDS="${typed[*]}" COMP_CWORD=$last @VAR@=bash_complete "$1" 2>/dev/null) || return 0
+    while IFS= read -r line; do
+        kind=${line%%,*}
+        value=$option${line#*,}
+        case $kind in
+            file) fallback=default ;;
+            dir) fallback=dirnames ;;
+            plain)
+                [[ $value == "$stays"* ]] || continue
+                value=${value#"$stays"}
+                if [[ $value == */* ]]; then
+                    as_paths=1
+                    value=${value%/}  # readline marks a folder itself, with no space after it
+                elif [[ $value == *: ]]; then
+                    no_space=1
+                fi
+                COMPREPLY+=("$value")
+                ;;
+        esac
+    done <<< "$answers"
+
+    if [[ -n $fallback ]]; then
+        # a file or folder argument: bash's own file name completion does it best
+        COMPREPLY=()
+        compopt -o "$fallback"
+        return 0
+    fi
+    # a path is a file name to readline: it quotes what needs it and lists only base names
+    [[ -n $as_paths ]] && compopt -o filenames
+    [[ -n $no_space ]] && compopt -o nospace
     return 0
 }
 
-%(complete_func)s_setup() {
-    complete -o nosort -F %(complete_func)s %(prog_name)s
-}
-
-%(complete_func)s_setup;
+if ((BASH_VERSINFO[0] > 4 || (BASH_VERSINFO[0] == 4 && BASH_VERSINFO[1] >= 4))); then
+    complete -o nosort -F @FUNC@ @PROG@
+else
+    printf '%s\n' "@PROG@: tab completion needs bash 4.4 or later, and this is bash $BASH_VERSION" >&2
+fi
 """
 
-# zsh: click's script, with no space after a word that goes on (`markov:`, a folder/)
-_ZSH = r"""#compdef %(prog_name)s
+_ZSH = r"""#compdef @PROG@
+# genlab's tab completion for zsh. Load it from ~/.zshrc, after compinit, with
+#   eval "$(genlab completion zsh)"
+# or save it as _@PROG@ in a folder on your $fpath.
+@FUNC@() {
+    local -a lines shown how
+    local kind value about width=0 n ret=1
+    (( $+commands[@PROG@] )) || return 1
 
-%(complete_func)s() {
-    local -a response described plain described_on plain_on
-    (( ! $+commands[%(prog_name)s] )) && return 1
+    # --name=value: genlab answers with the value alone, so the part up to '=' stays as it is
+    [[ $PREFIX == -*=* ]] && compset -P 1 '*='
 
-    response=("${(@f)$(env COMP_WORDS="${words[*]}" COMP_CWORD=$((CURRENT-1)) \
-%(complete_var)s=zsh_complete %(prog_name)s)}")
+    lines=("${(@f)$(COMP_WORDS="${words[1,CURRENT]}" COMP_CWORD=$((CURRENT - 1)) \
+        @VAR@=zsh_complete @PROG@ 2>/dev/null)}")
 
-    for type key descr in ${response}; do
-        if [[ "$type" == "plain" ]]; then
-            if [[ "$descr" == "_" ]]; then
-                [[ "$key" == *[:/] ]] && plain_on+=("$key") || plain+=("$key")
-            else
-                [[ "$key" == *[:/] ]] && described_on+=("$key":"$descr") || described+=("$key":"$descr")
-            fi
-        elif [[ "$type" == "dir" ]]; then
-            _path_files -/
-        elif [[ "$type" == "file" ]]; then
-            _path_files -f
-        fi
+    # line up the descriptions after the longest name
+    for ((n = 2; n + 1 <= $#lines; n += 3)); do
+        value=${lines[n]//\\:/:}
+        (( $#value > width )) && width=$#value
     done
 
-    (( $#described )) && _describe -V unsorted described -U
-    (( $#described_on )) && _describe -V unsorted described_on -U -S ''
-    (( $#plain )) && compadd -U -V unsorted -a plain
-    (( $#plain_on )) && compadd -U -V unsorted -S '' -a plain_on
-    return 0
+    for ((n = 1; n + 2 <= $#lines; n += 3)); do
+        kind=$lines[n] value=$lines[n+1] about=$lines[n+2]
+        case $kind in
+            file) _files && ret=0 ;;
+            dir) _files -/ && ret=0 ;;
+            plain)
+                # a value that has a description comes with its colons escaped; "_" means none
+                how=(-U -V @PROG@ -i "$IPREFIX")
+                if [[ $about != _ ]]; then
+                    value=${value//\\:/:}
+                    shown=("${(r:width:)value}  -- $about")
+                    how+=(-l -d shown)
+                elif [[ $value == */?* ]]; then
+                    shown=("${${value%/}##*/}${(M)value%/}")  # a path is listed by its last name
+                    how+=(-d shown)
+                fi
+                # a kind (markov:) or a folder (models/) goes on: no space after it
+                [[ $value == *[:/] ]] && how+=(-S '')
+                compadd "${how[@]}" -- "$value" && ret=0
+                ;;
+        esac
+    done
+    return ret
 }
 
-if [[ $zsh_eval_context[-1] == loadautofunc ]]; then
-    %(complete_func)s "$@"
+if [[ ${zsh_eval_context[-1]} == loadautofunc ]]; then
+    @FUNC@ "$@"  # autoloaded from $fpath at the first TAB: this call is the completion
 else
-    compdef %(complete_func)s %(prog_name)s
+    compdef @FUNC@ @PROG@  # eval'ed or sourced: every TAB after a genlab calls the function
 fi
 """
 
 
-class _Bash(BashComplete):
-    source_template = _BASH
+class _Script(ShellComplete):
+    """A shell's completion class whose script is genlab's: click's protocol (what genlab reads
+    from the environment and how it answers) comes from the click class it is mixed with."""
+
+    script = ""
+
+    def source(self) -> str:
+        fill = {"@FUNC@": self.func_name, "@VAR@": self.complete_var, "@PROG@": self.prog_name}
+        text = self.script
+        for mark, value in fill.items():
+            text = text.replace(mark, value)
+        return text
 
 
-class _Zsh(ZshComplete):
-    source_template = _ZSH
+class BashScript(_Script, BashComplete):
+    script = _BASH
 
 
-SHELLS = {"bash": _Bash, "zsh": _Zsh, "fish": FishComplete}
+class ZshScript(_Script, ZshComplete):
+    script = _ZSH
+
+
+SHELLS: dict[str, type[ShellComplete]] = {"bash": BashScript, "zsh": ZshScript, "fish": FishComplete}
+
+
+def use_genlab_scripts() -> None:
+    """Make click answer `bash_source` and `zsh_source` with genlab's scripts."""
+    add_completion_class(BashScript, "bash")
+    add_completion_class(ZshScript, "zsh")
 
 
 def completion_script(shell: str, prog_name: str = "genlab") -> str:
     """The script that makes `shell` complete `prog_name` (the root of the genlab commands)."""
-    from genlab.cli import cli
+    from genlab.cli import cli, completion_variable
 
-    var = "_{}_COMPLETE".format(prog_name.replace("-", "_").replace(".", "_").upper())
-    return SHELLS[shell](cli, {}, prog_name, var).source()
+    return SHELLS[shell](cli, {}, prog_name, completion_variable(prog_name)).source()
 
 
 def _shell_from_env() -> str:
@@ -150,7 +202,7 @@ def completion(shell: str | None) -> None:
 
     Prints the script that makes SHELL (bash, zsh or fish; without it, the one $SHELL names)
     complete genlab's commands, their options, backend names (aliases, found models, chains,
-    markov:/llama: files) and personas. Load it from your shell's start-up file:
+    markov:/llama: files), model aliases and personas. Load it from your shell's start-up file:
 
     \b
       bash  (~/.bashrc):                  eval "$(genlab completion bash)"
