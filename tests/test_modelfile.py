@@ -314,7 +314,7 @@ def test_awkward_texts_round_trip_exactly(tmp_path):
                   ("", "an empty question")),
         overrides={"temperature": 0.25, "seed": 7, "max_tokens": 30, "stop": ("\n\n", '"', "User:")},
         greeting='""two quotes first')
-    path = write(tmp_path, "odd.Modelfile", persona_modelfile(persona))
+    path = write(tmp_path, "odd.Modelfile", persona_modelfile(persona.to_dict()))
     back = load_persona_file(path, notes=[])
     assert (back.system, back.examples, back.greeting) == (persona.system, persona.examples, persona.greeting)
     assert back.overrides == persona.overrides and back.sampling() == persona.sampling()

@@ -23,15 +23,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Mapping
 
 from genlab.errors import GenlabError
 from genlab.folders import shown
 from genlab.sampling import Sampling, parse_value
 from genlab.text import normalize
-
-if TYPE_CHECKING:  # persona.py reads Modelfiles through this module, not the other way round
-    from genlab.chat.persona import Persona
 
 INSTRUCTIONS = ("from", "system", "parameter", "message", "template", "adapter", "license",
                 "draft", "renderer", "parser", "requires")
@@ -265,24 +262,26 @@ def _one_line(text: str) -> str:
 # --- writing --------------------------------------------------------------------------------------
 
 
-def persona_modelfile(persona: Persona) -> str:
-    """The persona as a Modelfile that `read_modelfile` reads back to the same system prompt,
-    few-shot turns, sampling overrides and greeting (Ollama reads it the same way too)."""
-    out = [f"# {line}".rstrip() for line in persona.description.split("\n")] if persona.description else []
+def persona_modelfile(persona: Mapping[str, Any]) -> str:
+    """A persona's data (`Persona.to_dict()`, what `read_modelfile` gives back) as a Modelfile
+    that reads back to the same system prompt, few-shot turns, sampling overrides and greeting
+    (Ollama reads it the same way too)."""
+    description, greeting = persona.get("description", ""), persona.get("greeting", "")
+    out = [f"# {line}".rstrip() for line in description.split("\n")] if description else []
     out += ["# Ollama needs a FROM line (FROM llama3.2, FROM ./model.gguf): genlab's --backend chooses the model",
             ""]
-    if persona.system:
-        out.append(f"SYSTEM {_quoted(persona.system, 'the system prompt')}")
-    for field, value in persona.overrides.items():
+    if persona.get("system"):
+        out.append(f"SYSTEM {_quoted(persona['system'], 'the system prompt')}")
+    for field, value in persona.get("sampling", {}).items():
         for v in (value if field == "stop" else (value,)):
             if v is not None:
                 out.append(f"PARAMETER {NAMES.get(field, field)} {_quoted(str(v), f'the {field} value')}")
-    for user, assistant in persona.examples:
-        out += [f"MESSAGE user {_quoted(user, 'a few-shot turn')}",
-                f"MESSAGE assistant {_quoted(assistant, 'a few-shot turn')}"]
-    if persona.greeting:
+    for turn in persona.get("examples", ()):
+        out += [f"MESSAGE user {_quoted(turn['user'], 'a few-shot turn')}",
+                f"MESSAGE assistant {_quoted(turn['assistant'], 'a few-shot turn')}"]
+    if greeting:
         out += ["# the greeting: the chat opens with it (a last assistant MESSAGE, answering no user)",
-                f"MESSAGE assistant {_quoted(persona.greeting, 'the greeting')}"]
+                f"MESSAGE assistant {_quoted(greeting, 'the greeting')}"]
     return "\n".join(out) + "\n"
 
 

@@ -60,11 +60,8 @@ def show(name_or_path: str, form: str) -> None:
     if form == "modelfile":
         from genlab.chat.modelfile import persona_modelfile as write
     else:
-        from genlab.tomledit import dumps
-
-        def write(p):
-            return dumps(p.to_dict())
-    text = write(persona)  # a persona that cannot be written fails before anything is printed
+        from genlab.tomledit import dumps as write
+    text = write(persona.to_dict())  # a persona that cannot be written fails before anything is printed
     settings = " ".join(f"{k}={v!r}" for k, v in persona.sampling().to_dict().items())
     click.echo(f"# {persona.name} ({persona.source})\n# settings in a chat: {settings}")
     click.echo(text, nl=False)
