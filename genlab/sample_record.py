@@ -17,10 +17,10 @@ from typing import Any
 from genlab.errors import GenlabError
 from genlab.generator import Generator, Usage
 from genlab.kinds import Target
-from genlab.sampling import Sampling
+from genlab.sampling import SEEDS, Sampling
 from genlab.secrets import redact
 
-MAX_SEED = 2**32 - 1
+MAX_SEED = SEEDS - 1
 
 
 def sampling_of(sampling: Sampling, i: int, *, draw: bool = False) -> Sampling:

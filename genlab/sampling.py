@@ -18,6 +18,7 @@ from genlab.errors import GenlabError
 
 
 LLAMA_RANDOM_SEED = 0xFFFFFFFF  # llama.cpp's LLAMA_DEFAULT_SEED: "pick a random seed"
+SEEDS = 2**32  # a seed is a whole number from 0 to SEEDS - 1, as llama.cpp's uint32
 
 
 def reproducible_seed(seed: int) -> int:
@@ -67,6 +68,28 @@ class Sampling:
         return (base or cls()).merged(**values) if base else cls(**values)
 
 
+FIELDS = tuple(f.name for f in fields(Sampling))
+
+# what each setting does, in the words every front end shows (genlab's flags, llm's options);
+# max_tokens and stop say more where they are given (llama.cpp's -n, repeatable flags)
+MEANINGS = {
+    "temperature": "Randomness: 0 is greedy, 1 the model's own odds.",
+    "top_k": "Keep only the K likeliest next tokens (0: all).",
+    "top_p": "Keep the likeliest tokens whose probabilities add up to P.",
+    "min_p": "Drop tokens less likely than MIN_P times the likeliest.",
+    "repeat_penalty": "Penalise tokens seen in the last repeat-last-n tokens (1: off).",
+    "repeat_last_n": "How many recent tokens the repeat penalty looks at.",
+    "seed": "Random seed: the same seed and inputs give the same text.",
+    "max_tokens": "Tokens to predict at most, as llama.cpp's -n (words and punctuation for a word chain).",
+}
+
+
+def nth_reply(s: Sampling, k: int) -> Sampling:
+    """The settings of reply k of a chat: seed + k (wrapping), so a seeded chat is reproducible
+    and yet a retried reply differs; no seed stays no seed."""
+    return s if s.seed is None else s.merged(seed=(s.seed + k) % SEEDS)
+
+
 def _check(s: Sampling) -> None:
     def bad(msg: str) -> GenlabError:
         return GenlabError(msg)
@@ -83,8 +106,8 @@ def _check(s: Sampling) -> None:
         raise bad(f"repeat_penalty must be a number > 0 (1 disables it), got {s.repeat_penalty!r}")
     if not _is_int(s.repeat_last_n) or s.repeat_last_n < 0:
         raise bad(f"repeat_last_n must be a whole number >= 0, got {s.repeat_last_n!r}")
-    if s.seed is not None and (not _is_int(s.seed) or not 0 <= s.seed < 2**32):
-        raise bad(f"seed must be a whole number from 0 to 4294967295, got {s.seed!r}")
+    if s.seed is not None and (not _is_int(s.seed) or not 0 <= s.seed < SEEDS):
+        raise bad(f"seed must be a whole number from 0 to {SEEDS - 1}, got {s.seed!r}")
     if not _is_int(s.max_tokens) or s.max_tokens < 1:
         raise bad(f"max_tokens must be a whole number >= 1, got {s.max_tokens!r}")
     if not all(isinstance(x, str) and x for x in s.stop):

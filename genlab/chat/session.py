@@ -21,7 +21,7 @@ from genlab.chat.transcript import FORMAT, VERSION, Transcript, checked_history,
 from genlab.chat.valid import valid_persona, valid_text
 from genlab.errors import GenlabError
 from genlab.generator import Generator, Message
-from genlab.sampling import Sampling
+from genlab.sampling import Sampling, nth_reply
 from genlab.folders import expand_user
 from genlab.secrets import redact
 
@@ -171,9 +171,7 @@ class ChatSession:
     def _reply(self, start: Callable[[list[Message], Sampling], Iterable[str]],
                done: Callable[[str], None], failed: Callable[[], None] = lambda: None) -> Reply:
         dropped = self._fit()
-        s = self.sampling
-        if s.seed is not None:  # reproducible, yet /retry with a seed still gives a new reply
-            s = s.merged(seed=(s.seed + self.replies) % 2**32)
+        s = nth_reply(self.sampling, self.replies)  # reproducible, yet /retry still gives a new reply
         self.replies += 1
         return Reply(start(self.messages(), s), done, dropped, failed=failed)
 

@@ -9,26 +9,25 @@ import click
 
 from genlab.cli.completers import complete_backend
 from genlab.escapes import process_escapes
-from genlab.sampling import Sampling
+from genlab.sampling import FIELDS, MEANINGS, Sampling
 
 # (field, spellings, type, help); a command's help shows its own default after each (see sampling_options).
 # Each flag also takes llama.cpp's own spelling (its CLI and server: --temp, -s, -n/--n-predict), so a
 # llama.cpp command line works here as typed. --help shows each flag once with all its spellings.
 _SAMPLING_FLAGS = [
-    ("temperature", ("--temperature", "--temp"), float, "Randomness: 0 is greedy, 1 the model's own odds."),
-    ("top_k", ("--top-k",), int, "Keep only the K likeliest next tokens (0: all)."),
-    ("top_p", ("--top-p",), float, "Keep the likeliest tokens whose probabilities add up to P."),
-    ("min_p", ("--min-p",), float, "Drop tokens less likely than MIN_P times the likeliest."),
-    ("repeat_penalty", ("--repeat-penalty",), float, "Penalise tokens seen in the last --repeat-last-n (1: off)."),
-    ("repeat_last_n", ("--repeat-last-n",), int, "How many recent tokens the repeat penalty looks at."),
-    ("seed", ("-s", "--seed"), int, "Random seed: the same seed and inputs give the same text."),
-    ("max_tokens", ("-n", "--max-tokens", "--n-predict"), int,
-     "Tokens to predict at most, as llama.cpp's -n (words and punctuation for a word chain)."),
+    ("temperature", ("--temperature", "--temp"), float, MEANINGS["temperature"]),
+    ("top_k", ("--top-k",), int, MEANINGS["top_k"]),
+    ("top_p", ("--top-p",), float, MEANINGS["top_p"]),
+    ("min_p", ("--min-p",), float, MEANINGS["min_p"]),
+    ("repeat_penalty", ("--repeat-penalty",), float, MEANINGS["repeat_penalty"]),
+    ("repeat_last_n", ("--repeat-last-n",), int, MEANINGS["repeat_last_n"]),
+    ("seed", ("-s", "--seed"), int, MEANINGS["seed"]),
+    ("max_tokens", ("-n", "--max-tokens", "--n-predict"), int, MEANINGS["max_tokens"]),
     ("stop", ("--stop",), None,
      "Stop before this text (repeatable; \\n, \\t, \\\\ ... are understood as llama.cpp does)."),
 ]
 
-SAMPLING_FIELDS = tuple(name for name, *_ in _SAMPLING_FLAGS)
+SAMPLING_FIELDS = FIELDS
 
 
 def sampling_options(f: Callable[..., Any] | None = None, *, defaults: Sampling | None = None):

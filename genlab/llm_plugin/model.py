@@ -26,6 +26,7 @@ from genlab.errors import GenlabError
 from genlab.generator import ROLES, Generator
 from genlab.kinds import Target
 from genlab.llm_plugin.options import Options, given_sampling
+from genlab.sampling import nth_reply
 
 
 class GenlabModelError(llm.ModelError, click.ClickException):
@@ -71,10 +72,8 @@ class GenlabModel(llm.Model):
 
             if prompt.system and not model.capabilities.persona_prompts:
                 _note(f"{model.name} answers from the words of your message only: it does not use the system prompt")
-            sampling = target.default_sampling(CHAT_DEFAULTS).merged(**given)
-            if sampling.seed is not None:  # as genlab chat: reply k uses seed + k, so replies differ
-                earlier = sum(m["role"] == "assistant" for m in messages)
-                sampling = sampling.merged(seed=(sampling.seed + earlier) % 2**32)
+            earlier = sum(m["role"] == "assistant" for m in messages)  # as genlab chat: reply k, seed + k
+            sampling = nth_reply(target.default_sampling(CHAT_DEFAULTS).merged(**given), earlier)
             pieces, said = _no_trailing_newlines(model.chat(messages, sampling)), messages[-1]["content"]
         else:
             sampling = target.default_sampling().merged(**given)

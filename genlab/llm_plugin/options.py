@@ -17,14 +17,12 @@ from pydantic_core import PydanticCustomError
 from genlab.chat.persona import CHAT_DEFAULTS
 from genlab.errors import GenlabError
 from genlab.escapes import process_escapes
-from genlab.sampling import Sampling
-
-SAMPLING_FIELDS = ("temperature", "top_k", "top_p", "min_p", "repeat_penalty", "repeat_last_n", "seed",
-                   "max_tokens", "stop")
+from genlab.sampling import FIELDS, MEANINGS, Sampling
 
 
-def _setting(text: str, name: str) -> Any:
+def _setting(name: str) -> Any:
     """A sampling option, its defaults shown: genlab generate's, and genlab chat's where they differ."""
+    text = MEANINGS[name]
     plain, chat = getattr(Sampling(), name), getattr(CHAT_DEFAULTS, name)
     shown = "random" if plain is None else plain
     default = f"{shown} (in a chat {chat})" if chat != plain else f"{shown}"
@@ -32,16 +30,14 @@ def _setting(text: str, name: str) -> Any:
 
 
 class Options(llm.Options):
-    temperature: Optional[float] = _setting("Randomness: 0 is greedy, 1 the model's own odds.", "temperature")
-    top_k: Optional[int] = _setting("Keep only the K likeliest next tokens (0: all).", "top_k")
-    top_p: Optional[float] = _setting("Keep the likeliest tokens whose probabilities add up to P.", "top_p")
-    min_p: Optional[float] = _setting("Drop tokens less likely than MIN_P times the likeliest.", "min_p")
-    repeat_penalty: Optional[float] = _setting("Penalise tokens seen in the last repeat_last_n (1: off).",
-                                               "repeat_penalty")
-    repeat_last_n: Optional[int] = _setting("How many recent tokens the repeat penalty looks at.", "repeat_last_n")
-    seed: Optional[int] = _setting("Random seed: the same seed and prompt give the same text.", "seed")
-    max_tokens: Optional[int] = _setting(
-        "Tokens to predict at most, as genlab's -n (words and punctuation for a word chain).", "max_tokens")
+    temperature: Optional[float] = _setting("temperature")
+    top_k: Optional[int] = _setting("top_k")
+    top_p: Optional[float] = _setting("top_p")
+    min_p: Optional[float] = _setting("min_p")
+    repeat_penalty: Optional[float] = _setting("repeat_penalty")
+    repeat_last_n: Optional[int] = _setting("repeat_last_n")
+    seed: Optional[int] = _setting("seed")
+    max_tokens: Optional[int] = _setting("max_tokens")
     stop: Optional[Union[str, list[str]]] = Field(
         None, description="Stop before this text; \\n, \\t, \\\\ ... are understood as genlab's --stop does.")
     echo: Optional[bool] = Field(
@@ -52,7 +48,7 @@ class Options(llm.Options):
                           "text. Default: chat for a model with a chat template (always in llm chat and -c), "
                           "continue for a Markov chain or a base model.")
 
-    @field_validator(*SAMPLING_FIELDS)
+    @field_validator(*FIELDS)
     @classmethod
     def _genlab_rules(cls, value: Any, info: Any) -> Any:
         """The value as genlab checks it (ranges, non-empty stops, escapes); kept as typed, so a
@@ -77,7 +73,7 @@ def stop_strings(value: Union[str, list[str]]) -> tuple[str, ...]:
 
 def given_sampling(options: Options) -> dict[str, Any]:
     """The sampling settings given as options (the rest keep the model's defaults)."""
-    values = {k: getattr(options, k, None) for k in SAMPLING_FIELDS}
+    values = {k: getattr(options, k, None) for k in FIELDS}
     if values["stop"] is not None:
         values["stop"] = stop_strings(values["stop"])
     return {k: v for k, v in values.items() if v is not None}
